@@ -1,0 +1,45 @@
+/** Every `reason_code` the gateway answers with, and the HTTP status and `status` field of each. */
+export const REASONS = {
+  ok: { http: 200, status: "allowed" },
+  bad_request: { http: 400, status: "error" },
+  unauthenticated: { http: 401, status: "blocked" },
+  forbidden_model: { http: 403, status: "blocked" },
+  no_matching_rule: { http: 403, status: "blocked" },
+  tool_denied: { http: 403, status: "blocked" },
+  tool_not_allowed: { http: 403, status: "blocked" },
+  outside_active_hours: { http: 403, status: "blocked" },
+  schema_missing: { http: 403, status: "blocked" },
+  schema_invalid: { http: 403, status: "blocked" },
+  tool_definition_changed: { http: 403, status: "blocked" },
+  unauthorized: { http: 401, status: "error" },
+  not_found: { http: 404, status: "error" },
+  unknown_tool: { http: 404, status: "error" },
+  method_not_allowed: { http: 405, status: "error" },
+  payload_too_large: { http: 413, status: "error" },
+  unsupported_media_type: { http: 415, status: "error" },
+  input_invalid: { http: 422, status: "blocked" },
+  output_invalid: { http: 422, status: "blocked" },
+  session_call_cap: { http: 429, status: "blocked" },
+  rate_limited: { http: 429, status: "blocked" },
+  internal_error: { http: 500, status: "error" },
+  upstream_error: { http: 502, status: "error" },
+  audit_unavailable: { http: 503, status: "error" },
+  upstream_timeout: { http: 504, status: "error" },
+  policy_invalid: { http: 400, status: "error" },
+} as const;
+
+/** A machine-readable reason code (`reason_code` in answers and audit events). */
+export type ReasonCode = keyof typeof REASONS;
+
+/** The `status` field of answers and audit events. */
+export type Status = "allowed" | "blocked" | "error";
+
+/** A refusal: the reason code, a human-readable reason, and the wait for 429s. */
+export interface Denial {
+  /** Machine-readable code. */
+  reasonCode: ReasonCode;
+  /** Human-readable reason; never contains offending input values. */
+  reason: string;
+  /** Exact wait in milliseconds before a retry can succeed (429 only). */
+  retryAfterMs?: number;
+}
