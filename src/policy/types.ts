@@ -1,0 +1,99 @@
+/** A compiled glob: `*` any run of characters (dots included), `?` one character, rest literal. */
+export interface Glob {
+  /** The glob as written in the policy. */
+  readonly source: string;
+  /** True when `value` matches the whole glob (case-sensitive). */
+  test(value: string): boolean;
+}
+
+/** A rate written as "N/second|minute|hour|day", parsed once at load. */
+export interface RateSpec {
+  /** The text as written, for messages. */
+  readonly text: string;
+  /** Calls admitted per window. */
+  readonly limit: number;
+  /** Window length in milliseconds. */
+  readonly windowMs: number;
+}
+
+/** A daily time range in minutes since midnight: start included, end excluded; start = end = all day. */
+export interface HourRange {
+  /** Start minute, 0..1439. */
+  readonly start: number;
+  /** End minute, 0..1439; less than start means the range wraps midnight. */
+  readonly end: number;
+  /** The text as written. */
+  readonly text: string;
+}
+
+/** One checked, compiled policy rule. */
+export interface Rule {
+  /** Position in `rules` (0-based), for messages and the dashboard. */
+  readonly index: number;
+  /** Model glob. */
+  readonly model: Glob;
+  /** Tool globs that may be called; empty means none. */
+  readonly allowTools: readonly Glob[];
+  /** Tool globs that are always refused (deny wins). */
+  readonly denyTools: readonly Glob[];
+  /** Calls per (agent, model, session) per 24 h from the first call; undefined = no cap. */
+  readonly maxCallsPerSession?: number;
+  /** Active time ranges (any may match); undefined = always. */
+  readonly activeHours?: readonly HourRange[];
+  /** Active days, 0 = Sunday … 6 = Saturday; undefined = every day. */
+  readonly activeDays?: ReadonlySet<number>;
+  /** IANA zone for hours and days; undefined = defaults.timezone or server local time. */
+  readonly timezone?: string;
+  /** Sliding-window rate limits. */
+  readonly rateLimit: { readonly perModel?: RateSpec; readonly perSession?: RateSpec };
+}
+
+/** An agent identity (§7): a hashed key bound to model globs. */
+export interface Agent {
+  /** Agent id, as written. */
+  readonly id: string;
+  /** Lowercase sha256 hex of the agent's key. */
+  readonly keySha256: string;
+  /** Model globs this agent may act as. */
+  readonly models: readonly Glob[];
+}
+
+/** An upstream MCP server (§5); the proxy issue gives these life. */
+export type UpstreamConfig =
+  & {
+    /** Name the tools are exposed under (`<prefix>.<tool>`); default: the upstream's key. */
+    readonly prefix: string;
+  }
+  & (
+    | {
+      readonly kind: "http";
+      readonly url: string;
+      /** Headers with `${VAR}` already expanded from the environment. */
+      readonly headers: Readonly<Record<string, string>>;
+    }
+    | {
+      readonly kind: "stdio";
+      readonly command: readonly string[];
+      /** Environment for the child, `${VAR}` expanded. */
+      readonly env: Readonly<Record<string, string>>;
+    }
+  );
+
+/** A fully checked, compiled policy. Nothing in it is parsed again per request. */
+export interface Policy {
+  /** First 12 hex characters of the sha256 of the file's bytes. */
+  readonly version: string;
+  /** Defaults applying to every rule. */
+  readonly defaults: {
+    readonly unknownSchema: "allow" | "deny";
+    readonly timezone?: string;
+  };
+  /** Agents; null means open identity mode. */
+  readonly agents: readonly Agent[] | null;
+  /** Rules in order; the first whose model glob matches applies. */
+  readonly rules: readonly Rule[];
+  /** Upstream MCP servers by name. */
+  readonly upstreams: Readonly<Record<string, UpstreamConfig>>;
+  /** Tool pinning (§5.6). */
+  readonly pinning: { readonly mode: "off" | "warn" | "block" };
+}
