@@ -1,0 +1,164 @@
+import { createHash } from "node:crypto";
+import type { Status } from "../reasons.ts";
+import { redact } from "./redact.ts";
+
+/** Largest payload JSON text (UTF-8 bytes) kept whole; longer ones are truncated (§6). */
+export const MAX_PAYLOAD_BYTES = 8192;
+
+/** Every audit event field, in the order they are written (§6); `payload_truncated` is optional. */
+export const AUDIT_FIELDS = [
+  "timestamp",
+  "event_id",
+  "event",
+  "agent_id",
+  "model_id",
+  "session_id",
+  "tool_name",
+  "payload",
+  "payload_truncated",
+  "payload_sha256",
+  "status",
+  "reason_code",
+  "reason",
+  "latency_ms",
+  "upstream_ms",
+  "policy_version",
+  "prev_hash",
+  "hash",
+] as const;
+
+/** What the gateway knows about one audited action, before redaction and chaining. */
+export interface AuditInput {
+  /** `toolcall`, `toolresult`, `mcp_request`, `policy_reload`, `auth_failure`, `pin_change`, … */
+  event: string;
+  /** Agent id in agents mode, else null. */
+  agentId: string | null;
+  /** Model id, null when the request lacked one. */
+  modelId: string | null;
+  /** Session id as it may be written down (proxy sessions hashed, §5.3), or null. */
+  sessionId: string | null;
+  /** Tool name, or null. */
+  toolName: string | null;
+  /** The input/output (raw; redacted here). Absent or null = no payload. */
+  payload?: unknown;
+  /** Outcome. */
+  status: Status;
+  /** Machine-readable reason code. */
+  reasonCode: string;
+  /** Human-readable reason (never secrets). */
+  reason: string;
+  /** Gateway's own time in milliseconds, upstream excluded. */
+  latencyMs: number;
+  /** Upstream time in milliseconds, only when the call was forwarded. */
+  upstreamMs?: number | null;
+  /** Version of the policy in force, or null. */
+  policyVersion: string | null;
+}
+
+/** One audit log line as an object; key insertion order is the §6 field order. */
+export interface AuditEvent {
+  /** ISO 8601 UTC with milliseconds. */
+  timestamp: string;
+  /** UUID of this event. */
+  event_id: string;
+  /** Event kind. */
+  event: string;
+  /** Agent id or null. */
+  agent_id: string | null;
+  /** Model id or null. */
+  model_id: string | null;
+  /** Session id or null. */
+  session_id: string | null;
+  /** Tool name or null. */
+  tool_name: string | null;
+  /** Redacted payload; the first 8 KiB of its JSON text (a string) when truncated; or null. */
+  payload: unknown;
+  /** Present (and true) only when `payload` was truncated. */
+  payload_truncated?: true;
+  /** sha256 hex of the redacted payload's full JSON text, or null without payload. */
+  payload_sha256: string | null;
+  /** Outcome. */
+  status: Status;
+  /** Machine-readable reason code. */
+  reason_code: string;
+  /** Human-readable reason. */
+  reason: string;
+  /** Gateway's own time in milliseconds, 3 decimals. */
+  latency_ms: number;
+  /** Upstream time in milliseconds, 3 decimals, or null when not forwarded. */
+  upstream_ms: number | null;
+  /** Policy version or null. */
+  policy_version: string | null;
+  /** Hash of the previous line (null until chained). */
+  prev_hash: string | null;
+  /** sha256 of this line's text up to `prev_hash` (null until chained). */
+  hash: string | null;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Builds the (unchained) audit event for `input` at `context.now` with id `context.eventId`. */
+export function buildAuditEvent(
+  input: AuditInput,
+  context: { now: number; eventId: string },
+): AuditEvent {
+  const body = payloadFields(input.payload);
+  return {
+    timestamp: new Date(context.now).toISOString(),
+    event_id: context.eventId,
+    event: input.event,
+    agent_id: input.agentId,
+    model_id: input.modelId,
+    session_id: input.sessionId,
+    tool_name: input.toolName,
+    payload: body.payload,
+    ...(body.truncated ? { payload_truncated: true as const } : {}),
+    payload_sha256: body.sha256,
+    status: input.status,
+    reason_code: input.reasonCode,
+    reason: input.reason,
+    latency_ms: milliseconds(input.latencyMs) ?? 0,
+    upstream_ms: milliseconds(input.upstreamMs),
+    policy_version: input.policyVersion,
+    prev_hash: null,
+    hash: null,
+  };
+}
+
+/** sha256 hex of a string's UTF-8 bytes. */
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The first `maxBytes` UTF-8 bytes of `text`, cut before a character that would not fit whole. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxBytes) return text;
+  let cut = maxBytes;
+  while (cut > 0 && (bytes[cut] & 0xc0) === 0x80) cut--;
+  return decoder.decode(bytes.subarray(0, cut));
+}
+
+function payloadFields(
+  payload: unknown,
+): { payload: unknown; truncated: boolean; sha256: string | null } {
+  if (payload === undefined || payload === null) {
+    return { payload: null, truncated: false, sha256: null };
+  }
+  const redacted = redact(payload);
+  const text = redacted === undefined ? undefined : JSON.stringify(redacted);
+  if (text === undefined || text === "null") {
+    return { payload: null, truncated: false, sha256: null };
+  }
+  const sha256 = sha256Hex(text);
+  if (text.length * 3 <= MAX_PAYLOAD_BYTES || encoder.encode(text).length <= MAX_PAYLOAD_BYTES) {
+    return { payload: redacted, truncated: false, sha256 };
+  }
+  return { payload: truncateUtf8(text, MAX_PAYLOAD_BYTES), truncated: true, sha256 };
+}
+
+function milliseconds(value: number | null | undefined): number | null {
+  if (typeof value !== "number" || !Number.isFinite(value)) return null;
+  return Math.round(Math.max(0, value) * 1000) / 1000;
+}

@@ -1,0 +1,125 @@
+import { expect } from "expect";
+import { join } from "node:path";
+import { GENESIS_HASH } from "../audit/chain.ts";
+import { buildAuditEvent } from "../audit/event.ts";
+import { openAuditSink } from "../audit/sink.ts";
+import { verifyLogCommand } from "./verify_log.ts";
+
+function io(env: Record<string, string> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    env,
+    print: (l: string) => out.push(l),
+    printError: (l: string) => err.push(l),
+    out,
+    err,
+  };
+}
+
+async function writeLog(path: string, count: number, maxBytes = 0): Promise<string> {
+  const sink = await openAuditSink({ path, maxBytes, flushIntervalMs: 60_000 });
+  for (let i = 0; i < count; i++) {
+    sink.append(buildAuditEvent({
+      event: "toolcall",
+      agentId: null,
+      modelId: "m",
+      sessionId: "s",
+      toolName: "t",
+      payload: { i },
+      status: "allowed",
+      reasonCode: "ok",
+      reason: "r",
+      latencyMs: 1,
+      policyVersion: null,
+    }, { now: 1_700_000_000_000 + i, eventId: `e${i}` }));
+  }
+  await sink.close();
+  return sink.head;
+}
+
+Deno.test("verify-log FILE prints OK with the line count and head", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  const head = await writeLog(path, 4);
+  const t = io();
+  expect(await verifyLogCommand([path], t)).toBe(0);
+  expect(t.out).toEqual([`OK: 4 lines, head ${head}`]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify-log reports the first broken line and exits 1", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  await writeLog(path, 3);
+  const lines = (await Deno.readTextFile(path)).split("\n");
+  lines[1] = lines[1].replace('"payload":{"i":1}', '"payload":{"i":7}');
+  await Deno.writeTextFile(path, lines.join("\n"));
+  const t = io();
+  expect(await verifyLogCommand([path], t)).toBe(1);
+  expect(t.out.length).toBe(1);
+  expect(t.out[0]).toMatch(new RegExp(`^Broken at ${path}:2: .*hash`));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify-log --from anchors a log that does not start at 64 zeros", async () => {
+  const dir = await Deno.makeTempDir();
+  const first = join(dir, "first.log");
+  const second = join(dir, "second.log");
+  const anchor = await writeLog(first, 2);
+  await Deno.copyFile(first, second);
+  const head = await writeLog(second, 2);
+  const tail = (await Deno.readTextFile(second)).split("\n").slice(2).join("\n");
+  await Deno.writeTextFile(second, tail);
+  const without = io();
+  expect(await verifyLogCommand([second], without)).toBe(1);
+  expect(without.out[0]).toMatch(new RegExp(`^Broken at ${second}:1: `));
+  for (const args of [["--from", anchor, second], [`--from=${anchor.toUpperCase()}`, second]]) {
+    const t = io();
+    expect(await verifyLogCommand(args, t)).toBe(0);
+    expect(t.out).toEqual([`OK: 2 lines, head ${head}`]);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify-log without FILE reads AUDIT_LOG_PATH after its rotated files", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  const head = await writeLog(path, 12, 1); // one line per file: .1 … .11 and audit.log
+  const t = io({ AUDIT_LOG_PATH: path });
+  expect(await verifyLogCommand([], t)).toBe(0);
+  expect(t.out).toEqual([`OK: 12 lines, head ${head}`]);
+  await Deno.remove(path);
+  const rotatedOnly = io({ AUDIT_LOG_PATH: path });
+  expect(await verifyLogCommand([], rotatedOnly)).toBe(0);
+  expect(rotatedOnly.out[0]).toMatch(/^OK: 11 lines, head [0-9a-f]{64}$/);
+  await Deno.rename(`${path}.10`, `${path}.99`);
+  const gap = io({ AUDIT_LOG_PATH: path });
+  expect(await verifyLogCommand([], gap)).toBe(1);
+  expect(gap.out[0]).toMatch(new RegExp(`^Broken at ${path}\\.11:1: `));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify-log: a missing file exits 1 with a message on stderr", async () => {
+  const dir = await Deno.makeTempDir();
+  const t = io({ AUDIT_LOG_PATH: join(dir, "audit.log") });
+  expect(await verifyLogCommand([], t)).toBe(1);
+  expect(t.out).toEqual([]);
+  expect(t.err[0]).toContain("Cannot read audit log");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify-log: usage errors exit 2; --help exits 0", async () => {
+  for (const args of [["--from"], ["--from", "xyz", "a.log"], ["--bogus", "a.log"]]) {
+    const t = io();
+    expect(await verifyLogCommand(args, t)).toBe(2);
+    expect(t.err.at(-1)).toContain("Usage: verify-log");
+    expect(t.err.join("\n")).not.toContain("bogus");
+  }
+  const help = io();
+  expect(await verifyLogCommand(["--help"], help)).toBe(0);
+  expect(help.out[0]).toContain("Usage: verify-log");
+  const empty = io();
+  expect(await verifyLogCommand([`--from=${GENESIS_HASH}`, "--", "--help"], empty)).toBe(1);
+  expect(empty.err[0]).toContain('"--help"');
+});

@@ -1,0 +1,73 @@
+import { expect } from "expect";
+import { parseConfig } from "./config.ts";
+
+Deno.test("parseConfig applies every default with an empty environment", () => {
+  const result = parseConfig({});
+  if (!result.ok) throw new Error(result.errors.join("\n"));
+  expect(result.config).toMatchObject({
+    port: 8080,
+    host: "127.0.0.1",
+    policyPath: "policies.yaml",
+    policyPathIsDefault: true,
+    schemaDir: "schemas",
+    auditLogPath: "audit.log",
+    auditStdout: true,
+    logLevel: "info",
+    maxBodyBytes: 1048576,
+    upstreamTimeoutMs: 30000,
+    upstreamStartTimeoutMs: 60000,
+    sessionIdleMs: 1800000,
+    allowedHosts: [],
+    allowedOrigins: [],
+    auditMaxBytes: 0,
+    pinsPath: "pins.json",
+  });
+  expect(result.config.adminToken).toBeUndefined();
+});
+
+Deno.test("parseConfig reads every variable", () => {
+  const result = parseConfig({
+    PORT: "9000",
+    HOST: "0.0.0.0",
+    POLICY_PATH: "/etc/p.yaml",
+    SCHEMA_DIR: "/s",
+    AUDIT_LOG_PATH: "/var/a.log",
+    AUDIT_STDOUT: "false",
+    ADMIN_TOKEN: "0123456789abcdef",
+    LOG_LEVEL: "DEBUG",
+    MAX_BODY_BYTES: "10",
+    ALLOWED_HOSTS: "gw.example, other ",
+    AUDIT_MAX_BYTES: "5000",
+  });
+  if (!result.ok) throw new Error(result.errors.join("\n"));
+  expect(result.config).toMatchObject({
+    port: 9000,
+    host: "0.0.0.0",
+    policyPath: "/etc/p.yaml",
+    policyPathIsDefault: false,
+    schemaDir: "/s",
+    schemaDirIsDefault: false,
+    auditLogPath: "/var/a.log",
+    auditStdout: false,
+    adminToken: "0123456789abcdef",
+    logLevel: "debug",
+    maxBodyBytes: 10,
+    allowedHosts: ["gw.example", "other"],
+    auditMaxBytes: 5000,
+  });
+});
+
+Deno.test("parseConfig reports every problem at once and never echoes the admin token", () => {
+  const result = parseConfig({
+    PORT: "http",
+    ADMIN_TOKEN: "short-secret",
+    LOG_LEVEL: "loud",
+    AUDIT_STDOUT: "maybe",
+    MAX_BODY_BYTES: "0",
+  });
+  expect(result.ok).toBe(false);
+  if (result.ok) return;
+  expect(result.errors).toHaveLength(5);
+  expect(result.errors.join("\n")).not.toContain("short-secret");
+  expect(result.errors.some((error) => error.startsWith("PORT:"))).toBe(true);
+});

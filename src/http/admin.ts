@@ -1,0 +1,135 @@
+/** Admin and observability routes (§9): health, logs, reload, metrics, policy, dashboard. */
+import type { Hono } from "hono";
+import { parseLogQuery, selectEvents } from "../audit/query.ts";
+import { describePolicy } from "../policy/parse.ts";
+import { secretsEqual } from "../identity/identify.ts";
+import { adminCookie, isAdmin } from "./admin_auth.ts";
+import type { AppDeps } from "./deps.ts";
+import { answer } from "./errors.ts";
+
+/** Content-Security-Policy of the dashboard: same origin only, no inline script or style. */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const CONTENT_TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  svg: "image/svg+xml",
+  png: "image/png",
+};
+
+function asset(deps: AppDeps, name: string, status = 200): Response {
+  const file = deps.assets.files.get(name);
+  if (!file) return answer("not_found", `no such file "${name}"`);
+  const type = CONTENT_TYPES[name.slice(name.lastIndexOf(".") + 1)] ??
+    "application/octet-stream";
+  return new Response(file as Uint8Array<ArrayBuffer>, {
+    status,
+    headers: {
+      "content-type": type,
+      "content-security-policy": DASHBOARD_CSP,
+      "cache-control": "no-store",
+      ...(status === 401 ? { "www-authenticate": 'Bearer realm="mcp-sec-gateway"' } : {}),
+    },
+  });
+}
+
+function json(value: unknown, status = 200): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+/** Adds the admin and observability routes to `app`. */
+export function addAdminRoutes(app: Hono, deps: AppDeps): void {
+  const unauthorized = () =>
+    answer("unauthorized", "admin credential required: Authorization: Bearer <ADMIN_TOKEN>");
+
+  app.get("/", () =>
+    new Response("MCP-Sec Gateway OK", {
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    }));
+
+  app.get("/healthz", () => {
+    const policy = deps.store.current.policy;
+    return json({
+      status: deps.audit.healthy ? "ok" : "degraded",
+      policy_version: policy.version,
+      identity_mode: policy.agents === null ? "open" : "agents",
+      audit_head: deps.audit.head,
+      upstreams: {},
+      uptime_s: Math.floor((deps.clock() - deps.startedAt) / 1000),
+    });
+  });
+
+  app.get("/dash", (c) => {
+    const token = c.req.query("token");
+    if (token !== undefined) {
+      if (!secretsEqual(token, deps.adminToken)) return asset(deps, "signin.html", 401);
+      return new Response(null, {
+        status: 303,
+        headers: { location: "/dash", "set-cookie": adminCookie(deps.adminToken) },
+      });
+    }
+    if (!isAdmin(c.req.raw, deps.adminToken)) return asset(deps, "signin.html", 401);
+    return asset(deps, "dash.html");
+  });
+
+  // The page's own code and style hold no data, so the sign-in page can use them too.
+  app.get("/dash/:file{[a-z_]+\\.(?:js|css|svg|png)}", (c) => asset(deps, c.req.param("file")));
+
+  app.get("/logs", (c) => {
+    if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
+    const parsed = parseLogQuery(new URL(c.req.url).searchParams);
+    if (!parsed.ok) return answer("bad_request", parsed.error);
+    return json(selectEvents(deps.audit.recent(), parsed.query));
+  });
+
+  app.post("/reload", async (c) => {
+    if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
+    const result = await deps.store.reload();
+    if (result.ok) {
+      return json({ reloaded: true, policy_version: result.version, rules: result.rules });
+    }
+    return json({
+      reloaded: false,
+      allowed: false,
+      status: "error",
+      reason_code: "policy_invalid",
+      reason: `reload rejected; the policy in force is unchanged (${result.errors.length} problem${
+        result.errors.length === 1 ? "" : "s"
+      })`,
+      errors: result.errors,
+      event_id: null,
+    }, 400);
+  });
+
+  app.get("/metrics", (c) => {
+    if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
+    return new Response(deps.metrics.render(), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  });
+
+  app.get("/policy", (c) => {
+    if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
+    const last = deps.store.lastReload;
+    return json({
+      policy_version: deps.store.current.policy.version,
+      policy: describePolicy(deps.store.current.policy),
+      last_reload: last.ok
+        ? { ok: true, at: new Date(last.at).toISOString(), policy_version: last.version }
+        : { ok: false, at: new Date(last.at).toISOString(), errors: last.errors },
+    });
+  });
+}

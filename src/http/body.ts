@@ -1,0 +1,76 @@
+/** Reads a request body as JSON within a byte limit, refusing other media types. */
+import type { ReasonCode } from "../reasons.ts";
+
+/** A parsed body, or the refusal to answer with. */
+export type BodyResult =
+  | { ok: true; value: unknown }
+  | { ok: false; reasonCode: ReasonCode; reason: string };
+
+/** True for `application/json` with optional parameters (e.g. `; charset=utf-8`). */
+export function isJsonMediaType(header: string | null): boolean {
+  if (!header) return false;
+  const type = header.split(";", 1)[0].trim().toLowerCase();
+  return type === "application/json";
+}
+
+/** Reads at most `maxBytes` of the body (413 past that, 415 for non-JSON, 400 for bad JSON). */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<BodyResult> {
+  if (!isJsonMediaType(request.headers.get("content-type"))) {
+    return {
+      ok: false,
+      reasonCode: "unsupported_media_type",
+      reason: "Content-Type must be application/json",
+    };
+  }
+  const tooLarge: BodyResult = {
+    ok: false,
+    reasonCode: "payload_too_large",
+    reason: `request body exceeds ${maxBytes} bytes`,
+  };
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) {
+    await request.body?.cancel().catch(() => {});
+    return tooLarge;
+  }
+  const bytes = await readLimited(request.body, maxBytes);
+  if (bytes === undefined) return tooLarge;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return { ok: false, reasonCode: "bad_request", reason: "request body is not valid UTF-8" };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false, reasonCode: "bad_request", reason: "request body is not valid JSON" };
+  }
+}
+
+async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const joined = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return joined;
+}

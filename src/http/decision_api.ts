@@ -1,0 +1,99 @@
+/** `POST /mcp/toolcall` and `POST /mcp/toolresult` (§4): a thin adapter over the pipeline. */
+import { agentMayUseModel, bearerToken, findAgent } from "../identity/identify.ts";
+import { decide, recordAudit, type Verdict } from "../pipeline.ts";
+import { type ReasonCode, REASONS } from "../reasons.ts";
+import { readJsonBody } from "./body.ts";
+import type { AppDeps } from "./deps.ts";
+import { answer } from "./errors.ts";
+import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
+
+const NO_FACTS: PartialFacts = { modelId: null, sessionId: null, toolName: null };
+
+/** Creates the handler for one of the two decision endpoints. */
+export function decisionHandler(
+  kind: "toolcall" | "toolresult",
+  deps: AppDeps,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const started = deps.monotonic();
+    const now = deps.clock();
+    const state = deps.store.current;
+    const finish = (
+      verdict: Verdict,
+      facts: PartialFacts,
+      extra: { agentId?: string | null; event?: string; payload?: unknown } = {},
+    ): Response => {
+      const latencyMs = deps.monotonic() - started;
+      const eventId = recordAudit(deps.audit, {
+        event: extra.event ?? kind,
+        agentId: extra.agentId ?? null,
+        modelId: facts.modelId,
+        sessionId: facts.sessionId,
+        toolName: facts.toolName,
+        payload: extra.payload ?? null,
+        status: verdict.status,
+        reasonCode: verdict.reasonCode,
+        reason: verdict.reason,
+        latencyMs,
+        policyVersion: state.policy.version,
+      }, { now, newId: deps.newId });
+      deps.metrics.observe({
+        status: verdict.status,
+        reasonCode: verdict.reasonCode,
+        modelId: facts.modelId,
+        toolName: facts.toolName,
+        latencyMs,
+      });
+      return answer(verdict.reasonCode, verdict.reason, {
+        eventId,
+        retryAfterMs: verdict.retryAfterMs,
+      });
+    };
+    const refuse = (reasonCode: ReasonCode, reason: string): Verdict => ({
+      status: REASONS[reasonCode].status,
+      reasonCode,
+      reason,
+    });
+
+    const body = await readJsonBody(request, deps.maxBodyBytes);
+    if (!body.ok) return finish(refuse(body.reasonCode, body.reason), NO_FACTS);
+    const shape = checkDecisionBody(body.value, kind === "toolcall" ? "input" : "output");
+    if (!shape.ok) return finish(refuse("bad_request", shape.reason), shape.facts);
+    const { modelId, sessionId, toolName, payload } = shape.body;
+    const facts: PartialFacts = { modelId, sessionId, toolName };
+
+    let agentId: string | null = null;
+    const agents = state.policy.agents;
+    if (agents !== null) {
+      const key = bearerToken(request.headers.get("authorization"));
+      const agent = key === undefined ? undefined : findAgent(agents, key);
+      if (agent === undefined) {
+        const reason = key === undefined
+          ? "missing Authorization: Bearer <agent key>"
+          : "unknown agent key";
+        return finish(refuse("unauthenticated", reason), facts, { event: "auth_failure" });
+      }
+      agentId = agent.id;
+      if (!agentMayUseModel(agent, modelId)) {
+        return finish(
+          refuse("forbidden_model", `agent "${agent.id}" may not act as model "${modelId}"`),
+          facts,
+          { event: "auth_failure", agentId },
+        );
+      }
+    }
+    if (!deps.audit.healthy) {
+      return finish(
+        refuse("audit_unavailable", "the audit log cannot be written; refusing to decide"),
+        facts,
+        { agentId, payload },
+      );
+    }
+    const verdict = decide(
+      { kind, agentId, modelId, sessionId, toolName, payload },
+      state,
+      { limiter: deps.limiter, now },
+    );
+    return finish(verdict, facts, { agentId, payload });
+  };
+}

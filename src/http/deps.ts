@@ -1,0 +1,40 @@
+/** What the HTTP layer is handed: state, limiter, audit, clock and the other effects. */
+import type { AuditSink } from "../audit/sink.ts";
+import type { Limiter } from "../limits/limiter.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { StateStore } from "../state/store.ts";
+
+/** Static files of the dashboard, read once at start (embedded in the compiled binary). */
+export interface DashboardAssets {
+  /** File name (e.g. `dash.js`) → contents. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** Everything `createApp` wires together. */
+export interface AppDeps {
+  /** Largest accepted request body in bytes. */
+  readonly maxBodyBytes: number;
+  /** The admin bearer token. */
+  readonly adminToken: string;
+  /** Policy and schemas in force. */
+  readonly store: StateStore;
+  /** Caps and rate windows. */
+  readonly limiter: Limiter;
+  /** The audit sink. */
+  readonly audit: AuditSink;
+  /** Wall clock, epoch milliseconds (injected so tests control time). */
+  readonly clock: () => number;
+  /** Monotonic milliseconds, for latencies. */
+  readonly monotonic: () => number;
+  /** New event ids (UUIDs). */
+  readonly newId: () => string;
+  /** Prometheus metrics. */
+  readonly metrics: Metrics;
+  /** Operational log. */
+  readonly log: Logger;
+  /** Dashboard files. */
+  readonly assets: DashboardAssets;
+  /** When the gateway started, epoch milliseconds. */
+  readonly startedAt: number;
+}

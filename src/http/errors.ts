@@ -1,0 +1,44 @@
+/** The one JSON answer shape of the gateway (§4), used for decisions and for every error. */
+import { type ReasonCode, REASONS } from "../reasons.ts";
+
+/** The JSON body of every gateway answer outside /mcp. */
+export interface AnswerBody {
+  /** True only for `status: "allowed"`. */
+  allowed: boolean;
+  /** `allowed`, `blocked` or `error`. */
+  status: string;
+  /** Machine-readable code. */
+  reason_code: string;
+  /** Human-readable reason. */
+  reason: string;
+  /** The audit event id, or null when the answer was not audited. */
+  event_id: string | null;
+  /** The upstream's `CallToolResult`, when the call was executed. */
+  result?: unknown;
+  /** Exact wait before retrying (429s). */
+  retry_after_ms?: number;
+}
+
+/** Builds the `Response` for a reason code, with `Retry-After` and `WWW-Authenticate` as due. */
+export function answer(
+  reasonCode: ReasonCode,
+  reason: string,
+  extra: { eventId?: string | null; retryAfterMs?: number; result?: unknown } = {},
+): Response {
+  const { http, status } = REASONS[reasonCode];
+  const body: AnswerBody = {
+    allowed: status === "allowed",
+    status,
+    reason_code: reasonCode,
+    reason,
+    event_id: extra.eventId ?? null,
+  };
+  if (extra.result !== undefined) body.result = extra.result;
+  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+  if (extra.retryAfterMs !== undefined) {
+    body.retry_after_ms = extra.retryAfterMs;
+    headers["retry-after"] = String(Math.max(1, Math.ceil(extra.retryAfterMs / 1000)));
+  }
+  if (http === 401) headers["www-authenticate"] = 'Bearer realm="mcp-sec-gateway"';
+  return new Response(JSON.stringify(body), { status: http, headers });
+}

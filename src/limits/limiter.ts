@@ -1,0 +1,132 @@
+// The in-memory limiter (SPEC §3): the session call cap and the sliding-window rate limits.
+// Counters are keyed by identity, not by rule, so they survive policy reloads. A call is
+// checked against every limit of its rule first and counted against all of them only when all
+// admit it: a refused call consumes nothing.
+
+import type { RateSpec, Rule } from "../policy/types.ts";
+import type { Denial } from "../reasons.ts";
+import { createEntryIndex } from "./entry_index.ts";
+import { MAX_STORED } from "./records.ts";
+import { capCommit, capWaitMs, DAY_MS, windowCommit, windowWaitMs } from "./window.ts";
+
+/** One call to count: the rule that applies, who makes it, and when. */
+export interface TakeRequest {
+  /** The rule that matched the model. */
+  readonly rule: Rule;
+  /** Agent id; null in open identity mode. */
+  readonly agentId: string | null;
+  /** Model id as sent. */
+  readonly modelId: string;
+  /** Session id as sent. */
+  readonly sessionId: string;
+  /** Current time, epoch milliseconds. */
+  readonly now: number;
+}
+
+/** The limiter's answer: admitted (and counted), or refused (and not counted). */
+export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly denial: Denial };
+
+/** The session cap and rate-limit counters of every (agent, model, session). */
+export interface Limiter {
+  /** Checks a call against its rule's limits; counts it against all of them if all admit it. */
+  take(request: TakeRequest): TakeResult;
+  /** Removes idle entries, visiting at most `maxEntries` (resumes where it stopped); returns how many. */
+  sweep(now: number, maxEntries?: number): number;
+  /** Number of tracked entries. */
+  size(): number;
+}
+
+/** Options of `createLimiter`. */
+export interface LimiterOptions {
+  /** Length of the session-cap window; default 24 h. */
+  readonly capWindowMs?: number;
+}
+
+/** Entries visited by one `sweep` call unless told otherwise. */
+export const DEFAULT_SWEEP_BATCH = 10_000;
+
+const ALLOWED: TakeResult = Object.freeze({ ok: true });
+
+/** Creates an empty limiter. */
+export function createLimiter(options: LimiterOptions = {}): Limiter {
+  const capWindowMs = options.capWindowMs ?? DAY_MS;
+  if (!isPositiveInteger(capWindowMs)) {
+    throw new Error("Cannot create limiter: capWindowMs must be a positive integer");
+  }
+  const index = createEntryIndex(capWindowMs);
+  const { records } = index;
+
+  const take = (request: TakeRequest): TakeResult => {
+    const { rule, now } = request;
+    const cap = rule.maxCallsPerSession;
+    const { perSession, perModel } = rule.rateLimit;
+    if (cap === undefined && perSession === undefined && perModel === undefined) return ALLOWED;
+    if (!Number.isFinite(now)) {
+      throw new Error("Cannot apply rate limits: the clock is not a finite number");
+    }
+    checkSpec(perSession);
+    checkSpec(perModel);
+
+    const { agentId, modelId, sessionId } = request;
+    const bySession = cap !== undefined || perSession !== undefined;
+    let group = index.find(agentId, modelId);
+    let sSlot = bySession ? group?.sessions.get(sessionId) ?? -1 : -1;
+    let mSlot = perModel !== undefined && group !== undefined ? group.modelSlot : -1;
+    const capC = cap === undefined ? undefined : records.readCap(sSlot);
+    const sessionC = perSession && records.readWindow(sSlot, perSession.windowMs);
+    const modelC = perModel && records.readWindow(mSlot, perModel.windowMs);
+
+    const capWait = cap !== undefined && capC ? capWaitMs(capC, { limit: cap, now }) : 0;
+    const sessionWait = perSession && sessionC
+      ? windowWaitMs(sessionC, { limit: perSession.limit, now })
+      : 0;
+    const modelWait = perModel && modelC ? windowWaitMs(modelC, { limit: perModel.limit, now }) : 0;
+    if (capWait > 0 || sessionWait > 0 || modelWait > 0) {
+      // Every limit only frees up as time passes, so the call fits once the longest wait is over.
+      const retryAfterMs = Math.max(1, Math.ceil(Math.max(capWait, sessionWait, modelWait)));
+      if (capWait > 0) {
+        const reason = `session call cap of ${cap} reached for model ${
+          JSON.stringify(modelId)
+        } (resets in ${Math.ceil(capWait / 1000)} s)`;
+        return { ok: false, denial: { reasonCode: "session_call_cap", reason, retryAfterMs } };
+      }
+      const reason = sessionWait > 0
+        ? `rate limit ${perSession?.text} per session exceeded`
+        : `rate limit ${perModel?.text} per model exceeded`;
+      return { ok: false, denial: { reasonCode: "rate_limited", reason, retryAfterMs } };
+    }
+
+    group ??= index.ensure(agentId, modelId);
+    if (bySession) {
+      if (sSlot < 0) sSlot = index.addSession(group, sessionId);
+      if (capC) records.writeCap(sSlot, capCommit(capC, now));
+      if (sessionC) records.writeWindow(sSlot, windowCommit(sessionC, now));
+    }
+    if (modelC) {
+      if (mSlot < 0) mSlot = index.addModel(group);
+      records.writeWindow(mSlot, windowCommit(modelC, now));
+    }
+    return ALLOWED;
+  };
+
+  const sweep = (now: number, maxEntries: number = DEFAULT_SWEEP_BATCH): number => {
+    if (!Number.isFinite(now)) throw new Error("Cannot sweep limiter: the clock is not finite");
+    if (!isPositiveInteger(maxEntries)) {
+      throw new Error("Cannot sweep limiter: maxEntries must be a positive integer");
+    }
+    return index.sweep(now, maxEntries);
+  };
+
+  return { take, sweep, size: () => index.size() };
+}
+
+function isPositiveInteger(n: number): boolean {
+  return Number.isSafeInteger(n) && n > 0;
+}
+
+// Window lengths come from the policy parser; a broken one fails closed rather than dividing by 0.
+function checkSpec(spec: RateSpec | undefined): void {
+  if (spec !== undefined && !(isPositiveInteger(spec.windowMs) && spec.windowMs <= MAX_STORED)) {
+    throw new Error(`Cannot apply rate limit "${spec.text}": invalid window length`);
+  }
+}

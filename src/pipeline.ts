@@ -1,0 +1,142 @@
+/** The one decision pipeline both front doors share (§1): policy → limits → schema → audit. */
+import type { AuditEvent, AuditInput } from "./audit/event.ts";
+import { buildAuditEvent } from "./audit/event.ts";
+import type { Limiter } from "./limits/limiter.ts";
+import { evaluatePolicy } from "./policy/evaluate.ts";
+import type { Policy } from "./policy/types.ts";
+import { type Denial, type ReasonCode, REASONS, type Status } from "./reasons.ts";
+import type { SchemaRegistry } from "./schema/registry.ts";
+
+/** A checked tool call or tool result, after identity is established. */
+export interface ToolRequest {
+  /** Which endpoint: a call before it runs, or a result after. */
+  readonly kind: "toolcall" | "toolresult";
+  /** The authenticated agent, or null in open identity mode. */
+  readonly agentId: string | null;
+  /** The model acting. */
+  readonly modelId: string;
+  /** The session (scoped by agent in agents mode through `agentId`). */
+  readonly sessionId: string;
+  /** A tool name that passed `isValidToolName`. */
+  readonly toolName: string;
+  /** The call's input or the result's output. */
+  readonly payload: Record<string, unknown>;
+}
+
+/** What the pipeline decided, before any upstream runs. */
+export interface Verdict {
+  /** `allowed`, `blocked` or `error`. */
+  readonly status: Status;
+  /** Machine-readable code. */
+  readonly reasonCode: ReasonCode;
+  /** Human-readable reason, never containing input values. */
+  readonly reason: string;
+  /** Exact wait before a retry can succeed (429s). */
+  readonly retryAfterMs?: number;
+}
+
+/** The policy and schemas in force; swapped whole on reload. */
+export interface GatewayState {
+  /** The compiled policy. */
+  readonly policy: Policy;
+  /** Local tool schemas. */
+  readonly schemas: SchemaRegistry;
+}
+
+/** Turns a denial into a verdict with the status its reason code carries. */
+export function denialVerdict(denial: Denial): Verdict {
+  return {
+    status: REASONS[denial.reasonCode].status,
+    reasonCode: denial.reasonCode,
+    reason: denial.reason,
+    ...(denial.retryAfterMs !== undefined ? { retryAfterMs: denial.retryAfterMs } : {}),
+  };
+}
+
+/**
+ * Decides a tool call or result: policy, then (calls only) caps and rate windows, then the
+ * input or output schema. Pure apart from the limiter's counters; `now` is passed in.
+ */
+export function decide(
+  request: ToolRequest,
+  state: GatewayState,
+  options: { limiter: Limiter; now: number },
+): Verdict {
+  const { policy, schemas } = state;
+  const outcome = evaluatePolicy(
+    policy,
+    { modelId: request.modelId, toolName: request.toolName },
+    options.now,
+  );
+  if (outcome.kind === "deny") return denialVerdict(outcome.denial);
+  const ruleText = `rule ${outcome.rule.index} (model "${outcome.rule.model.source}")`;
+  if (request.kind === "toolcall") {
+    const taken = options.limiter.take({
+      rule: outcome.rule,
+      agentId: request.agentId,
+      modelId: request.modelId,
+      sessionId: request.sessionId,
+      now: options.now,
+    });
+    if (!taken.ok) return denialVerdict(taken.denial);
+    const validator = schemas.input(request.toolName);
+    if (!validator) {
+      if (policy.defaults.unknownSchema === "deny") {
+        return {
+          status: "blocked",
+          reasonCode: "schema_missing",
+          reason:
+            `tool "${request.toolName}" has no input schema and defaults.unknown_schema is deny`,
+        };
+      }
+      return allowed(`allowed by ${ruleText}; no input schema, input unchecked`);
+    }
+    const checked = validator.validate(request.payload);
+    if (!checked.ok) {
+      return {
+        status: "blocked",
+        reasonCode: "input_invalid",
+        reason: `input does not match the schema of "${request.toolName}": ${
+          checked.errors.join("; ")
+        }`,
+      };
+    }
+    return allowed(`allowed by ${ruleText}; input matches its schema`);
+  }
+  const validator = schemas.output(request.toolName);
+  if (!validator) return allowed(`allowed by ${ruleText}; no output schema, output unchecked`);
+  const checked = validator.validate(request.payload);
+  if (!checked.ok) {
+    return {
+      status: "blocked",
+      reasonCode: "output_invalid",
+      reason: `output does not match the output schema of "${request.toolName}": ${
+        checked.errors.join("; ")
+      }`,
+    };
+  }
+  return allowed(`allowed by ${ruleText}; output matches its schema`);
+}
+
+function allowed(reason: string): Verdict {
+  return { status: "allowed", reasonCode: "ok", reason };
+}
+
+/** Where audit events go: the sink's append, health flag and the policy version in force. */
+export interface AuditRecorder {
+  /** Appends one event (synchronous, no I/O on the request path). */
+  append(event: AuditEvent): void;
+  /** False while the audit cannot be written: the gateway then fails closed. */
+  readonly healthy: boolean;
+}
+
+/** Builds an audit event with a fresh id and appends it; returns the event id. */
+export function recordAudit(
+  recorder: AuditRecorder,
+  input: AuditInput,
+  context: { now: number; newId: () => string },
+): string {
+  const eventId = context.newId();
+  recorder.append(buildAuditEvent(input, { now: context.now, eventId }));
+  return eventId;
+}

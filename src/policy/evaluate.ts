@@ -1,0 +1,104 @@
+import type { Denial } from "../reasons.ts";
+import { DAY_NAMES, localClock } from "./time.ts";
+import type { Glob, HourRange, Policy, Rule } from "./types.ts";
+
+/** Facts the policy decides on: who (model) wants what (tool). */
+export interface PolicyFacts {
+  /** The caller's model id (already validated by the transport). */
+  readonly modelId: string;
+  /** The requested tool name (already validated against the tool-name pattern). */
+  readonly toolName: string;
+}
+
+/** The policy's verdict; limits, caps and schemas are decided later by other modules. */
+export type PolicyDecision =
+  | { readonly kind: "allow"; readonly rule: Rule }
+  | { readonly kind: "deny"; readonly denial: Denial; readonly rule?: Rule };
+
+/** The first rule whose model glob matches `modelId`, if any. */
+export function findRule(policy: Policy, modelId: string): Rule | undefined {
+  for (const rule of policy.rules) {
+    if (rule.model.test(modelId)) return rule;
+  }
+  return undefined;
+}
+
+/**
+ * Applies §3 in order: no rule → `no_matching_rule`; deny glob → `tool_denied`; no allow glob →
+ * `tool_not_allowed`; outside hours/days → `outside_active_hours`. `now` is epoch milliseconds.
+ */
+export function evaluatePolicy(policy: Policy, facts: PolicyFacts, now: number): PolicyDecision {
+  const { modelId, toolName } = facts;
+  const rule = findRule(policy, modelId);
+  if (rule === undefined) {
+    return deny("no_matching_rule", `no rule matches model ${JSON.stringify(modelId)}`);
+  }
+  const tool = JSON.stringify(toolName);
+  if (anyMatch(rule.denyTools, toolName)) {
+    return deny("tool_denied", `tool ${tool} is denied by ${ruleLabel(rule)}`, rule);
+  }
+  if (!anyMatch(rule.allowTools, toolName)) {
+    return deny("tool_not_allowed", `tool ${tool} is not allowed by ${ruleLabel(rule)}`, rule);
+  }
+  if (!isActiveAt(rule, policy.defaults, now)) {
+    const zone = rule.timezone ?? policy.defaults.timezone ?? "server local time";
+    return deny(
+      "outside_active_hours",
+      `tool ${tool} is outside the active time of ${ruleLabel(rule)}: ${activeText(rule)}, ${zone}`,
+      rule,
+    );
+  }
+  return { kind: "allow", rule };
+}
+
+/** True when `now` falls on one of the rule's days AND in one of its hour ranges (in its zone). */
+export function isActiveAt(rule: Rule, defaults: Policy["defaults"], now: number): boolean {
+  const { activeHours, activeDays } = rule;
+  if (activeHours === undefined && activeDays === undefined) return true;
+  const clock = localClock(rule.timezone ?? defaults.timezone, now);
+  if (activeDays !== undefined && !activeDays.has(clock.day)) return false;
+  return activeHours === undefined ||
+    activeHours.some((range) => inRange(range, clock.minuteOfDay));
+}
+
+/** True when the proxy may list `toolName` for `modelId` now (the policy would allow the call). */
+export function isToolVisible(
+  policy: Policy,
+  modelId: string,
+  toolName: string,
+  now: number,
+): boolean {
+  return evaluatePolicy(policy, { modelId, toolName }, now).kind === "allow";
+}
+
+/** Start minute included, end minute excluded; start = end is all day; end < start wraps midnight. */
+function inRange(range: HourRange, minute: number): boolean {
+  if (range.start === range.end) return true;
+  if (range.start < range.end) return minute >= range.start && minute < range.end;
+  return minute >= range.start || minute < range.end;
+}
+
+function anyMatch(globs: readonly Glob[], value: string): boolean {
+  for (const glob of globs) {
+    if (glob.test(value)) return true;
+  }
+  return false;
+}
+
+function ruleLabel(rule: Rule): string {
+  return `rule ${rule.index} (model ${JSON.stringify(rule.model.source)})`;
+}
+
+function activeText(rule: Rule): string {
+  const hours = rule.activeHours ? rule.activeHours.map((r) => r.text).join(", ") : "any hour";
+  const days = rule.activeDays
+    ? [1, 2, 3, 4, 5, 6, 0].filter((day) => rule.activeDays?.has(day)).map((d) => DAY_NAMES[d])
+      .join(", ")
+    : "every day";
+  return `${hours} on ${days}`;
+}
+
+function deny(reasonCode: Denial["reasonCode"], reason: string, rule?: Rule): PolicyDecision {
+  const denial: Denial = { reasonCode, reason };
+  return rule === undefined ? { kind: "deny", denial } : { kind: "deny", denial, rule };
+}

@@ -1,0 +1,198 @@
+/** Starts the gateway: load and check everything, open the audit, serve, watch (effects). */
+import { createApp } from "./app.ts";
+import { assetUrl, exists, loadDashboardAssets } from "./assets.ts";
+import { openAuditSink } from "./audit/sink.ts";
+import type { Config } from "./config/config.ts";
+import { createLimiter } from "./limits/limiter.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { createMetrics } from "./metrics/metrics.ts";
+import { recordAudit } from "./pipeline.ts";
+import { loadState, type StateSources } from "./state/load.ts";
+import { createStateStore, type StateStore } from "./state/store.ts";
+import { watchSources } from "./state/watch.ts";
+
+/** What `startGateway` needs beyond the config; every effect can be replaced in tests. */
+export interface StartOptions {
+  /** Checked configuration. */
+  readonly config: Config;
+  /** Environment for `${VAR}` and `key_env` in the policy. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Wall clock (epoch ms); default `Date.now`. */
+  readonly clock?: () => number;
+  /** Operational log; default stderr at `config.logLevel`. */
+  readonly log?: Logger;
+  /** Where audit lines are copied when `AUDIT_STDOUT`; default `Deno.stdout`. */
+  readonly stdout?: { write(bytes: Uint8Array): unknown };
+  /** Prints the one-time admin notice; default stderr. */
+  readonly notice?: (line: string) => void;
+  /** Watch the policy and schemas for changes; default true. */
+  readonly watch?: boolean;
+  /** Debounce of the file watcher in ms; default 300. */
+  readonly watchDebounceMs?: number;
+}
+
+/** A running gateway. */
+export interface RunningGateway {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  /** The admin token in force (given or generated). */
+  readonly adminToken: string;
+  /** Policy store, for reloads. */
+  readonly store: StateStore;
+  /** Stops serving, stops watching and flushes the audit log. */
+  shutdown(): Promise<void>;
+}
+
+/** Resolves the policy and schema sources: files, or the embedded copies when defaults are absent. */
+export async function resolveSources(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<StateSources & { watchable: boolean }> {
+  const policyOnDisk = !config.policyPathIsDefault || await exists(config.policyPath);
+  const schemasOnDisk = !config.schemaDirIsDefault || await exists(config.schemaDir);
+  return {
+    policyPath: policyOnDisk ? config.policyPath : assetUrl("policies.yaml"),
+    schemaDir: schemasOnDisk ? config.schemaDir : assetUrl("schemas/"),
+    env,
+    watchable: policyOnDisk,
+  };
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** Loads, checks and serves; resolves with every start-up problem when it cannot start. */
+export async function startGateway(
+  options: StartOptions,
+): Promise<{ ok: true; gateway: RunningGateway } | { ok: false; errors: string[] }> {
+  const { config } = options;
+  const clock = options.clock ?? Date.now;
+  const log = options.log ??
+    createLogger(config.logLevel, (line) => console.error(line));
+  const notice = options.notice ?? ((line: string) => console.error(line));
+  const sources = await resolveSources(config, options.env);
+  const loaded = await loadState(sources);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors };
+
+  let audit;
+  try {
+    audit = await openAuditSink({
+      path: config.auditLogPath,
+      stdout: config.auditStdout ? (options.stdout ?? Deno.stdout) : null,
+      maxBytes: config.auditMaxBytes,
+      onError: (message) => log.error(`Audit log failing, refusing decisions: ${message}`),
+      onRecover: () => log.info("Audit log writable again"),
+    });
+  } catch (error) {
+    return { ok: false, errors: [(error as Error).message] };
+  }
+  const newId = () => crypto.randomUUID();
+  const store = createStateStore({
+    initial: loaded.state,
+    load: () => loadState(sources),
+    now: clock,
+    onReload: (result, state) => {
+      if (result.ok) log.info(`Policy reloaded: version ${result.version}`);
+      else log.error(`Policy reload rejected:\n  ${result.errors.join("\n  ")}`);
+      recordAudit(audit, {
+        event: "policy_reload",
+        agentId: null,
+        modelId: null,
+        sessionId: null,
+        toolName: null,
+        status: result.ok ? "allowed" : "error",
+        reasonCode: result.ok ? "ok" : "policy_invalid",
+        reason: result.ok
+          ? `policy ${result.version} in force (${result.rules} rules)`
+          : `reload rejected, policy ${state.policy.version} stays in force: ${
+            result.errors.join("; ")
+          }`,
+        latencyMs: 0,
+        policyVersion: state.policy.version,
+      }, { now: clock(), newId });
+    },
+  });
+  const policy = loaded.state.policy;
+  recordAudit(audit, {
+    event: "policy_reload",
+    agentId: null,
+    modelId: null,
+    sessionId: null,
+    toolName: null,
+    status: "allowed",
+    reasonCode: "ok",
+    reason: `policy ${policy.version} loaded at start-up (${policy.rules.length} rules)`,
+    latencyMs: 0,
+    policyVersion: policy.version,
+  }, { now: clock(), newId });
+
+  const adminToken = config.adminToken ?? randomToken();
+  const limiter = createLimiter();
+  const app = createApp({
+    maxBodyBytes: config.maxBodyBytes,
+    adminToken,
+    store,
+    limiter,
+    audit,
+    clock,
+    monotonic: () => performance.now(),
+    newId,
+    metrics: createMetrics(),
+    log,
+    assets: await loadDashboardAssets(),
+    startedAt: clock(),
+  });
+  const server = Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    onListen: () => {},
+  }, app.fetch);
+  const address = server.addr as Deno.NetAddr;
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  const url = `http://${host}:${address.port}`;
+  if (policy.agents === null) {
+    log.warn(
+      "OPEN IDENTITY MODE: no `agents:` in the policy, so callers declare their own model_id. " +
+        "Add agents with hashed keys to require authentication.",
+    );
+  }
+  if (config.adminToken === undefined) {
+    notice(
+      `ADMIN_TOKEN not set; generated one for this run. Dashboard: ${url}/dash?token=${adminToken}`,
+    );
+  }
+  // Last, so that a reader of stderr has every start-up notice once it sees this line.
+  log.info(`MCP-Sec Gateway listening on ${url} (policy ${policy.version})`);
+  const stopWatching = options.watch !== false && sources.watchable
+    ? watchSources({
+      policyPath: config.policyPath,
+      schemaDir: typeof sources.schemaDir === "string" ? sources.schemaDir : undefined,
+      debounceMs: options.watchDebounceMs ?? 300,
+      onChange: () => void store.reload(),
+      onError: (message) => log.warn(message),
+    })
+    : () => {};
+  const sweeper = setInterval(() => limiter.sweep(clock()), 10_000);
+  Deno.unrefTimer(sweeper);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ok: true,
+    gateway: {
+      url,
+      adminToken,
+      store,
+      shutdown() {
+        stopping ??= (async () => {
+          stopWatching();
+          clearInterval(sweeper);
+          await server.shutdown();
+          await audit.close();
+        })();
+        return stopping;
+      },
+    },
+  };
+}
