@@ -89,11 +89,17 @@ export function decisionHandler(
         { agentId, payload },
       );
     }
-    const verdict = decide(
-      { kind, agentId, modelId, sessionId, toolName, payload },
-      state,
-      { limiter: deps.limiter, now },
-    );
+    let verdict: Verdict;
+    try {
+      verdict = decide(
+        { kind, agentId, modelId, sessionId, toolName, payload },
+        state,
+        { limiter: deps.limiter, now },
+      );
+    } catch (error) {
+      deps.log.error(`Decision failed: ${error instanceof Error ? error.message : String(error)}`);
+      verdict = refuse("internal_error", "internal error");
+    }
     return finish(verdict, facts, { agentId, payload });
   };
 }
