@@ -1,9 +1,10 @@
 /** `createApp(deps)`: the Hono wiring of every route. No state of its own. */
 import { Hono } from "hono";
 import { addAdminRoutes } from "./http/admin.ts";
-import { decisionHandler } from "./http/decision_api.ts";
+import { decisionHandler, toolCallDeps } from "./http/decision_api.ts";
 import type { AppDeps } from "./http/deps.ts";
 import { answer } from "./http/errors.ts";
+import { mcpHandler } from "./mcp/endpoint.ts";
 
 export type { AppDeps } from "./http/deps.ts";
 
@@ -26,6 +27,8 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/mcp/toolresult", (c) => toolresult(c.req.raw));
   app.all("/mcp/toolcall", () => answer("method_not_allowed", "use POST"));
   app.all("/mcp/toolresult", () => answer("method_not_allowed", "use POST"));
+  const mcp = mcpHandler({ ...toolCallDeps(deps), ...deps });
+  app.all("/mcp", (c) => mcp(c.req.raw));
   addAdminRoutes(app, deps);
   app.notFound((c) =>
     answer("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`)

@@ -5,7 +5,10 @@ import type { Limiter } from "./limits/limiter.ts";
 import { silentLogger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { parsePolicy } from "./policy/parse.ts";
-import { buildSchemaRegistry } from "./schema/registry.ts";
+import { buildSchemaRegistry, createUpstreamSchemaCache } from "./schema/registry.ts";
+import { createFederation } from "./mcp/federation.ts";
+import { openPinStore } from "./mcp/pins.ts";
+import { createSessionStore } from "./mcp/sessions.ts";
 import { createStateStore } from "./state/store.ts";
 
 Deno.test("an unexpected failure answers 500 internal_error with no detail or stack", async () => {
@@ -40,6 +43,22 @@ Deno.test("an unexpected failure answers 500 internal_error with no detail or st
       log: { ...silentLogger(), error: (message) => errors.push(message) },
       assets: { files: new Map() },
       startedAt: 0,
+      federation: createFederation({
+        createClient: () => {
+          throw new Error("no upstreams in this test");
+        },
+        pins: await openPinStore({ path: `${dir}/pins.json`, onError: () => {} }),
+        schemaCache: createUpstreamSchemaCache(),
+        startTimeoutMs: 1000,
+        clock: () => 0,
+        log: silentLogger(),
+        onPinEvent: () => {},
+      }),
+      sessions: createSessionStore({ idleMs: 1000 }),
+      allowedHosts: [],
+      allowedOrigins: [],
+      upstreamTimeoutMs: 1000,
+      version: "test",
     });
     const response = await app.fetch(
       new Request("http://127.0.0.1/mcp/toolcall", {

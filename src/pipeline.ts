@@ -5,6 +5,7 @@ import type { Limiter } from "./limits/limiter.ts";
 import { evaluatePolicy } from "./policy/evaluate.ts";
 import type { Policy } from "./policy/types.ts";
 import { type Denial, type ReasonCode, REASONS, type Status } from "./reasons.ts";
+import type { CompileResult, SchemaValidator } from "./schema/compile.ts";
 import type { SchemaRegistry } from "./schema/registry.ts";
 
 /** A checked tool call or tool result, after identity is established. */
@@ -43,6 +44,16 @@ export interface GatewayState {
   readonly schemas: SchemaRegistry;
 }
 
+/** What the gateway knows of an upstream tool (MCP proxy, decision API execution). */
+export interface UpstreamToolFacts {
+  /** True when pinning blocks the tool because its definition changed (§5.6). */
+  readonly definitionChanged?: boolean;
+  /** The upstream's own `inputSchema`, compiled; used when no local schema exists. */
+  readonly inputSchema?: CompileResult;
+  /** The upstream's own `outputSchema`, compiled; used when no local output schema exists. */
+  readonly outputSchema?: CompileResult;
+}
+
 /** Turns a denial into a verdict with the status its reason code carries. */
 export function denialVerdict(denial: Denial): Verdict {
   return {
@@ -60,7 +71,7 @@ export function denialVerdict(denial: Denial): Verdict {
 export function decide(
   request: ToolRequest,
   state: GatewayState,
-  options: { limiter: Limiter; now: number },
+  options: { limiter: Limiter; now: number; upstream?: UpstreamToolFacts },
 ): Verdict {
   const { policy, schemas } = state;
   const outcome = evaluatePolicy(
@@ -69,6 +80,14 @@ export function decide(
     options.now,
   );
   if (outcome.kind === "deny") return denialVerdict(outcome.denial);
+  if (options.upstream?.definitionChanged) {
+    return {
+      status: "blocked",
+      reasonCode: "tool_definition_changed",
+      reason:
+        `the definition of "${request.toolName}" changed since it was pinned; an admin must approve it`,
+    };
+  }
   const ruleText = `rule ${outcome.rule.index} (model "${outcome.rule.model.source}")`;
   if (request.kind === "toolcall") {
     const taken = options.limiter.take({
@@ -79,43 +98,71 @@ export function decide(
       now: options.now,
     });
     if (!taken.ok) return denialVerdict(taken.denial);
-    const validator = schemas.input(request.toolName);
-    if (!validator) {
-      if (policy.defaults.unknownSchema === "deny") {
-        return {
-          status: "blocked",
-          reasonCode: "schema_missing",
-          reason:
-            `tool "${request.toolName}" has no input schema and defaults.unknown_schema is deny`,
-        };
-      }
-      return allowed(`allowed by ${ruleText}; no input schema, input unchecked`);
-    }
-    const checked = validator.validate(request.payload);
-    if (!checked.ok) {
+  }
+  const local = request.kind === "toolcall"
+    ? schemas.input(request.toolName)
+    : schemas.output(request.toolName);
+  const fromUpstream = request.kind === "toolcall"
+    ? options.upstream?.inputSchema
+    : options.upstream?.outputSchema;
+  const schema = pickSchema(request.toolName, local, fromUpstream);
+  if (schema.kind === "invalid") return schema.verdict;
+  const what = request.kind === "toolcall" ? "input" : "output";
+  if (schema.kind === "none") {
+    if (request.kind === "toolcall" && policy.defaults.unknownSchema === "deny") {
       return {
         status: "blocked",
-        reasonCode: "input_invalid",
-        reason: `input does not match the schema of "${request.toolName}": ${
-          checked.errors.join("; ")
-        }`,
+        reasonCode: "schema_missing",
+        reason:
+          `tool "${request.toolName}" has no input schema and defaults.unknown_schema is deny`,
       };
     }
-    return allowed(`allowed by ${ruleText}; input matches its schema`);
+    return allowed(`allowed by ${ruleText}; no ${what} schema, ${what} unchecked`);
   }
-  const validator = schemas.output(request.toolName);
-  if (!validator) return allowed(`allowed by ${ruleText}; no output schema, output unchecked`);
-  const checked = validator.validate(request.payload);
-  if (!checked.ok) {
+  const failure = checkAgainst(schema.validator, request.payload, request.toolName, what);
+  return failure ?? allowed(`allowed by ${ruleText}; ${what} matches its ${schema.source} schema`);
+}
+
+/** The schema that applies: the local one, else the upstream's, else none (§8). */
+export function pickSchema(
+  toolName: string,
+  local: SchemaValidator | undefined,
+  fromUpstream: CompileResult | undefined,
+):
+  | { kind: "none" }
+  | { kind: "invalid"; verdict: Verdict }
+  | { kind: "schema"; validator: SchemaValidator; source: "local" | "upstream" } {
+  if (local) return { kind: "schema", validator: local, source: "local" };
+  if (!fromUpstream) return { kind: "none" };
+  if (!fromUpstream.ok) {
     return {
-      status: "blocked",
-      reasonCode: "output_invalid",
-      reason: `output does not match the output schema of "${request.toolName}": ${
-        checked.errors.join("; ")
-      }`,
+      kind: "invalid",
+      verdict: {
+        status: "blocked",
+        reasonCode: "schema_invalid",
+        reason: `the upstream schema of "${toolName}" cannot be used: ${fromUpstream.error}`,
+      },
     };
   }
-  return allowed(`allowed by ${ruleText}; output matches its schema`);
+  return { kind: "schema", validator: fromUpstream.validator, source: "upstream" };
+}
+
+/** Validates `value`; a blocked verdict naming the failing paths, or undefined when it matches. */
+export function checkAgainst(
+  validator: SchemaValidator,
+  value: unknown,
+  toolName: string,
+  what: "input" | "output",
+): Verdict | undefined {
+  const checked = validator.validate(value);
+  if (checked.ok) return undefined;
+  return {
+    status: "blocked",
+    reasonCode: what === "input" ? "input_invalid" : "output_invalid",
+    reason: `${what} does not match the ${
+      what === "input" ? "" : "output "
+    }schema of "${toolName}": ${checked.errors.join("; ")}`,
+  };
 }
 
 function allowed(reason: string): Verdict {

@@ -1,5 +1,5 @@
 /** Starts the gateway: load and check everything, open the audit, serve, watch (effects). */
-import { createApp } from "./app.ts";
+import { type AppDeps, createApp } from "./app.ts";
 import { assetUrl, exists, loadDashboardAssets } from "./assets.ts";
 import { openAuditSink } from "./audit/sink.ts";
 import type { Config } from "./config/config.ts";
@@ -10,6 +10,14 @@ import { recordAudit } from "./pipeline.ts";
 import { loadState, type StateSources } from "./state/load.ts";
 import { createStateStore, type StateStore } from "./state/store.ts";
 import { watchSources } from "./state/watch.ts";
+import { upstreamClientFactory } from "./mcp/clients.ts";
+import { endSession } from "./mcp/endpoint.ts";
+import { createFederation, type PinEvent } from "./mcp/federation.ts";
+import { openPinStore, type PinStore } from "./mcp/pins.ts";
+import { createSessionStore } from "./mcp/sessions.ts";
+import { toolCallDeps } from "./http/decision_api.ts";
+import { createUpstreamSchemaCache } from "./schema/registry.ts";
+import { VERSION } from "./version.ts";
 
 /** What `startGateway` needs beyond the config; every effect can be replaced in tests. */
 export interface StartOptions {
@@ -89,13 +97,62 @@ export async function startGateway(
     return { ok: false, errors: [(error as Error).message] };
   }
   const newId = () => crypto.randomUUID();
+  let pins: PinStore;
+  try {
+    pins = await openPinStore({
+      path: config.pinsPath,
+      onError: (message) => log.error(message),
+    });
+  } catch (error) {
+    await audit.close();
+    return { ok: false, errors: [(error as Error).message] };
+  }
+  const auditPin = (event: PinEvent) => {
+    const blocked = event.change === "changed" && event.mode === "block";
+    recordAudit(audit, {
+      event: "pin_change",
+      agentId: null,
+      modelId: null,
+      sessionId: null,
+      toolName: event.tool,
+      payload: { change: event.change, hash: event.hash, mode: event.mode },
+      status: blocked ? "blocked" : "allowed",
+      reasonCode: blocked ? "tool_definition_changed" : "ok",
+      reason: event.change === "new"
+        ? "tool seen for the first time; definition pinned"
+        : event.change === "approved"
+        ? "changed definition approved by an admin"
+        : blocked
+        ? "tool definition changed since it was pinned; hidden and refused until approved"
+        : "tool definition changed since it was pinned (pinning mode warn: still allowed)",
+      latencyMs: 0,
+      policyVersion: store.current.policy.version,
+    }, { now: clock(), newId });
+  };
+  const federation = createFederation({
+    createClient: upstreamClientFactory({
+      startTimeoutMs: config.upstreamStartTimeoutMs,
+      version: VERSION,
+      log,
+    }),
+    pins,
+    schemaCache: createUpstreamSchemaCache(),
+    startTimeoutMs: config.upstreamStartTimeoutMs,
+    clock,
+    log,
+    onPinEvent: (event) => auditPin(event),
+  });
   const store = createStateStore({
     initial: loaded.state,
     load: () => loadState(sources),
     now: clock,
     onReload: (result, state) => {
-      if (result.ok) log.info(`Policy reloaded: version ${result.version}`);
-      else log.error(`Policy reload rejected:\n  ${result.errors.join("\n  ")}`);
+      if (result.ok) {
+        log.info(`Policy reloaded: version ${result.version}`);
+        federation.apply(state.policy).catch((error) =>
+          log.error(`Applying upstreams failed: ${(error as Error).message}`)
+        );
+      } else log.error(`Policy reload rejected:\n  ${result.errors.join("\n  ")}`);
       recordAudit(audit, {
         event: "policy_reload",
         agentId: null,
@@ -115,6 +172,7 @@ export async function startGateway(
     },
   });
   const policy = loaded.state.policy;
+  await federation.apply(policy);
   recordAudit(audit, {
     event: "policy_reload",
     agentId: null,
@@ -130,7 +188,8 @@ export async function startGateway(
 
   const adminToken = config.adminToken ?? randomToken();
   const limiter = createLimiter();
-  const app = createApp({
+  const sessions = createSessionStore({ idleMs: config.sessionIdleMs });
+  const appDeps: AppDeps = {
     maxBodyBytes: config.maxBodyBytes,
     adminToken,
     store,
@@ -143,7 +202,15 @@ export async function startGateway(
     log,
     assets: await loadDashboardAssets(),
     startedAt: clock(),
-  });
+    federation,
+    sessions,
+    allowedHosts: config.allowedHosts,
+    allowedOrigins: config.allowedOrigins,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    version: VERSION,
+  };
+  const app = createApp(appDeps);
+  const sessionDeps = toolCallDeps(appDeps);
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -174,7 +241,13 @@ export async function startGateway(
       onError: (message) => log.warn(message),
     })
     : () => {};
-  const sweeper = setInterval(() => limiter.sweep(clock()), 10_000);
+  const sweeper = setInterval(() => {
+    const now = clock();
+    limiter.sweep(now);
+    for (const session of sessions.expire(now)) {
+      void endSession(session, "session expired (idle)", sessionDeps);
+    }
+  }, 10_000);
   Deno.unrefTimer(sweeper);
 
   let stopping: Promise<void> | undefined;
@@ -189,6 +262,8 @@ export async function startGateway(
           stopWatching();
           clearInterval(sweeper);
           await server.shutdown();
+          await federation.close();
+          await pins.flush().catch(() => {});
           await audit.close();
         })();
         return stopping;

@@ -6,6 +6,8 @@ import { secretsEqual } from "../identity/identify.ts";
 import { adminCookie, isAdmin } from "./admin_auth.ts";
 import type { AppDeps } from "./deps.ts";
 import { answer } from "./errors.ts";
+import { readJsonBody } from "./body.ts";
+import { isValidToolName } from "../tool_name.ts";
 
 /** Content-Security-Policy of the dashboard: same origin only, no inline script or style. */
 export const DASHBOARD_CSP = [
@@ -67,7 +69,11 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
       policy_version: policy.version,
       identity_mode: policy.agents === null ? "open" : "agents",
       audit_head: deps.audit.head,
-      upstreams: {},
+      upstreams: Object.fromEntries(
+        Object.entries(deps.federation.statuses()).map((
+          [name, status],
+        ) => [name, status === "down" ? "down" : "up"]),
+      ),
       uptime_s: Math.floor((deps.clock() - deps.startedAt) / 1000),
     });
   });
@@ -119,6 +125,23 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
     return new Response(deps.metrics.render(), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
+  });
+
+  app.get("/upstreams", async (c) => {
+    if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
+    return json({ upstreams: await deps.federation.views() });
+  });
+
+  app.post("/pins/approve", async (c) => {
+    if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
+    const body = await readJsonBody(c.req.raw, 4096);
+    if (!body.ok) return answer(body.reasonCode, body.reason);
+    const tool = (body.value as { tool?: unknown } | null)?.tool;
+    if (!isValidToolName(tool)) return answer("bad_request", 'body must be {"tool": <tool name>}');
+    if (!(await deps.federation.approve(tool))) {
+      return answer("not_found", `no changed definition of "${tool}" waits for approval`);
+    }
+    return json({ approved: true, tool });
   });
 
   app.get("/policy", (c) => {

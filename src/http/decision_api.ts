@@ -6,6 +6,23 @@ import { readJsonBody } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { answer } from "./errors.ts";
 import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
+import { executeToolCall, type ToolCallDeps } from "../mcp/tool_call.ts";
+
+/** The tool-call dependencies drawn from the app's. */
+export function toolCallDeps(deps: AppDeps): ToolCallDeps {
+  return {
+    state: () => deps.store.current,
+    limiter: deps.limiter,
+    audit: deps.audit,
+    federation: deps.federation,
+    clock: deps.clock,
+    monotonic: deps.monotonic,
+    newId: deps.newId,
+    metrics: deps.metrics,
+    log: deps.log,
+    upstreamTimeoutMs: deps.upstreamTimeoutMs,
+  };
+}
 
 const NO_FACTS: PartialFacts = { modelId: null, sessionId: null, toolName: null };
 
@@ -14,6 +31,7 @@ export function decisionHandler(
   kind: "toolcall" | "toolresult",
   deps: AppDeps,
 ): (request: Request) => Promise<Response> {
+  const execution = toolCallDeps(deps);
   return async (request) => {
     const started = deps.monotonic();
     const now = deps.clock();
@@ -88,6 +106,26 @@ export function decisionHandler(
         facts,
         { agentId, payload },
       );
+    }
+    if (kind === "toolcall" && deps.federation.claims(toolName)) {
+      // A tool of a configured upstream: run it there (§4), one upstream session per session_id.
+      const outcome = await executeToolCall({
+        agentId,
+        modelId,
+        sessionId,
+        sessionKey: `api:${agentId ?? ""}:${sessionId}`,
+        toolName,
+        args: payload,
+      }, execution);
+      if (outcome.kind === "unknown_tool") {
+        return answer("unknown_tool", outcome.reason, { eventId: outcome.eventId });
+      }
+      const { verdict } = outcome;
+      return answer(verdict.reasonCode, verdict.reason, {
+        eventId: outcome.eventId,
+        retryAfterMs: verdict.retryAfterMs,
+        result: outcome.result,
+      });
     }
     let verdict: Verdict;
     try {

@@ -2,6 +2,8 @@
 import type { AuditSink } from "../audit/sink.ts";
 import type { Limiter } from "../limits/limiter.ts";
 import type { Logger } from "../log.ts";
+import type { Federation } from "../mcp/federation.ts";
+import type { SessionStore } from "../mcp/sessions.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { StateStore } from "../state/store.ts";
 
@@ -37,4 +39,16 @@ export interface AppDeps {
   readonly assets: DashboardAssets;
   /** When the gateway started, epoch milliseconds. */
   readonly startedAt: number;
+  /** The upstream MCP servers. */
+  readonly federation: Federation;
+  /** Gateway MCP sessions. */
+  readonly sessions: SessionStore;
+  /** Extra accepted `Host` names on /mcp. */
+  readonly allowedHosts: readonly string[];
+  /** Extra accepted `Origin`s on /mcp. */
+  readonly allowedOrigins: readonly string[];
+  /** Bound on each upstream request. */
+  readonly upstreamTimeoutMs: number;
+  /** The gateway's version. */
+  readonly version: string;
 }

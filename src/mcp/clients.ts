@@ -1,0 +1,33 @@
+/** Creates the client of an upstream from its policy entry (HTTP or stdio). */
+import type { Logger } from "../log.ts";
+import type { UpstreamConfig } from "../policy/types.ts";
+import type { UpstreamClient } from "./upstream.ts";
+import { createHttpUpstream } from "./upstream_http.ts";
+import { createStdioUpstream } from "./upstream_stdio.ts";
+
+/** A factory of upstream clients for the federation. */
+export function upstreamClientFactory(options: {
+  startTimeoutMs: number;
+  version: string;
+  log: Logger;
+}): (name: string, config: UpstreamConfig) => UpstreamClient {
+  const clientInfo = { name: "mcp-sec-gateway", version: options.version };
+  return (name, config) =>
+    config.kind === "http"
+      ? createHttpUpstream({
+        name,
+        url: config.url,
+        headers: config.headers,
+        startTimeoutMs: options.startTimeoutMs,
+        clientInfo,
+        log: options.log,
+      })
+      : createStdioUpstream({
+        name,
+        command: config.command,
+        env: config.env,
+        startTimeoutMs: options.startTimeoutMs,
+        clientInfo,
+        log: options.log,
+      });
+}

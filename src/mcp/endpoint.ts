@@ -1,0 +1,268 @@
+/** `/mcp`: MCP Streamable HTTP (§5.1) — guards, sessions, identity, then method dispatch. */
+import { readJsonBody } from "../http/body.ts";
+import { agentMayUseModel, bearerToken, defaultModel, findAgent } from "../identity/identify.ts";
+import { recordAudit } from "../pipeline.ts";
+import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
+import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "./jsonrpc.ts";
+import { dispatchRequest, type MethodDeps } from "./methods.ts";
+import { refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
+import type { McpSession, SessionStore } from "./sessions.ts";
+
+/** Protocol versions the gateway speaks, newest first. */
+export const SUPPORTED_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
+
+/** The version assumed when a request carries no `MCP-Protocol-Version` (§5.1). */
+export const DEFAULT_VERSION = "2025-03-26";
+
+/** What the endpoint needs beyond the method handlers'. */
+export interface EndpointDeps extends MethodDeps {
+  /** The session table. */
+  readonly sessions: SessionStore;
+  /** Extra accepted `Host` names. */
+  readonly allowedHosts: readonly string[];
+  /** Extra accepted `Origin`s. */
+  readonly allowedOrigins: readonly string[];
+  /** Largest accepted body. */
+  readonly maxBodyBytes: number;
+  /** The gateway's version for `serverInfo`. */
+  readonly version: string;
+}
+
+/** Creates the handler of `/mcp` (POST, GET, DELETE). */
+export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Response> {
+  function auditAuthFailure(
+    reasonCode: "unauthenticated" | "forbidden_model",
+    reason: string,
+    fields: {
+      agentId?: string | null;
+      modelId?: string | null;
+    },
+  ): void {
+    recordAudit(deps.audit, {
+      event: "auth_failure",
+      agentId: fields.agentId ?? null,
+      modelId: fields.modelId ?? null,
+      sessionId: null,
+      toolName: null,
+      status: "blocked",
+      reasonCode,
+      reason,
+      latencyMs: 0,
+      policyVersion: deps.state().policy.version,
+    }, { now: deps.clock(), newId: deps.newId });
+  }
+
+  function authenticate(request: Request): { ok: true; agentId: string | null } | {
+    ok: false;
+    response: Response;
+  } {
+    const agents = deps.state().policy.agents;
+    if (agents === null) return { ok: true, agentId: null };
+    const key = bearerToken(request.headers.get("authorization"));
+    const agent = key === undefined ? undefined : findAgent(agents, key);
+    if (!agent) {
+      const reason = key === undefined
+        ? "missing Authorization: Bearer <agent key>"
+        : "unknown agent key";
+      auditAuthFailure("unauthenticated", reason, {});
+      return { ok: false, response: refuse(401, reason) };
+    }
+    return { ok: true, agentId: agent.id };
+  }
+
+  function sessionFor(
+    request: Request,
+    agentId: string | null,
+  ): { ok: true; session: McpSession } | { ok: false; response: Response } {
+    const id = request.headers.get("mcp-session-id");
+    if (!id) {
+      return { ok: false, response: refuse(400, "Mcp-Session-Id header is required") };
+    }
+    const session = deps.sessions.get(id, deps.clock());
+    // A session belongs to the agent that created it: any other key sees no such session.
+    if (!session || session.agentId !== agentId) {
+      return {
+        ok: false,
+        response: refuse(404, "session not found or expired; initialize again", {
+          code: SESSION_NOT_FOUND_CODE,
+        }),
+      };
+    }
+    const version = request.headers.get("mcp-protocol-version") ?? DEFAULT_VERSION;
+    if (version !== session.protocolVersion) {
+      return {
+        ok: false,
+        response: refuse(
+          400,
+          `MCP-Protocol-Version ${JSON.stringify(version.slice(0, 40))} does not match the ` +
+            `session's negotiated version ${session.protocolVersion}`,
+        ),
+      };
+    }
+    const model = request.headers.get("x-model-id");
+    if (model !== null && model !== session.modelId) {
+      return {
+        ok: false,
+        response: refuse(403, "X-Model-Id differs from the model fixed for this session"),
+      };
+    }
+    return { ok: true, session };
+  }
+
+  function initialize(
+    request: Request,
+    message: JsonRpcRequest,
+    agentId: string | null,
+  ): Response {
+    if (request.headers.get("mcp-session-id")) {
+      return refuse(400, "initialize must not carry an Mcp-Session-Id");
+    }
+    const params = message.params ?? {};
+    const clientInfo = typeof params.clientInfo === "object" && params.clientInfo !== null
+      ? params.clientInfo as Record<string, unknown>
+      : {};
+    const asked = typeof params.protocolVersion === "string" ? params.protocolVersion : "";
+    const protocolVersion = (SUPPORTED_VERSIONS as readonly string[]).includes(asked)
+      ? asked
+      : SUPPORTED_VERSIONS[0];
+    const policy = deps.state().policy;
+    const header = request.headers.get("x-model-id");
+    let modelId: string | undefined;
+    if (agentId !== null) {
+      const agent = policy.agents!.find((candidate) => candidate.id === agentId)!;
+      modelId = header ?? defaultModel(agent);
+      if (modelId === undefined) {
+        return refuse(400, `agent "${agentId}" has only model globs: send X-Model-Id`);
+      }
+      if (!agentMayUseModel(agent, modelId)) {
+        const reason = `agent "${agentId}" may not act as model ${
+          JSON.stringify(modelId.slice(0, 256))
+        }`;
+        auditAuthFailure("forbidden_model", reason, { agentId, modelId: modelId.slice(0, 256) });
+        return refuse(403, reason);
+      }
+    } else {
+      modelId = header ?? (typeof clientInfo.name === "string" ? clientInfo.name : undefined);
+    }
+    if (!modelId || modelId.length > 256) {
+      return refuse(400, "a model id is required: send X-Model-Id (1 to 256 characters)");
+    }
+    const session = deps.sessions.create({
+      agentId,
+      modelId,
+      protocolVersion,
+      clientInfo: {
+        name: String(clientInfo.name ?? "").slice(0, 256),
+        version: String(clientInfo.version ?? "").slice(0, 64),
+      },
+    }, deps.clock());
+    recordAudit(deps.audit, {
+      event: "mcp_session",
+      agentId,
+      modelId,
+      sessionId: session.auditId,
+      toolName: null,
+      payload: { clientInfo: session.clientInfo, protocolVersion },
+      status: "allowed",
+      reasonCode: "ok",
+      reason: "session started",
+      latencyMs: 0,
+      policyVersion: policy.version,
+    }, { now: deps.clock(), newId: deps.newId });
+    return rpcJson({
+      jsonrpc: "2.0",
+      id: message.id,
+      result: {
+        protocolVersion,
+        capabilities: { tools: { listChanged: false } },
+        serverInfo: { name: "mcp-sec-gateway", version: deps.version },
+        instructions: "Tools of the configured upstream MCP servers, filtered and enforced by " +
+          "MCP-Sec Gateway. Refused calls return isError results explaining why.",
+      },
+    }, { headers: { "mcp-session-id": session.id } });
+  }
+
+  async function post(request: Request, agentId: string | null): Promise<Response> {
+    const accept = (request.headers.get("accept") ?? "").toLowerCase();
+    if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
+      return refuse(406, "Accept must list application/json and text/event-stream");
+    }
+    const body = await readJsonBody(request, deps.maxBodyBytes);
+    if (!body.ok) {
+      if (body.reasonCode === "payload_too_large") return refuse(413, body.reason);
+      if (body.reasonCode === "unsupported_media_type") return refuse(415, body.reason);
+      return rpcJson(rpcError(null, RPC.PARSE_ERROR, body.reason), { status: 400 });
+    }
+    const classified = classifyMessage(body.value);
+    if (classified.kind === "invalid") {
+      return rpcJson(rpcError(null, RPC.INVALID_REQUEST, classified.reason), { status: 400 });
+    }
+    if (classified.kind === "request" && classified.message.method === "initialize") {
+      return initialize(request, classified.message, agentId);
+    }
+    const found = sessionFor(request, agentId);
+    if (!found.ok) return found.response;
+    const { session } = found;
+    if (classified.kind === "notification") {
+      const { method, params } = classified.message;
+      if (method === "notifications/cancelled" && params) {
+        const requestId = params.requestId;
+        if (typeof requestId === "string" || typeof requestId === "number") {
+          session.inFlight.get(requestId)?.abort();
+        }
+      }
+      return new Response(null, { status: 202 });
+    }
+    if (classified.kind === "response") return new Response(null, { status: 202 });
+    return await dispatchRequest(classified.message, session, deps);
+  }
+
+  return async (request) => {
+    if (!isAllowedHost(request.headers.get("host"), deps.allowedHosts)) {
+      return refuse(403, "Host not allowed (DNS rebinding protection); see ALLOWED_HOSTS");
+    }
+    if (!isAllowedOrigin(request.headers.get("origin"), deps.allowedOrigins)) {
+      return refuse(403, "Origin not allowed; see ALLOWED_ORIGINS");
+    }
+    if (request.method !== "POST" && request.method !== "GET" && request.method !== "DELETE") {
+      return refuse(405, "use POST, GET or DELETE", { headers: { allow: "GET, POST, DELETE" } });
+    }
+    const identity = authenticate(request);
+    if (!identity.ok) return identity.response;
+    if (request.method === "GET") {
+      return refuse(405, "this gateway does not offer a server-initiated stream", {
+        headers: { allow: "POST, DELETE" },
+      });
+    }
+    if (request.method === "DELETE") {
+      const found = sessionFor(request, identity.agentId);
+      if (!found.ok) return found.response;
+      deps.sessions.delete(found.session.id);
+      await endSession(found.session, "session ended by the client", deps);
+      return new Response(null, { status: 200 });
+    }
+    return await post(request, identity.agentId);
+  };
+}
+
+/** Aborts a session's calls, ends its upstream sessions and audits the end. */
+export async function endSession(
+  session: McpSession,
+  reason: string,
+  deps: MethodDeps,
+): Promise<void> {
+  for (const controller of session.inFlight.values()) controller.abort();
+  recordAudit(deps.audit, {
+    event: "mcp_session",
+    agentId: session.agentId,
+    modelId: session.modelId,
+    sessionId: session.auditId,
+    toolName: null,
+    status: "allowed",
+    reasonCode: "ok",
+    reason,
+    latencyMs: 0,
+    policyVersion: deps.state().policy.version,
+  }, { now: deps.clock(), newId: deps.newId });
+  await deps.federation.closeSession(session.auditId);
+}

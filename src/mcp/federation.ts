@@ -1,0 +1,388 @@
+/** Federation (§5.2): every upstream behind one endpoint, tools exposed as `<prefix>.<tool>`. */
+import type { Logger } from "../log.ts";
+import type { Policy, UpstreamConfig } from "../policy/types.ts";
+import type { CompileResult } from "../schema/compile.ts";
+import type { UpstreamSchemaCache } from "../schema/registry.ts";
+import { isValidToolName } from "../tool_name.ts";
+import type { PinState, PinStore } from "./pins.ts";
+import type { UpstreamClient, UpstreamStatus } from "./upstream.ts";
+
+/** The session key the catalog (tools/list) is read through. */
+export const CATALOG_SESSION = "gateway-catalog";
+
+const MAX_PAGES = 100;
+const MAX_TOOLS = 10_000;
+
+/** An upstream tool as exposed by the gateway. */
+export interface ExposedTool {
+  /** The name agents see and policies match: `<prefix>.<tool>` (or the bare name). */
+  readonly exposed: string;
+  /** The upstream's name in `upstreams:`. */
+  readonly upstream: string;
+  /** The tool's definition as the upstream lists it (its own `name`). */
+  readonly definition: Readonly<Record<string, unknown>> & { readonly name: string };
+  /** sha256 of the pinned fields of the definition. */
+  readonly hash: string;
+  /** Pin state (`pinned` when pinning is off). */
+  readonly pinState: PinState;
+  /** The upstream's `inputSchema`, compiled once. */
+  readonly inputSchema?: CompileResult;
+  /** The upstream's `outputSchema`, compiled once. */
+  readonly outputSchema?: CompileResult;
+}
+
+/** What a tool name resolves to. */
+export type Resolution =
+  | { kind: "unknown" }
+  | { kind: "unavailable"; upstream: string; reason: string }
+  | { kind: "tool"; tool: ExposedTool; client: UpstreamClient };
+
+/** A pin event for the audit (`event: "pin_change"`). */
+export interface PinEvent {
+  /** Exposed tool name. */
+  readonly tool: string;
+  /** `new`, `changed` or `approved`. */
+  readonly change: "new" | "changed" | "approved";
+  /** The pinning mode in force. */
+  readonly mode: "off" | "warn" | "block";
+  /** The definition's hash. */
+  readonly hash: string;
+}
+
+/** One upstream's state, for /healthz and /upstreams. */
+export interface UpstreamView {
+  /** Name. */
+  readonly name: string;
+  /** `http` or `stdio`. */
+  readonly kind: "http" | "stdio";
+  /** Exposure prefix. */
+  readonly prefix: string;
+  /** Connection state. */
+  readonly status: UpstreamStatus;
+  /** Last catalog error, if any. */
+  readonly error?: string;
+  /** Exposed tools (hidden ones included, with their state). */
+  readonly tools: readonly { name: string; pin_state: PinState; hash: string; hidden?: string }[];
+}
+
+/** All upstreams of the policy in force. */
+export interface Federation {
+  /** Applies a (re)loaded policy: changed or removed upstreams are closed, new ones start lazily. */
+  apply(policy: Policy): Promise<void>;
+  /** True when some upstream's prefix claims `name` (the decision API then executes the call). */
+  claims(name: string): boolean;
+  /** Every usable exposed tool of every reachable upstream (each catalog read once, cached). */
+  listTools(): Promise<readonly ExposedTool[]>;
+  /** Finds the upstream and definition behind an exposed name. */
+  resolve(name: string): Promise<Resolution>;
+  /** Approves the current definition of a changed tool; false when there is nothing to approve. */
+  approve(name: string): Promise<boolean>;
+  /** Connection state of each upstream. */
+  statuses(): Record<string, UpstreamStatus>;
+  /** Each upstream's state and tools (catalogs loaded as needed). */
+  views(): Promise<UpstreamView[]>;
+  /** Ends a gateway session's upstream sessions. */
+  closeSession(sessionKey: string): Promise<void>;
+  /** Closes every upstream. */
+  close(): Promise<void>;
+}
+
+/** What the federation needs from outside. */
+export interface FederationDeps {
+  /** Creates the client of one upstream (HTTP or stdio). */
+  createClient(name: string, config: UpstreamConfig): UpstreamClient;
+  /** Pin store; consulted unless pinning is off. */
+  readonly pins: PinStore;
+  /** Compiles upstream schemas once. */
+  readonly schemaCache: UpstreamSchemaCache;
+  /** Bound on reading an upstream's catalog (start + all pages). */
+  readonly startTimeoutMs: number;
+  /** Wall clock. */
+  readonly clock: () => number;
+  /** Operational log. */
+  readonly log: Logger;
+  /** Called for pin events (audited by the caller). */
+  readonly onPinEvent: (event: PinEvent) => void;
+}
+
+interface Catalog {
+  readonly tools: Map<string, ExposedTool>;
+  /** Hidden tools; `pin` marks the ones refused (not unknown) because their definition changed. */
+  readonly hidden: Map<string, { tool: ExposedTool; why: string; pin?: boolean }>;
+}
+
+interface Entry {
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  readonly key: string;
+  readonly client: UpstreamClient;
+  catalog?: Promise<Catalog>;
+  loaded?: Catalog;
+  error?: string;
+  unsubscribe: () => void;
+}
+
+function configKey(config: UpstreamConfig): string {
+  return JSON.stringify(config);
+}
+
+function shorten(text: string, max = 300): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, " ");
+  return clean.length > max ? clean.slice(0, max) + "…" : clean;
+}
+
+/** Creates the federation; call `apply(policy)` before use. */
+export function createFederation(deps: FederationDeps): Federation {
+  const entries = new Map<string, Entry>();
+  let pinMode: "off" | "warn" | "block" = "block";
+  /** Pin events already reported (tool and hash), so a refreshed catalog does not repeat them. */
+  const reported = new Set<string>();
+
+  function candidates(name: string): Entry[] {
+    return [...entries.values()].filter((entry) =>
+      entry.config.prefix === "" || name.startsWith(entry.config.prefix + ".")
+    );
+  }
+
+  async function readCatalog(entry: Entry): Promise<Catalog> {
+    const definitions: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    const deadline = deps.clock() + deps.startTimeoutMs;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const timeoutMs = Math.max(1, deadline - deps.clock());
+      const result = await entry.client.request(
+        CATALOG_SESSION,
+        "tools/list",
+        cursor === undefined ? undefined : { cursor },
+        { timeoutMs },
+      );
+      const tools = result.tools;
+      if (!Array.isArray(tools)) throw new Error("tools/list answer has no tools array");
+      for (const tool of tools) {
+        if (definitions.length >= MAX_TOOLS) break;
+        if (typeof tool === "object" && tool !== null && typeof tool.name === "string") {
+          definitions.push(tool);
+        } else {
+          deps.log.warn(`Upstream "${entry.name}" listed a malformed tool; ignored`);
+        }
+      }
+      cursor = typeof result.nextCursor === "string" && result.nextCursor !== ""
+        ? result.nextCursor
+        : undefined;
+      if (cursor === undefined) break;
+    }
+    const tools = new Map<string, ExposedTool>();
+    const hidden: Catalog["hidden"] = new Map();
+    for (const definition of definitions) {
+      const name = definition.name as string;
+      const exposed = entry.config.prefix === "" ? name : `${entry.config.prefix}.${name}`;
+      const observed = pinMode === "off"
+        ? { state: "pinned" as const, hash: "" }
+        : deps.pins.observe(entry.name, definition as { name: string }, deps.clock());
+      const tool: ExposedTool = {
+        exposed,
+        upstream: entry.name,
+        definition: definition as ExposedTool["definition"],
+        hash: observed.hash,
+        pinState: observed.state,
+        inputSchema: definition.inputSchema === undefined
+          ? undefined
+          : deps.schemaCache.get(definition.inputSchema),
+        outputSchema: definition.outputSchema === undefined
+          ? undefined
+          : deps.schemaCache.get(definition.outputSchema),
+      };
+      if (!isValidToolName(exposed)) {
+        hidden.set(exposed, { tool, why: "invalid exposed name" });
+        deps.log.warn(
+          `Upstream "${entry.name}" tool ${JSON.stringify(shorten(exposed, 140))} hidden: ` +
+            "its exposed name fails [A-Za-z0-9_.-]{1,128} or ends in .output",
+        );
+        continue;
+      }
+      if (tools.has(exposed)) {
+        hidden.set(exposed, { tool, why: "listed twice" });
+        tools.delete(exposed);
+        deps.log.warn(`Upstream "${entry.name}" lists "${exposed}" twice; hidden`);
+        continue;
+      }
+      if (observed.state !== "pinned" && !reported.has(`${exposed}:${tool.hash}`)) {
+        reported.add(`${exposed}:${tool.hash}`);
+        deps.onPinEvent({ tool: exposed, change: observed.state, mode: pinMode, hash: tool.hash });
+      }
+      if (observed.state === "changed" && pinMode === "block") {
+        hidden.set(exposed, { tool, why: "definition changed; approval needed", pin: true });
+        continue;
+      }
+      tools.set(exposed, tool);
+    }
+    return { tools, hidden };
+  }
+
+  function catalogOf(entry: Entry): Promise<Catalog> {
+    entry.catalog ??= readCatalog(entry).then(
+      (catalog) => {
+        entry.loaded = catalog;
+        entry.error = undefined;
+        return catalog;
+      },
+      (error) => {
+        entry.catalog = undefined;
+        entry.error = shorten(error instanceof Error ? error.message : String(error));
+        deps.log.warn(`Upstream "${entry.name}" left out of tools/list: ${entry.error}`);
+        throw error;
+      },
+    );
+    return entry.catalog;
+  }
+
+  /** Tools of every upstream after cross-upstream clash detection. */
+  async function allTools(): Promise<Map<string, ExposedTool>> {
+    const settled = await Promise.allSettled([...entries.values()].map(catalogOf));
+    const merged = new Map<string, ExposedTool>();
+    const clashes = new Set<string>();
+    for (const result of settled) {
+      if (result.status !== "fulfilled") continue;
+      for (const [name, tool] of result.value.tools) {
+        if (merged.has(name)) clashes.add(name);
+        else merged.set(name, tool);
+      }
+    }
+    for (const name of clashes) {
+      merged.delete(name);
+      deps.log.warn(`Tool "${name}" is offered by more than one upstream; hidden`);
+    }
+    return merged;
+  }
+
+  function openEntry(name: string, config: UpstreamConfig): Entry {
+    const client = deps.createClient(name, config);
+    const entry: Entry = { name, config, key: configKey(config), client, unsubscribe: () => {} };
+    entry.unsubscribe = client.onNotification((notification) => {
+      if (notification.method === "notifications/tools/list_changed") {
+        deps.log.info(`Upstream "${name}" changed its tools; catalog refreshed on next use`);
+        entry.catalog = undefined;
+      }
+    });
+    return entry;
+  }
+
+  async function closeEntry(entry: Entry): Promise<void> {
+    entry.unsubscribe();
+    try {
+      await entry.client.close();
+    } catch (error) {
+      deps.log.warn(`Closing upstream "${entry.name}" failed: ${(error as Error).message}`);
+    }
+  }
+
+  return {
+    async apply(policy) {
+      const modeChanged = pinMode !== policy.pinning.mode;
+      pinMode = policy.pinning.mode;
+      const closing: Promise<void>[] = [];
+      for (const [name, entry] of entries) {
+        const next = policy.upstreams[name];
+        if (!next || configKey(next) !== entry.key) {
+          entries.delete(name);
+          closing.push(closeEntry(entry));
+        } else if (modeChanged) {
+          entry.catalog = undefined;
+        }
+      }
+      for (const [name, config] of Object.entries(policy.upstreams)) {
+        if (!entries.has(name)) entries.set(name, openEntry(name, config));
+      }
+      await Promise.all(closing);
+    },
+    claims(name) {
+      return candidates(name).length > 0;
+    },
+    async listTools() {
+      return [...(await allTools()).values()];
+    },
+    async resolve(name) {
+      const claimed = candidates(name);
+      if (claimed.length === 0) return { kind: "unknown" };
+      let unavailable: Resolution | undefined;
+      const found: Resolution[] = [];
+      for (const entry of claimed) {
+        let catalog: Catalog;
+        try {
+          catalog = await catalogOf(entry);
+        } catch {
+          unavailable ??= {
+            kind: "unavailable",
+            upstream: entry.name,
+            reason: `upstream "${entry.name}" is unavailable: ${entry.error ?? "unknown error"}`,
+          };
+          continue;
+        }
+        const hidden = catalog.hidden.get(name);
+        const tool = catalog.tools.get(name) ?? (hidden?.pin ? hidden.tool : undefined);
+        if (tool) found.push({ kind: "tool", tool, client: entry.client });
+      }
+      // Offered by two upstreams: a clash, hidden (and logged by listTools).
+      if (found.length === 1) return found[0];
+      if (found.length > 1) return { kind: "unknown" };
+      return unavailable ?? { kind: "unknown" };
+    },
+    async approve(name) {
+      for (const entry of candidates(name)) {
+        let catalog: Catalog;
+        try {
+          catalog = await catalogOf(entry);
+        } catch {
+          continue;
+        }
+        const tool = catalog.hidden.get(name)?.tool ?? catalog.tools.get(name);
+        if (!tool || tool.pinState !== "changed") continue;
+        deps.pins.approve(entry.name, tool.definition.name, tool.hash, deps.clock());
+        deps.onPinEvent({ tool: name, change: "approved", mode: pinMode, hash: tool.hash });
+        entry.catalog = undefined;
+        return true;
+      }
+      return false;
+    },
+    statuses() {
+      return Object.fromEntries([...entries.values()].map((e) => [e.name, e.client.status()]));
+    },
+    async views() {
+      await Promise.allSettled([...entries.values()].map(catalogOf));
+      return [...entries.values()].map((entry) => {
+        const tools = entry.loaded
+          ? [
+            ...[...entry.loaded.tools.values()].map((tool) => ({
+              name: tool.exposed,
+              pin_state: tool.pinState,
+              hash: tool.hash,
+            })),
+            ...[...entry.loaded.hidden.values()].map(({ tool, why }) => ({
+              name: tool.exposed,
+              pin_state: tool.pinState,
+              hash: tool.hash,
+              hidden: why,
+            })),
+          ]
+          : [];
+        return {
+          name: entry.name,
+          kind: entry.config.kind,
+          prefix: entry.config.prefix,
+          status: entry.client.status(),
+          ...(entry.error ? { error: entry.error } : {}),
+          tools,
+        };
+      });
+    },
+    async closeSession(sessionKey) {
+      await Promise.allSettled([...entries.values()].map((e) => e.client.closeSession(sessionKey)));
+    },
+    async close() {
+      const all = [...entries.values()];
+      entries.clear();
+      await Promise.all(all.map(closeEntry));
+    },
+  };
+}

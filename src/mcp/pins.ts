@@ -1,0 +1,146 @@
+/** Tool pinning (§5.6): a hash of each upstream tool definition, kept in `PINS_PATH`. */
+import { createHash } from "node:crypto";
+import { canonicalJson } from "../schema/registry.ts";
+
+/** The parts of a tool definition that are pinned. */
+export interface PinnableTool {
+  /** Tool name as the upstream lists it. */
+  readonly name: string;
+  /** Description. */
+  readonly description?: unknown;
+  /** Input schema. */
+  readonly inputSchema?: unknown;
+  /** Output schema. */
+  readonly outputSchema?: unknown;
+  /** Annotations. */
+  readonly annotations?: unknown;
+}
+
+/** One pinned tool. */
+export interface PinRecord {
+  /** sha256 hex of the pinned definition. */
+  hash: string;
+  /** When first seen (ISO 8601). */
+  pinned_at: string;
+  /** When an admin last approved a change (ISO 8601), if ever. */
+  approved_at?: string;
+}
+
+/** A tool's pin state: first seen now, matching its pin, or changed since. */
+export type PinState = "new" | "pinned" | "changed";
+
+/** The sha256 of a tool's name, description, inputSchema, outputSchema and annotations. */
+export function toolDefinitionHash(tool: PinnableTool): string {
+  let text: string;
+  try {
+    text = canonicalJson({
+      name: tool.name,
+      description: tool.description ?? null,
+      inputSchema: tool.inputSchema ?? null,
+      outputSchema: tool.outputSchema ?? null,
+      annotations: tool.annotations ?? null,
+    });
+  } catch {
+    text = JSON.stringify(String(tool.name)) + ":unencodable";
+  }
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The pin key of an upstream tool: `<upstream>/<tool>`. */
+export function pinKey(upstream: string, tool: string): string {
+  return `${upstream}/${tool}`;
+}
+
+/** Pins in memory, saved to a JSON file after each change (effect). */
+export interface PinStore {
+  /** Compares a tool with its pin; a tool seen for the first time is pinned now ("new"). */
+  observe(upstream: string, tool: PinnableTool, now: number): { state: PinState; hash: string };
+  /** Pins the given hash as approved (after a change). */
+  approve(upstream: string, tool: string, hash: string, now: number): void;
+  /** All pins by key. */
+  entries(): ReadonlyMap<string, Readonly<PinRecord>>;
+  /** Resolves once every change so far is on disk (rejects with the write error). */
+  flush(): Promise<void>;
+}
+
+function isRecord(value: unknown): value is PinRecord {
+  return typeof value === "object" && value !== null &&
+    typeof (value as PinRecord).hash === "string" &&
+    /^[0-9a-f]{64}$/.test((value as PinRecord).hash) &&
+    typeof (value as PinRecord).pinned_at === "string";
+}
+
+/** Opens the pin file (missing = no pins; unreadable or malformed = error, fail closed). */
+export async function openPinStore(
+  options: { path: string; onError: (message: string) => void },
+): Promise<PinStore> {
+  const pins = new Map<string, PinRecord>();
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(options.path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new Error(`Cannot load pins "${options.path}": ${(error as Error).message}`);
+    }
+  }
+  if (text !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new Error(`Cannot load pins "${options.path}": not valid JSON`);
+    }
+    const tools = (parsed as { tools?: unknown })?.tools;
+    if (typeof tools !== "object" || tools === null || Array.isArray(tools)) {
+      throw new Error(`Cannot load pins "${options.path}": expected {"version": 1, "tools": {…}}`);
+    }
+    for (const [key, record] of Object.entries(tools)) {
+      if (!isRecord(record)) {
+        throw new Error(`Cannot load pins "${options.path}": entry "${key}" is malformed`);
+      }
+      pins.set(key, { ...record });
+    }
+  }
+
+  let writing: Promise<void> = Promise.resolve();
+  let dirty = false;
+  function save(): void {
+    dirty = true;
+    writing = writing.catch(() => {}).then(async () => {
+      if (!dirty) return;
+      dirty = false;
+      const body = JSON.stringify({ version: 1, tools: Object.fromEntries(pins) }, null, 2) + "\n";
+      const temp = `${options.path}.tmp-${crypto.randomUUID()}`;
+      try {
+        await Deno.writeTextFile(temp, body, { mode: 0o600 });
+        await Deno.rename(temp, options.path);
+      } catch (error) {
+        await Deno.remove(temp).catch(() => {});
+        dirty = true;
+        options.onError(`Cannot save pins "${options.path}": ${(error as Error).message}`);
+        throw error;
+      }
+    });
+  }
+  return {
+    observe(upstream, tool, now) {
+      const key = pinKey(upstream, tool.name);
+      const hash = toolDefinitionHash(tool);
+      const pinned = pins.get(key);
+      if (!pinned) {
+        pins.set(key, { hash, pinned_at: new Date(now).toISOString() });
+        save();
+        return { state: "new", hash };
+      }
+      return { state: pinned.hash === hash ? "pinned" : "changed", hash };
+    },
+    approve(upstream, tool, hash, now) {
+      const key = pinKey(upstream, tool);
+      const at = new Date(now).toISOString();
+      pins.set(key, { hash, pinned_at: pins.get(key)?.pinned_at ?? at, approved_at: at });
+      save();
+    },
+    entries: () => pins,
+    flush: () => writing,
+  };
+}

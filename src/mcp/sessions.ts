@@ -1,0 +1,107 @@
+/** Gateway MCP sessions (§5.1, §5.4): random ids, owner, model, idle expiry. Clock passed in. */
+import { createHash } from "node:crypto";
+
+/** One gateway MCP session. */
+export interface McpSession {
+  /** The `Mcp-Session-Id` handed to the client (a secret handle; never written down). */
+  readonly id: string;
+  /** How the session appears in the audit and on /logs: `mcp-` + 16 hex of sha256(id). */
+  readonly auditId: string;
+  /** The agent that created it, or null in open identity mode. */
+  readonly agentId: string | null;
+  /** The model acting, fixed for the session. */
+  readonly modelId: string;
+  /** Protocol version negotiated at initialize. */
+  readonly protocolVersion: string;
+  /** The client's `clientInfo` (name, version), for the audit. */
+  readonly clientInfo: Readonly<Record<string, unknown>>;
+  /** Last use, epoch ms. */
+  lastSeen: number;
+  /** In-flight client requests by JSON-RPC id, so `notifications/cancelled` can abort them. */
+  readonly inFlight: Map<string | number, AbortController>;
+}
+
+/** The session table. */
+export interface SessionStore {
+  /** Creates a session with a fresh random id. */
+  create(
+    fields: Omit<McpSession, "id" | "auditId" | "lastSeen" | "inFlight">,
+    now: number,
+  ): McpSession;
+  /** The live session with this id, touched; undefined when unknown or idle too long (removed). */
+  get(id: string, now: number): McpSession | undefined;
+  /** Removes a session; returns it when it existed. */
+  delete(id: string): McpSession | undefined;
+  /** Removes every session idle longer than the limit; returns the removed ones. */
+  expire(now: number): McpSession[];
+  /** Number of live sessions. */
+  readonly size: number;
+}
+
+/** The audit form of a session id: `mcp-` + first 16 hex characters of its sha256. */
+export function auditSessionId(id: string): string {
+  return "mcp-" + createHash("sha256").update(id, "utf8").digest("hex").slice(0, 16);
+}
+
+/** A cryptographically random session id: 32 bytes as 64 hex characters (visible ASCII). */
+export function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Creates an empty session table whose sessions expire after `idleMs` without use. */
+export function createSessionStore(
+  options: { idleMs: number; maxSessions?: number },
+): SessionStore {
+  const sessions = new Map<string, McpSession>();
+  const maxSessions = options.maxSessions ?? 100_000;
+  const expired = (session: McpSession, now: number) => now - session.lastSeen >= options.idleMs;
+  return {
+    create(fields, now) {
+      if (sessions.size >= maxSessions) {
+        // Make room from the idle end first (Map order = least recently touched first).
+        const oldest = sessions.values().next().value;
+        if (oldest) sessions.delete(oldest.id);
+      }
+      const id = newSessionId();
+      const session: McpSession = {
+        ...fields,
+        id,
+        auditId: auditSessionId(id),
+        lastSeen: now,
+        inFlight: new Map(),
+      };
+      sessions.set(id, session);
+      return session;
+    },
+    get(id, now) {
+      const session = sessions.get(id);
+      if (!session) return undefined;
+      if (expired(session, now)) {
+        sessions.delete(id);
+        return undefined;
+      }
+      session.lastSeen = now;
+      sessions.delete(id);
+      sessions.set(id, session);
+      return session;
+    },
+    delete(id) {
+      const session = sessions.get(id);
+      sessions.delete(id);
+      return session;
+    },
+    expire(now) {
+      const removed: McpSession[] = [];
+      for (const session of sessions.values()) {
+        if (!expired(session, now)) break;
+        sessions.delete(session.id);
+        removed.push(session);
+      }
+      return removed;
+    },
+    get size() {
+      return sessions.size;
+    },
+  };
+}

@@ -1,0 +1,224 @@
+/** One upstream tool call through the whole pipeline: shared by `/mcp` and `/mcp/toolcall`. */
+import type { Limiter } from "../limits/limiter.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import {
+  type AuditRecorder,
+  checkAgainst,
+  decide,
+  type GatewayState,
+  pickSchema,
+  recordAudit,
+  type Verdict,
+} from "../pipeline.ts";
+import type { ExposedTool, Federation } from "./federation.ts";
+import type { JsonRpcNotification } from "./jsonrpc.ts";
+import { UpstreamError } from "./upstream.ts";
+
+/** What executing a call needs. */
+export interface ToolCallDeps {
+  /** The state in force (read once per call). */
+  readonly state: () => GatewayState;
+  /** Caps and windows. */
+  readonly limiter: Limiter;
+  /** Audit sink. */
+  readonly audit: AuditRecorder;
+  /** The upstreams. */
+  readonly federation: Federation;
+  /** Wall clock. */
+  readonly clock: () => number;
+  /** Monotonic ms. */
+  readonly monotonic: () => number;
+  /** New event ids. */
+  readonly newId: () => string;
+  /** Metrics. */
+  readonly metrics: Metrics;
+  /** Operational log. */
+  readonly log: Logger;
+  /** Bound on each upstream request. */
+  readonly upstreamTimeoutMs: number;
+}
+
+/** One call to execute. */
+export interface ToolCallRequest {
+  /** Agent, or null in open identity mode. */
+  readonly agentId: string | null;
+  /** Model acting. */
+  readonly modelId: string;
+  /** Session as written in the audit (`mcp-…` for proxy sessions). */
+  readonly sessionId: string;
+  /** Key of the upstream session to use (one per gateway or decision-API session). */
+  readonly sessionKey: string;
+  /** The exposed tool name (already checked with `isValidToolName`). */
+  readonly toolName: string;
+  /** The call's arguments. */
+  readonly args: Record<string, unknown>;
+  /** The client's `_meta` (e.g. `progressToken`), forwarded upstream. */
+  readonly meta?: Record<string, unknown>;
+  /** Aborts the upstream call (client cancelled or went away). */
+  readonly signal?: AbortSignal;
+  /** Notifications the upstream sends about this call (progress, logging). */
+  readonly onNotification?: (notification: JsonRpcNotification) => void;
+}
+
+/** The outcome: an unknown tool, or a verdict (with the upstream's result when allowed). */
+export type ToolCallOutcome =
+  | { kind: "unknown_tool"; reason: string; eventId: string }
+  | {
+    kind: "decided";
+    verdict: Verdict;
+    eventId: string;
+    result?: Record<string, unknown>;
+  };
+
+function describeUpstreamError(error: unknown): Verdict {
+  if (error instanceof UpstreamError) {
+    const message = error.message.length > 300 ? error.message.slice(0, 300) + "…" : error.message;
+    return error.failure === "timeout"
+      ? { status: "error", reasonCode: "upstream_timeout", reason: message }
+      : { status: "error", reasonCode: "upstream_error", reason: message };
+  }
+  return { status: "error", reasonCode: "upstream_error", reason: "upstream call failed" };
+}
+
+/** Checks an upstream `CallToolResult` against the output schema that applies (§5.3). */
+export function checkCallResult(
+  result: Record<string, unknown>,
+  tool: ExposedTool,
+  state: GatewayState,
+): Verdict | undefined {
+  if (!Array.isArray(result.content) && result.content !== undefined) {
+    return {
+      status: "error",
+      reasonCode: "upstream_error",
+      reason: "the upstream answered a malformed CallToolResult (content is not an array)",
+    };
+  }
+  if (result.isError === true) return undefined;
+  const local = state.schemas.output(tool.exposed);
+  const schema = pickSchema(tool.exposed, local, tool.outputSchema);
+  if (schema.kind === "invalid") return schema.verdict;
+  if (result.structuredContent === undefined) {
+    if (schema.kind === "none") return undefined;
+    return {
+      status: "blocked",
+      reasonCode: "output_invalid",
+      reason: `"${tool.exposed}" declares an output schema but returned no structuredContent`,
+    };
+  }
+  if (schema.kind === "none") return undefined;
+  return checkAgainst(schema.validator, result.structuredContent, tool.exposed, "output");
+}
+
+/**
+ * Resolves the tool, decides (policy, pin, limits, input schema), forwards it upstream, checks
+ * the result, audits once with `upstream_ms`, and returns the outcome. Never throws.
+ */
+export async function executeToolCall(
+  request: ToolCallRequest,
+  deps: ToolCallDeps,
+): Promise<ToolCallOutcome> {
+  const started = deps.monotonic();
+  const now = deps.clock();
+  const state = deps.state();
+  let upstreamMs: number | null = null;
+  const finish = (verdict: Verdict, result?: Record<string, unknown>): ToolCallOutcome => {
+    const latencyMs = deps.monotonic() - started - (upstreamMs ?? 0);
+    const eventId = recordAudit(deps.audit, {
+      event: "toolcall",
+      agentId: request.agentId,
+      modelId: request.modelId,
+      sessionId: request.sessionId,
+      toolName: request.toolName,
+      payload: request.args,
+      status: verdict.status,
+      reasonCode: verdict.reasonCode,
+      reason: verdict.reason,
+      latencyMs,
+      upstreamMs,
+      policyVersion: state.policy.version,
+    }, { now, newId: deps.newId });
+    deps.metrics.observe({
+      status: verdict.status,
+      reasonCode: verdict.reasonCode,
+      modelId: request.modelId,
+      toolName: request.toolName,
+      latencyMs,
+    });
+    if (verdict.reasonCode === "unknown_tool") {
+      return { kind: "unknown_tool", reason: verdict.reason, eventId };
+    }
+    return { kind: "decided", verdict, eventId, ...(result ? { result } : {}) };
+  };
+
+  if (!deps.audit.healthy) {
+    return finish({
+      status: "error",
+      reasonCode: "audit_unavailable",
+      reason: "the audit log cannot be written; refusing to decide",
+    });
+  }
+  try {
+    const resolved = await deps.federation.resolve(request.toolName);
+    if (resolved.kind === "unknown") {
+      return finish({
+        status: "error",
+        reasonCode: "unknown_tool",
+        reason: `unknown tool "${request.toolName}"`,
+      });
+    }
+    const facts = {
+      kind: "toolcall" as const,
+      agentId: request.agentId,
+      modelId: request.modelId,
+      sessionId: request.sessionId,
+      toolName: request.toolName,
+      payload: request.args,
+    };
+    const verdict = decide(facts, state, {
+      limiter: deps.limiter,
+      now,
+      upstream: resolved.kind === "tool"
+        ? {
+          definitionChanged: resolved.tool.pinState === "changed" &&
+            state.policy.pinning.mode === "block",
+          inputSchema: resolved.tool.inputSchema,
+        }
+        : undefined,
+    });
+    if (verdict.status !== "allowed") return finish(verdict);
+    if (resolved.kind === "unavailable") {
+      deps.metrics.upstreamError(resolved.upstream);
+      return finish({ status: "error", reasonCode: "upstream_error", reason: resolved.reason });
+    }
+    const { tool, client } = resolved;
+    const upstreamStarted = deps.monotonic();
+    let result: Record<string, unknown>;
+    try {
+      result = await client.request(request.sessionKey, "tools/call", {
+        name: tool.definition.name,
+        arguments: request.args,
+        ...(request.meta ? { _meta: request.meta } : {}),
+      }, {
+        timeoutMs: deps.upstreamTimeoutMs,
+        signal: request.signal,
+        onNotification: request.onNotification,
+      });
+    } catch (error) {
+      upstreamMs = deps.monotonic() - upstreamStarted;
+      deps.metrics.upstreamError(tool.upstream);
+      return finish(describeUpstreamError(error));
+    }
+    upstreamMs = deps.monotonic() - upstreamStarted;
+    const failure = checkCallResult(result, tool, state);
+    if (failure) return finish(failure);
+    return finish({
+      status: "allowed",
+      reasonCode: "ok",
+      reason: `${verdict.reason}; executed on upstream "${tool.upstream}"`,
+    }, result);
+  } catch (error) {
+    deps.log.error(`Tool call failed: ${error instanceof Error ? error.message : String(error)}`);
+    return finish({ status: "error", reasonCode: "internal_error", reason: "internal error" });
+  }
+}

@@ -1,0 +1,217 @@
+/** HTTP plumbing for the Streamable HTTP upstream client: headers, bounded bodies, SSE reading. */
+import { createSseParser } from "./sse.ts";
+import { UpstreamError } from "./upstream.ts";
+
+/** Where an upstream lives and how much it may send per message. */
+export interface HttpTarget {
+  /** The upstream's name in `upstreams:` (used in messages). */
+  readonly name: string;
+  /** The MCP endpoint (never put in messages: it may carry credentials). */
+  readonly url: string;
+  /** Configured headers (credentials: never logged, never in messages). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Largest accepted message or JSON body, in bytes. */
+  readonly maxMessageBytes: number;
+}
+
+/** The upstream session a message belongs to. */
+export interface SessionRef {
+  /** The upstream's `Mcp-Session-Id`, when it issued one. */
+  readonly id?: string;
+  /** The negotiated protocol version (sent as `MCP-Protocol-Version`). */
+  readonly protocolVersion?: string;
+}
+
+/** Builds request headers: the configured ones, then the protocol's own (which win). */
+export function buildHeaders(
+  target: HttpTarget,
+  session: SessionRef | undefined,
+  extra: Record<string, string>,
+): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(target.headers)) headers.set(name, value);
+  if (session?.id !== undefined) headers.set("Mcp-Session-Id", session.id);
+  else headers.delete("Mcp-Session-Id");
+  if (session?.protocolVersion !== undefined) {
+    headers.set("MCP-Protocol-Version", session.protocolVersion);
+  }
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  return headers;
+}
+
+/** POSTs one JSON-RPC message; network failures become `UpstreamError("unavailable")`. */
+export async function postMessage(
+  target: HttpTarget,
+  session: SessionRef | undefined,
+  message: unknown,
+  signal: AbortSignal,
+): Promise<Response> {
+  const headers = buildHeaders(target, session, {
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+  });
+  return await send(target, { method: "POST", headers, body: JSON.stringify(message), signal });
+}
+
+/** Sends a request to the endpoint; network failures become `UpstreamError("unavailable")`. */
+export async function send(
+  target: HttpTarget,
+  init: RequestInit & { signal: AbortSignal },
+): Promise<Response> {
+  try {
+    return await fetch(target.url, init);
+  } catch (error) {
+    if (init.signal.aborted) throw error;
+    throw connectionError(target.name, error);
+  }
+}
+
+/** An `unavailable` error for a network failure, without the URL or any header. */
+export function connectionError(name: string, error: unknown): UpstreamError {
+  const text = error instanceof Error ? error.message.toLowerCase() : "";
+  const why = text.includes("refused")
+    ? "connection refused"
+    : text.includes("reset")
+    ? "connection reset"
+    : text.includes("dns") || text.includes("lookup")
+    ? "name resolution failed"
+    : "connection failed";
+  return new UpstreamError("unavailable", `Cannot reach upstream "${name}": ${why}`);
+}
+
+/** Runs `task` with a signal that aborts after `ms` (the timer is always cleared). */
+export async function withDeadline<T>(
+  ms: number,
+  task: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  try {
+    return await task(controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Drops a response body so its connection can be reused. */
+export async function discard(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // already closed or errored
+  }
+}
+
+/** The media type of a response, lower-cased, without parameters. */
+export function mediaType(response: Response): string {
+  return (response.headers.get("content-type") ?? "").split(";", 1)[0].trim().toLowerCase();
+}
+
+/** Reads and parses a JSON body of at most `maxMessageBytes`; else `UpstreamError("protocol")`. */
+export async function readJsonLimited(target: HttpTarget, response: Response): Promise<unknown> {
+  const tooLarge = () =>
+    new UpstreamError(
+      "protocol",
+      `Upstream "${target.name}" sent a message larger than ${target.maxMessageBytes} bytes`,
+    );
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > target.maxMessageBytes) {
+    await discard(response);
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (response.body !== null) {
+    const reader = response.body.getReader();
+    while (true) {
+      const { done, value } = await reader.read().catch((error) => {
+        throw connectionError(target.name, error);
+      });
+      if (done) break;
+      total += value.length;
+      if (total > target.maxMessageBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new UpstreamError("protocol", `Upstream "${target.name}" sent a body that is not JSON`);
+  }
+}
+
+/** How an SSE body ended. */
+export interface SseOutcome {
+  /** True when `onMessage` asked to stop (the awaited answer arrived). */
+  readonly stopped: boolean;
+  /** True when the connection failed mid-stream (as opposed to a clean end). */
+  readonly broken: boolean;
+  /** The last event id seen on this body, "" if none. */
+  readonly lastEventId: string;
+  /** The server's `retry:` value, if it sent one. */
+  readonly retryMs?: number;
+}
+
+/**
+ * Reads an SSE body, handing each event's parsed JSON to `onMessage` (events with empty data
+ * are skipped); stops early when `onMessage` returns true. Non-JSON data or an event larger
+ * than `maxMessageBytes` throws `UpstreamError("protocol")` (the body is cancelled first).
+ */
+export async function readSseMessages(
+  target: HttpTarget,
+  body: ReadableStream<Uint8Array>,
+  onMessage: (value: unknown) => boolean,
+): Promise<SseOutcome> {
+  const parser = createSseParser({ maxEventBytes: target.maxMessageBytes });
+  const reader = body.getReader();
+  const outcome = (stopped: boolean, broken: boolean): SseOutcome => ({
+    stopped,
+    broken,
+    lastEventId: parser.lastEventId(),
+    retryMs: parser.retryMs(),
+  });
+  try {
+    while (true) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        return outcome(false, true);
+      }
+      if (chunk.done) return outcome(false, false);
+      let events;
+      try {
+        events = parser.push(chunk.value);
+      } catch {
+        throw new UpstreamError(
+          "protocol",
+          `Upstream "${target.name}" sent a message larger than ${target.maxMessageBytes} bytes`,
+        );
+      }
+      for (const event of events) {
+        if (event.event !== "message" || event.data === "") continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(event.data);
+        } catch {
+          throw new UpstreamError(
+            "protocol",
+            `Upstream "${target.name}" sent an event that is not JSON`,
+          );
+        }
+        if (onMessage(value)) return outcome(true, false);
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
