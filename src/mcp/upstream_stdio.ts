@@ -1,11 +1,6 @@
 /** An `UpstreamClient` for a stdio MCP server: one process shared by every gateway session. */
 import type { Logger } from "../log.ts";
-import {
-  classifyMessage,
-  type JsonRpcNotification,
-  type JsonRpcRequest,
-  type JsonRpcResponse,
-} from "./jsonrpc.ts";
+import type { JsonRpcNotification, JsonRpcRequest } from "./jsonrpc.ts";
 import {
   type UpstreamClient,
   UpstreamError,
@@ -23,7 +18,6 @@ import {
   createListenerSet,
   createRequestScope,
   delay,
-  deliver,
   initializeParams,
   isReservedNotification,
   parseInitializeResult,
@@ -38,6 +32,13 @@ import {
   type StdioExit,
   type StdioProcess,
 } from "./upstream_stdio_process.ts";
+import {
+  failAll,
+  type ProcessCalls,
+  type RouteHandlers,
+  routeMessage,
+  sendRequest,
+} from "./upstream_stdio_calls.ts";
 
 /** Options of `createStdioUpstream`. */
 export interface StdioUpstreamOptions {
@@ -67,20 +68,6 @@ const STABLE_AFTER_MS = 30_000;
 /** Grace between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2_000;
 
-interface Pending {
-  readonly resolve: (response: JsonRpcResponse) => void;
-  readonly reject: (error: UpstreamError) => void;
-  readonly onNotification?: (notification: JsonRpcNotification) => void;
-  readonly progressToken?: string | number;
-}
-
-interface Running {
-  readonly process: StdioProcess;
-  readonly pending: Map<number, Pending>;
-  nextId: number;
-  alive: boolean;
-}
-
 /** Creates a client that spawns `options.command` on first use (nothing runs yet). */
 export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClient {
   const { name, log } = options;
@@ -94,76 +81,25 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
   const listeners = createListenerSet(logError);
   let status: UpstreamStatus = "idle";
   let info: UpstreamInfo | undefined;
-  let running: Running | undefined;
-  let starting: Promise<Running> | undefined;
+  let running: ProcessCalls | undefined;
+  let starting: Promise<ProcessCalls> | undefined;
   let nextBackoff = backoff.initial;
   let restartAt = 0;
 
-  function route(run: Running, value: unknown): void {
-    const classified = classifyMessage(value);
-    switch (classified.kind) {
-      case "response": {
-        const id = classified.message.id;
-        const entry = typeof id === "number" ? run.pending.get(id) : undefined;
-        if (entry === undefined) log.debug(`Upstream "${name}" answered an unknown request`);
-        else entry.resolve(classified.message);
-        return;
-      }
-      case "notification":
-        return routeNotification(run, classified.message);
-      case "request": {
-        const request = classified.message;
-        background.track(
-          answerServerRequest(request, options.onServerRequest).then((answer) =>
-            run.alive ? run.process.send(answer) : undefined
-          ),
-        );
-        return;
-      }
-      default:
-        log.warn(`Upstream "${name}" wrote an invalid message (skipped): ${classified.reason}`);
-    }
-  }
+  const routes: RouteHandlers = {
+    name,
+    log,
+    onUnrelated: (notification) => listeners.emit(notification, null),
+    onServerRequest: (request, run) =>
+      background.track(
+        answerServerRequest(request, options.onServerRequest).then((answer) =>
+          run.alive ? run.process.send(answer) : undefined
+        ),
+      ),
+    onCallbackError: logError,
+  };
 
-  function routeNotification(run: Running, notification: JsonRpcNotification): void {
-    const token = notification.params?.progressToken;
-    if (notification.method === "notifications/progress" && typeof token === "number") {
-      const entry = run.pending.get(token);
-      if (entry?.progressToken !== undefined) {
-        const params = { ...notification.params, progressToken: entry.progressToken };
-        deliver(entry.onNotification, { ...notification, params }, logError);
-      }
-      return;
-    }
-    if (notification.method === "notifications/cancelled") return;
-    listeners.emit(notification, null);
-  }
-
-  function exchange(
-    run: Running,
-    message: Omit<JsonRpcRequest, "id">,
-    entry: Omit<
-      Pending,
-      "resolve" | "reject"
-    >,
-  ): { id: number; answer: Promise<JsonRpcResponse> } {
-    const id = run.nextId++;
-    const answer = new Promise<JsonRpcResponse>((resolve, reject) => {
-      run.pending.set(id, { ...entry, resolve, reject });
-    });
-    answer.catch(() => {});
-    let params = message.params;
-    if (entry.progressToken !== undefined) {
-      const meta = (params?._meta ?? {}) as Record<string, unknown>;
-      params = { ...params, _meta: { ...meta, progressToken: id } };
-    }
-    const line: JsonRpcRequest = { jsonrpc: "2.0", id, method: message.method };
-    if (params !== undefined) line.params = params;
-    run.process.send(line).catch((error) => run.pending.get(id)?.reject(error));
-    return { id, answer };
-  }
-
-  function exited(run: Running, exit: StdioExit): void {
+  function exited(run: ProcessCalls, exit: StdioExit): void {
     run.alive = false;
     const error = new UpstreamError(
       "unavailable",
@@ -171,8 +107,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
         exit.signal ? `, ${exit.signal}` : ""
       })`,
     );
-    for (const entry of run.pending.values()) entry.reject(error);
-    run.pending.clear();
+    failAll(run, error);
     if (running === run) running = undefined;
     if (Date.now() - run.process.startedAt >= STABLE_AFTER_MS) nextBackoff = backoff.initial;
     scheduleRestart();
@@ -187,7 +122,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
     nextBackoff = Math.min(nextBackoff * 2, backoff.max);
   }
 
-  async function start(): Promise<Running> {
+  async function start(): Promise<ProcessCalls> {
     status = "starting";
     let child: StdioProcess;
     try {
@@ -197,23 +132,19 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
         env: childEnvironment(options.env, (key) => Deno.env.get(key)),
         maxLineBytes: options.maxLineBytes ?? 16 * 1024 * 1024,
         log,
-        onMessage: (value) => route(run, value),
+        onMessage: (value) => routeMessage(run, value, routes),
       });
     } catch (error) {
       status = "down";
       scheduleRestart();
       throw error;
     }
-    const run: Running = { process: child, pending: new Map(), nextId: 1, alive: true };
+    const run: ProcessCalls = { process: child, pending: new Map(), nextId: 1, alive: true };
     child.exited.then((exit) => exited(run, exit));
     const scope = createRequestScope({ timeoutMs: options.startTimeoutMs, closed: closed.signal });
     try {
-      const request = { jsonrpc: "2.0" as const, method: "initialize" };
-      const { answer } = exchange(
-        run,
-        { ...request, params: initializeParams(options.clientInfo) },
-        {},
-      );
+      const params = initializeParams(options.clientInfo);
+      const { answer } = sendRequest(run, { method: "initialize", params }, {});
       const response = await raceAbort(answer, scope.signal, () => new Error("start aborted"));
       const found = parseInitializeResult(name, resultOf(response));
       await child.send({ jsonrpc: "2.0", method: "notifications/initialized" });
@@ -239,7 +170,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
     }
   }
 
-  async function ensure(scope: RequestScope): Promise<Running> {
+  async function ensure(scope: RequestScope): Promise<ProcessCalls> {
     if (running?.alive) return running;
     if (starting === undefined) {
       const wait = restartAt - Date.now();
@@ -273,12 +204,12 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
       closed: closed.signal,
     });
     const ended = () => scopeError(name, scope.ended() ?? "aborted", requestOptions.timeoutMs);
-    let sent: { run: Running; id: number } | undefined;
+    let sent: { run: ProcessCalls; id: number } | undefined;
     try {
       const run = await raceAbort(ensure(scope), scope.signal, ended);
       const meta = params?._meta as Record<string, unknown> | undefined;
       const token = meta?.progressToken;
-      const { id, answer } = exchange(run, { jsonrpc: "2.0", method, params }, {
+      const { id, answer } = sendRequest(run, { method, params }, {
         onNotification: requestOptions.onNotification,
         progressToken: typeof token === "string" || typeof token === "number" ? token : undefined,
       });
