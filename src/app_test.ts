@@ -9,6 +9,7 @@ import { buildSchemaRegistry, createUpstreamSchemaCache } from "./schema/registr
 import { createFederation } from "./mcp/federation.ts";
 import { openPinStore } from "./mcp/pins.ts";
 import { createSessionStore } from "./mcp/sessions.ts";
+import { createIdleKeys } from "./mcp/idle_keys.ts";
 import { createStateStore } from "./state/store.ts";
 
 Deno.test("an unexpected failure answers 500 internal_error with no detail or stack", async () => {
@@ -58,6 +59,7 @@ Deno.test("an unexpected failure answers 500 internal_error with no detail or st
       allowedHosts: [],
       allowedOrigins: [],
       upstreamTimeoutMs: 1000,
+      apiSessions: createIdleKeys(1000),
       version: "test",
     });
     const response = await app.fetch(

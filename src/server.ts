@@ -15,6 +15,7 @@ import { endSession } from "./mcp/endpoint.ts";
 import { createFederation, type PinEvent } from "./mcp/federation.ts";
 import { openPinStore, type PinStore } from "./mcp/pins.ts";
 import { createSessionStore } from "./mcp/sessions.ts";
+import { createIdleKeys } from "./mcp/idle_keys.ts";
 import { toolCallDeps } from "./http/decision_api.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
@@ -207,6 +208,7 @@ export async function startGateway(
     allowedHosts: config.allowedHosts,
     allowedOrigins: config.allowedOrigins,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    apiSessions: createIdleKeys(config.sessionIdleMs),
     version: VERSION,
   };
   const app = createApp(appDeps);
@@ -247,6 +249,7 @@ export async function startGateway(
     for (const session of sessions.expire(now)) {
       void endSession(session, "session expired (idle)", sessionDeps);
     }
+    for (const key of appDeps.apiSessions.expire(now)) void federation.closeSession(key);
   }, 10_000);
   Deno.unrefTimer(sweeper);
 

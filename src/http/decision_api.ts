@@ -109,11 +109,13 @@ export function decisionHandler(
     }
     if (kind === "toolcall" && deps.federation.claims(toolName)) {
       // A tool of a configured upstream: run it there (§4), one upstream session per session_id.
+      const sessionKey = `api:${agentId ?? ""}:${sessionId}`;
+      deps.apiSessions.touch(sessionKey, now);
       const outcome = await executeToolCall({
         agentId,
         modelId,
         sessionId,
-        sessionKey: `api:${agentId ?? ""}:${sessionId}`,
+        sessionKey,
         toolName,
         args: payload,
       }, execution);

@@ -3,6 +3,7 @@ import type { AuditSink } from "../audit/sink.ts";
 import type { Limiter } from "../limits/limiter.ts";
 import type { Logger } from "../log.ts";
 import type { Federation } from "../mcp/federation.ts";
+import type { IdleKeys } from "../mcp/idle_keys.ts";
 import type { SessionStore } from "../mcp/sessions.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { StateStore } from "../state/store.ts";
@@ -49,6 +50,8 @@ export interface AppDeps {
   readonly allowedOrigins: readonly string[];
   /** Bound on each upstream request. */
   readonly upstreamTimeoutMs: number;
+  /** Upstream sessions opened for decision-API sessions, closed when idle. */
+  readonly apiSessions: IdleKeys;
   /** The gateway's version. */
   readonly version: string;
 }

@@ -88,14 +88,17 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
         }),
       };
     }
+    // A missing header means 2025-03-26 (§5.1); an unsupported version is refused. A different
+    // supported version than the negotiated one is accepted: the official conformance suite
+    // sends 2025-03-26 on 2025-11-25 sessions (see docs/SECURITY_MODEL.md).
     const version = request.headers.get("mcp-protocol-version") ?? DEFAULT_VERSION;
-    if (version !== session.protocolVersion) {
+    if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
       return {
         ok: false,
         response: refuse(
           400,
-          `MCP-Protocol-Version ${JSON.stringify(version.slice(0, 40))} does not match the ` +
-            `session's negotiated version ${session.protocolVersion}`,
+          `unsupported MCP-Protocol-Version ${JSON.stringify(version.slice(0, 40))}; ` +
+            `supported: ${SUPPORTED_VERSIONS.join(", ")}`,
         ),
       };
     }
@@ -174,7 +177,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       id: message.id,
       result: {
         protocolVersion,
-        capabilities: { tools: { listChanged: false } },
+        capabilities: { tools: { listChanged: false }, logging: {} },
         serverInfo: { name: "mcp-sec-gateway", version: deps.version },
         instructions: "Tools of the configured upstream MCP servers, filtered and enforced by " +
           "MCP-Sec Gateway. Refused calls return isError results explaining why.",

@@ -81,6 +81,13 @@ export interface Federation {
   statuses(): Record<string, UpstreamStatus>;
   /** Each upstream's state and tools (catalogs loaded as needed). */
   views(): Promise<UpstreamView[]>;
+  /** Sends a request to every upstream for a session; the results of those that answered. */
+  broadcast(
+    sessionKey: string,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>[]>;
   /** Ends a gateway session's upstream sessions. */
   closeSession(sessionKey: string): Promise<void>;
   /** Closes every upstream. */
@@ -375,6 +382,14 @@ export function createFederation(deps: FederationDeps): Federation {
           tools,
         };
       });
+    },
+    async broadcast(sessionKey, method, params, timeoutMs) {
+      const settled = await Promise.allSettled(
+        [...entries.values()].map((entry) =>
+          entry.client.request(sessionKey, method, params, { timeoutMs })
+        ),
+      );
+      return settled.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
     },
     async closeSession(sessionKey) {
       await Promise.allSettled([...entries.values()].map((e) => e.client.closeSession(sessionKey)));
