@@ -187,3 +187,22 @@ export function recordAudit(
   recorder.append(buildAuditEvent(input, { now: context.now, eventId }));
   return eventId;
 }
+
+/** Audits an event that is not a tool decision (reloads, pins, sessions, auth failures): ids the
+ * event lacks are null and its latency is 0. Returns the event id. */
+export function recordEvent(
+  recorder: AuditRecorder,
+  input:
+    & Pick<AuditInput, "event" | "status" | "reasonCode" | "reason" | "policyVersion">
+    & Partial<AuditInput>,
+  context: { now: number; newId: () => string },
+): string {
+  return recordAudit(recorder, {
+    agentId: null,
+    modelId: null,
+    sessionId: null,
+    toolName: null,
+    latencyMs: 0,
+    ...input,
+  }, context);
+}

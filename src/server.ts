@@ -6,7 +6,7 @@ import type { Config } from "./config/config.ts";
 import { createLimiter } from "./limits/limiter.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
-import { recordAudit } from "./pipeline.ts";
+import { recordEvent } from "./pipeline.ts";
 import { loadState, type StateSources } from "./state/load.ts";
 import { createStateStore, type StateStore } from "./state/store.ts";
 import { watchSources } from "./state/watch.ts";
@@ -110,11 +110,8 @@ export async function startGateway(
   }
   const auditPin = (event: PinEvent) => {
     const blocked = event.change === "changed" && event.mode === "block";
-    recordAudit(audit, {
+    recordEvent(audit, {
       event: "pin_change",
-      agentId: null,
-      modelId: null,
-      sessionId: null,
       toolName: event.tool,
       payload: { change: event.change, hash: event.hash, mode: event.mode },
       status: blocked ? "blocked" : "allowed",
@@ -126,7 +123,6 @@ export async function startGateway(
         : blocked
         ? "tool definition changed since it was pinned; hidden and refused until approved"
         : "tool definition changed since it was pinned (pinning mode warn: still allowed)",
-      latencyMs: 0,
       policyVersion: store.current.policy.version,
     }, { now: clock(), newId });
   };
@@ -154,12 +150,8 @@ export async function startGateway(
           log.error(`Applying upstreams failed: ${(error as Error).message}`)
         );
       } else log.error(`Policy reload rejected:\n  ${result.errors.join("\n  ")}`);
-      recordAudit(audit, {
+      recordEvent(audit, {
         event: "policy_reload",
-        agentId: null,
-        modelId: null,
-        sessionId: null,
-        toolName: null,
         status: result.ok ? "allowed" : "error",
         reasonCode: result.ok ? "ok" : "policy_invalid",
         reason: result.ok
@@ -167,23 +159,17 @@ export async function startGateway(
           : `reload rejected, policy ${state.policy.version} stays in force: ${
             result.errors.join("; ")
           }`,
-        latencyMs: 0,
         policyVersion: state.policy.version,
       }, { now: clock(), newId });
     },
   });
   const policy = loaded.state.policy;
   await federation.apply(policy);
-  recordAudit(audit, {
+  recordEvent(audit, {
     event: "policy_reload",
-    agentId: null,
-    modelId: null,
-    sessionId: null,
-    toolName: null,
     status: "allowed",
     reasonCode: "ok",
     reason: `policy ${policy.version} loaded at start-up (${policy.rules.length} rules)`,
-    latencyMs: 0,
     policyVersion: policy.version,
   }, { now: clock(), newId });
 

@@ -1,7 +1,7 @@
 /** `/mcp`: MCP Streamable HTTP (§5.1) — guards, sessions, identity, then method dispatch. */
 import { readJsonBody } from "../http/body.ts";
 import { agentMayUseModel, bearerToken, defaultModel, findAgent } from "../identity/identify.ts";
-import { recordAudit } from "../pipeline.ts";
+import { recordEvent } from "../pipeline.ts";
 import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
 import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "./jsonrpc.ts";
 import { dispatchRequest, type MethodDeps } from "./methods.ts";
@@ -38,16 +38,13 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       modelId?: string | null;
     },
   ): void {
-    recordAudit(deps.audit, {
+    recordEvent(deps.audit, {
       event: "auth_failure",
       agentId: fields.agentId ?? null,
       modelId: fields.modelId ?? null,
-      sessionId: null,
-      toolName: null,
       status: "blocked",
       reasonCode,
       reason,
-      latencyMs: 0,
       policyVersion: deps.state().policy.version,
     }, { now: deps.clock(), newId: deps.newId });
   }
@@ -159,17 +156,15 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
         version: String(clientInfo.version ?? "").slice(0, 64),
       },
     }, deps.clock());
-    recordAudit(deps.audit, {
+    recordEvent(deps.audit, {
       event: "mcp_session",
       agentId,
       modelId,
       sessionId: session.auditId,
-      toolName: null,
       payload: { clientInfo: session.clientInfo, protocolVersion },
       status: "allowed",
       reasonCode: "ok",
       reason: "session started",
-      latencyMs: 0,
       policyVersion: policy.version,
     }, { now: deps.clock(), newId: deps.newId });
     return rpcJson({
@@ -255,16 +250,14 @@ export async function endSession(
   deps: MethodDeps,
 ): Promise<void> {
   for (const controller of session.inFlight.values()) controller.abort();
-  recordAudit(deps.audit, {
+  recordEvent(deps.audit, {
     event: "mcp_session",
     agentId: session.agentId,
     modelId: session.modelId,
     sessionId: session.auditId,
-    toolName: null,
     status: "allowed",
     reasonCode: "ok",
     reason,
-    latencyMs: 0,
     policyVersion: deps.state().policy.version,
   }, { now: deps.clock(), newId: deps.newId });
   await deps.federation.closeSession(session.auditId);
