@@ -5,6 +5,7 @@ import { decisionHandler, toolCallDeps } from "./http/decision_api.ts";
 import type { AppDeps } from "./http/deps.ts";
 import { answer } from "./http/errors.ts";
 import { mcpHandler } from "./mcp/endpoint.ts";
+import { createRelay } from "./mcp/relay.ts";
 
 export type { AppDeps } from "./http/deps.ts";
 
@@ -27,7 +28,9 @@ export function createApp(deps: AppDeps): Hono {
   app.post("/mcp/toolresult", (c) => toolresult(c.req.raw));
   app.all("/mcp/toolcall", () => answer("method_not_allowed", "use POST"));
   app.all("/mcp/toolresult", () => answer("method_not_allowed", "use POST"));
-  const mcp = mcpHandler({ ...toolCallDeps(deps), ...deps });
+  const execution = toolCallDeps(deps);
+  const relay = createRelay({ ...execution, sessions: deps.sessions });
+  const mcp = mcpHandler({ ...execution, ...deps, relay });
   app.all("/mcp", (c) => mcp(c.req.raw));
   addAdminRoutes(app, deps);
   app.notFound((c) =>

@@ -11,7 +11,7 @@ import { startConformanceServer } from "./fixtures/conformance_server.ts";
 import { startTestGateway } from "./harness.ts";
 
 /** Server scenarios that a tools gateway must pass (issue: MCP proxy). */
-export const TOOL_SCENARIOS = [
+const TOOL_SCENARIOS = [
   "server-initialize",
   "ping",
   "tools-list",
@@ -57,4 +57,50 @@ upstreams:
   console.log(formatConformanceTable(report));
   expect(report.scenarios.map((s) => s.name).sort()).toEqual([...TOOL_SCENARIOS].sort());
   expect(report.scenarios.filter((s) => !s.passed)).toEqual([]);
+});
+
+Deno.test("conformance: every server scenario passes through the gateway as it does directly", async () => {
+  const upstream = await startConformanceServer();
+  const gw = await startTestGateway({
+    policy: `
+rules:
+  - model: "*"
+    allow_tools: ["*"]
+    allow_prompts: ["*"]
+upstreams:
+  conformance:
+    url: "${upstream.url}"
+    prefix: ""
+`,
+  });
+  let direct: ConformanceReport;
+  let through: ConformanceReport;
+  let audited: Record<string, unknown>[];
+  try {
+    direct = await runConformance(upstream.url, { suite: "all" });
+    through = await runConformance(gw.url + "/mcp", { suite: "all" });
+    audited = await gw.logs();
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith(CONFORMANCE_UNAVAILABLE)) {
+      console.log(`SKIPPED conformance through the gateway: ${error.message}`);
+      return;
+    }
+    throw error;
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+  console.log("through the gateway:\n" + formatConformanceTable(through));
+  const passed = (report: ConformanceReport) =>
+    report.scenarios.filter((s) => s.passed).map((s) => s.name).sort();
+  expect(through.scenarios.length).toBeGreaterThanOrEqual(30);
+  expect(passed(through)).toEqual(passed(direct));
+  expect(through.scenarios.filter((s) => !s.passed)).toEqual([]);
+  // the gateway still enforced and audited the suite's tool calls and the upstream's requests
+  const events = (name: string) => audited.filter((e) => e.event === name);
+  expect(events("toolcall").length).toBeGreaterThanOrEqual(10);
+  expect(events("toolcall").every((e) => typeof e.upstream_ms === "number")).toBe(true);
+  expect(events("mcp_request").map((e) => (e.payload as { method: string }).method)).toEqual(
+    expect.arrayContaining(["sampling/createMessage", "elicitation/create"]),
+  );
 });

@@ -17,6 +17,8 @@ function rule(limits: Limits): Rule {
     model: anyGlob,
     allowTools: [anyGlob],
     denyTools: [],
+    allowPrompts: [],
+    denyPrompts: [],
     maxCallsPerSession: limits.cap,
     rateLimit: { perSession: limits.perSession, perModel: limits.perModel },
   };

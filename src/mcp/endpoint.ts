@@ -5,6 +5,7 @@ import { recordEvent } from "../pipeline.ts";
 import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
 import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "./jsonrpc.ts";
 import { dispatchRequest, type MethodDeps } from "./methods.ts";
+import type { ToolCallDeps } from "./tool_call.ts";
 import { refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
 
@@ -147,10 +148,15 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     if (!modelId || modelId.length > 256) {
       return refuse(400, "a model id is required: send X-Model-Id (1 to 256 characters)");
     }
+    const capabilities = params.capabilities;
     const session = deps.sessions.create({
       agentId,
       modelId,
       protocolVersion,
+      clientCapabilities: typeof capabilities === "object" && capabilities !== null &&
+          !Array.isArray(capabilities)
+        ? capabilities as Record<string, unknown>
+        : {},
       clientInfo: {
         name: String(clientInfo.name ?? "").slice(0, 256),
         version: String(clientInfo.version ?? "").slice(0, 64),
@@ -172,7 +178,13 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       id: message.id,
       result: {
         protocolVersion,
-        capabilities: { tools: { listChanged: false }, logging: {} },
+        capabilities: {
+          tools: { listChanged: true },
+          prompts: { listChanged: true },
+          resources: { subscribe: true, listChanged: true },
+          completions: {},
+          logging: {},
+        },
         serverInfo: { name: "mcp-sec-gateway", version: deps.version },
         instructions: "Tools of the configured upstream MCP servers, filtered and enforced by " +
           "MCP-Sec Gateway. Refused calls return isError results explaining why.",
@@ -211,7 +223,10 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       }
       return new Response(null, { status: 202 });
     }
-    if (classified.kind === "response") return new Response(null, { status: 202 });
+    if (classified.kind === "response") {
+      deps.relay.answer(session, classified.message);
+      return new Response(null, { status: 202 });
+    }
     return await dispatchRequest(classified.message, session, deps);
   }
 
@@ -228,9 +243,18 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     const identity = authenticate(request);
     if (!identity.ok) return identity.response;
     if (request.method === "GET") {
-      return refuse(405, "this gateway does not offer a server-initiated stream", {
-        headers: { allow: "POST, DELETE" },
-      });
+      if (!(request.headers.get("accept") ?? "").toLowerCase().includes("text/event-stream")) {
+        return refuse(406, "Accept must list text/event-stream");
+      }
+      const found = sessionFor(request, identity.agentId);
+      if (!found.ok) return found.response;
+      const lastEventId = request.headers.get("last-event-id");
+      if (lastEventId !== null) {
+        return found.session.streams.resume(lastEventId) ??
+          refuse(404, "no stream to resume for that Last-Event-ID");
+      }
+      return found.session.streams.openStandalone() ??
+        refuse(409, "this session already has an open GET stream");
     }
     if (request.method === "DELETE") {
       const found = sessionFor(request, identity.agentId);
@@ -247,7 +271,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
 export async function endSession(
   session: McpSession,
   reason: string,
-  deps: MethodDeps,
+  deps: ToolCallDeps,
 ): Promise<void> {
   for (const controller of session.inFlight.values()) controller.abort();
   recordEvent(deps.audit, {

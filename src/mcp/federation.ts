@@ -5,6 +5,7 @@ import type { CompileResult } from "../schema/compile.ts";
 import type { UpstreamSchemaCache } from "../schema/registry.ts";
 import { isValidToolName } from "../tool_name.ts";
 import type { PinState, PinStore } from "./pins.ts";
+import type { JsonRpcNotification } from "./jsonrpc.ts";
 import type { UpstreamClient, UpstreamStatus } from "./upstream.ts";
 
 /** The session key the catalog (tools/list) is read through. */
@@ -81,6 +82,16 @@ export interface Federation {
   statuses(): Record<string, UpstreamStatus>;
   /** Each upstream's state and tools (catalogs loaded as needed). */
   views(): Promise<UpstreamView[]>;
+  /** Every upstream's name, exposure prefix and client. */
+  upstreams(): { name: string; prefix: string; client: UpstreamClient }[];
+  /** Listens to every upstream notification not tied to a request. */
+  onNotification(
+    listener: (
+      upstream: string,
+      notification: JsonRpcNotification,
+      sessionKey: string | null,
+    ) => void,
+  ): () => void;
   /** Sends a request to every upstream for a session; the results of those that answered. */
   broadcast(
     sessionKey: string,
@@ -145,6 +156,9 @@ export function createFederation(deps: FederationDeps): Federation {
   let pinMode: "off" | "warn" | "block" = "block";
   /** Pin events already reported (tool and hash), so a refreshed catalog does not repeat them. */
   const reported = new Set<string>();
+  const listeners = new Set<
+    (upstream: string, notification: JsonRpcNotification, sessionKey: string | null) => void
+  >();
 
   function candidates(name: string): Entry[] {
     return [...entries.values()].filter((entry) =>
@@ -266,7 +280,8 @@ export function createFederation(deps: FederationDeps): Federation {
   function openEntry(name: string, config: UpstreamConfig): Entry {
     const client = deps.createClient(name, config);
     const entry: Entry = { name, config, key: configKey(config), client, unsubscribe: () => {} };
-    entry.unsubscribe = client.onNotification((notification) => {
+    entry.unsubscribe = client.onNotification((notification, sessionKey) => {
+      for (const listener of listeners) listener(name, notification, sessionKey);
       if (notification.method === "notifications/tools/list_changed") {
         deps.log.info(`Upstream "${name}" changed its tools; catalog refreshed on next use`);
         entry.catalog = undefined;
@@ -382,6 +397,17 @@ export function createFederation(deps: FederationDeps): Federation {
           tools,
         };
       });
+    },
+    upstreams() {
+      return [...entries.values()].map((entry) => ({
+        name: entry.name,
+        prefix: entry.config.prefix,
+        client: entry.client,
+      }));
+    },
+    onNotification(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     async broadcast(sessionKey, method, params, timeoutMs) {
       const settled = await Promise.allSettled(

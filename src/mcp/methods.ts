@@ -8,12 +8,17 @@ import {
   rpcError,
   rpcResult,
 } from "./jsonrpc.ts";
-import { rpcJson, sseEvent } from "./rpc_http.ts";
+import { rpcJson } from "./rpc_http.ts";
 import type { McpSession } from "./sessions.ts";
 import { executeToolCall, type ToolCallDeps, type ToolCallOutcome } from "./tool_call.ts";
+import type { Relay } from "./relay.ts";
+import type { OutStream } from "./streams.ts";
 
-/** What the method handlers need: the tool-call dependencies. */
-export type MethodDeps = ToolCallDeps;
+/** What the method handlers need: the tool-call dependencies and the relay. */
+export interface MethodDeps extends ToolCallDeps {
+  /** Prompts, resources, completions, client requests. */
+  readonly relay: Relay;
+}
 
 /** The `_meta` key carrying the gateway's decision on refused calls. */
 export const DECISION_META_KEY = "mcp-sec-gateway/decision";
@@ -37,7 +42,9 @@ export async function dispatchRequest(
       return rpcJson(rpcError(message.id, RPC.INVALID_REQUEST, "session already initialized"), {
         status: 400,
       });
-    default:
+    default: {
+      const relayed = deps.relay.handle(message, session);
+      if (relayed) return rpcJson(await relayed);
       return rpcJson(
         rpcError(
           message.id,
@@ -45,6 +52,7 @@ export async function dispatchRequest(
           `method not found: ${message.method.slice(0, 100)}`,
         ),
       );
+    }
   }
 }
 
@@ -139,24 +147,17 @@ async function callTool(
   const controller = new AbortController();
   session.inFlight.set(message.id, controller);
 
-  // Notifications about this call (progress, logging) switch the answer to an SSE stream.
-  const early: JsonRpcNotification[] = [];
-  let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
-  let eventCounter = 0;
-  const nextId = () => `${message.id}-${++eventCounter}`;
-  const firstNotification = Promise.withResolvers<"notification">();
-  const onNotification = (notification: JsonRpcNotification) => {
-    if (stream) {
-      try {
-        stream.enqueue(sseEvent(nextId(), notification));
-      } catch {
-        stream = undefined;
-      }
-    } else {
-      early.push(notification);
-      firstNotification.resolve("notification");
+  // Notifications or requests from the upstream during the call switch the answer to SSE.
+  let stream: OutStream | undefined;
+  const switched = Promise.withResolvers<"stream">();
+  const openStream = (): OutStream => {
+    if (!stream) {
+      stream = session.streams.create();
+      switched.resolve("stream");
     }
+    return stream;
   };
+  const upstreamName = name.includes(".") ? name.slice(0, name.indexOf(".")) : name;
   const running = executeToolCall({
     agentId: session.agentId,
     modelId: session.modelId,
@@ -166,7 +167,9 @@ async function callTool(
     args: args as Record<string, unknown>,
     meta,
     signal: controller.signal,
-    onNotification,
+    onNotification: (notification: JsonRpcNotification) => openStream().send(notification),
+    onRequest: (request) =>
+      deps.relay.askClient(session, request, { upstream: upstreamName, stream: openStream() }),
   }, deps).finally(() => session.inFlight.delete(message.id));
   const answer = (outcome: ToolCallOutcome) =>
     outcome.kind === "unknown_tool"
@@ -177,31 +180,12 @@ async function callTool(
           ? outcome.result
           : refusalResult(outcome),
       );
-  const first = await Promise.race([
-    running.then(() => "result" as const),
-    firstNotification.promise,
-  ]);
-  if (first === "result") return rpcJson(answer(await running));
-  const body = new ReadableStream<Uint8Array>({
-    start(sse) {
-      stream = sse;
-      for (const notification of early) sse.enqueue(sseEvent(nextId(), notification));
-      running.then((outcome) => {
-        try {
-          sse.enqueue(sseEvent(nextId(), answer(outcome)));
-          sse.close();
-        } catch {
-          // the client went away; the call was cancelled upstream and audited
-        }
-      });
-    },
-    cancel() {
-      // The client closed the stream: cancel the call upstream.
-      stream = undefined;
-      controller.abort();
-    },
+  await Promise.race([running, switched.promise]);
+  if (!stream) return rpcJson(answer(await running));
+  const open = stream;
+  running.then((outcome) => {
+    open.send(answer(outcome));
+    open.end();
   });
-  return new Response(body, {
-    headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
-  });
+  return open.response();
 }

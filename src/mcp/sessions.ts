@@ -1,5 +1,14 @@
 /** Gateway MCP sessions (§5.1, §5.4): random ids, owner, model, idle expiry. Clock passed in. */
 import { createHash } from "node:crypto";
+import { createStreamHub, type StreamHub } from "./streams.ts";
+
+/** A request the gateway sent to the client, waiting for its answer. */
+export interface PendingClientRequest {
+  /** Called with the client's result. */
+  resolve(result: Record<string, unknown>): void;
+  /** Called with the client's error. */
+  reject(error: { code: number; message: string; data?: unknown }): void;
+}
 
 /** One gateway MCP session. */
 export interface McpSession {
@@ -17,17 +26,32 @@ export interface McpSession {
   readonly clientInfo: Readonly<Record<string, unknown>>;
   /** Last use, epoch ms. */
   lastSeen: number;
+  /** The client's capabilities from `initialize` (sampling, elicitation, roots, …). */
+  readonly clientCapabilities: Readonly<Record<string, unknown>>;
   /** In-flight client requests by JSON-RPC id, so `notifications/cancelled` can abort them. */
   readonly inFlight: Map<string | number, AbortController>;
+  /** The session's SSE streams. */
+  readonly streams: StreamHub;
+  /** Requests sent to the client (sampling, elicitation, roots) by the gateway's id. */
+  readonly pending: Map<string, PendingClientRequest>;
+  /** Counter for the ids of requests sent to the client. */
+  nextRequestId: number;
 }
 
 /** The session table. */
 export interface SessionStore {
   /** Creates a session with a fresh random id. */
   create(
-    fields: Omit<McpSession, "id" | "auditId" | "lastSeen" | "inFlight">,
+    fields: Omit<
+      McpSession,
+      "id" | "auditId" | "lastSeen" | "inFlight" | "streams" | "pending" | "nextRequestId"
+    >,
     now: number,
   ): McpSession;
+  /** The live session with this audit id (`mcp-…`), not touched; for routing upstream messages. */
+  byAuditId(auditId: string): McpSession | undefined;
+  /** Every live session. */
+  all(): Iterable<McpSession>;
   /** The live session with this id, touched; undefined when unknown or idle too long (removed). */
   get(id: string, now: number): McpSession | undefined;
   /** Removes a session; returns it when it existed. */
@@ -54,6 +78,16 @@ export function createSessionStore(
   options: { idleMs: number; maxSessions?: number },
 ): SessionStore {
   const sessions = new Map<string, McpSession>();
+  const byAudit = new Map<string, McpSession>();
+  const remove = (session: McpSession) => {
+    sessions.delete(session.id);
+    byAudit.delete(session.auditId);
+    session.streams.close();
+    for (const pending of session.pending.values()) {
+      pending.reject({ code: -32000, message: "session ended" });
+    }
+    session.pending.clear();
+  };
   const maxSessions = options.maxSessions ?? 100_000;
   const expired = (session: McpSession, now: number) => now - session.lastSeen >= options.idleMs;
   return {
@@ -61,7 +95,7 @@ export function createSessionStore(
       if (sessions.size >= maxSessions) {
         // Make room from the idle end first (Map order = least recently touched first).
         const oldest = sessions.values().next().value;
-        if (oldest) sessions.delete(oldest.id);
+        if (oldest) remove(oldest);
       }
       const id = newSessionId();
       const session: McpSession = {
@@ -70,15 +104,19 @@ export function createSessionStore(
         auditId: auditSessionId(id),
         lastSeen: now,
         inFlight: new Map(),
+        streams: createStreamHub({ priming: fields.protocolVersion >= "2025-11-25" }),
+        pending: new Map(),
+        nextRequestId: 0,
       };
       sessions.set(id, session);
+      byAudit.set(session.auditId, session);
       return session;
     },
     get(id, now) {
       const session = sessions.get(id);
       if (!session) return undefined;
       if (expired(session, now)) {
-        sessions.delete(id);
+        remove(session);
         return undefined;
       }
       session.lastSeen = now;
@@ -88,14 +126,16 @@ export function createSessionStore(
     },
     delete(id) {
       const session = sessions.get(id);
-      sessions.delete(id);
+      if (session) remove(session);
       return session;
     },
+    byAuditId: (auditId) => byAudit.get(auditId),
+    all: () => sessions.values(),
     expire(now) {
       const removed: McpSession[] = [];
       for (const session of sessions.values()) {
         if (!expired(session, now)) break;
-        sessions.delete(session.id);
+        remove(session);
         removed.push(session);
       }
       return removed;

@@ -6,6 +6,7 @@ const fields = {
   modelId: "gpt-4o",
   protocolVersion: "2025-11-25",
   clientInfo: { name: "c" },
+  clientCapabilities: {},
 };
 
 Deno.test("sessions get random ids, hashed audit ids, and expire when idle", () => {

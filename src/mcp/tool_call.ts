@@ -12,7 +12,7 @@ import {
   type Verdict,
 } from "../pipeline.ts";
 import type { ExposedTool, Federation } from "./federation.ts";
-import type { JsonRpcNotification } from "./jsonrpc.ts";
+import type { JsonRpcNotification, JsonRpcRequest } from "./jsonrpc.ts";
 import { UpstreamError } from "./upstream.ts";
 
 /** What executing a call needs. */
@@ -59,6 +59,8 @@ export interface ToolCallRequest {
   readonly signal?: AbortSignal;
   /** Notifications the upstream sends about this call (progress, logging). */
   readonly onNotification?: (notification: JsonRpcNotification) => void;
+  /** Requests the upstream sends back during the call (sampling, elicitation, roots). */
+  readonly onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
 }
 
 /** The outcome: an unknown tool, or a verdict (with the upstream's result when allowed). */
@@ -203,6 +205,7 @@ export async function executeToolCall(
         timeoutMs: deps.upstreamTimeoutMs,
         signal: request.signal,
         onNotification: request.onNotification,
+        onRequest: request.onRequest,
       });
     } catch (error) {
       upstreamMs = deps.monotonic() - upstreamStarted;

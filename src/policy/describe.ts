@@ -7,6 +7,8 @@ export interface RuleDescription {
   model: string;
   allow_tools: string[];
   deny_tools: string[];
+  allow_prompts: string[];
+  deny_prompts: string[];
   max_calls_per_session: number | null;
   active_hours: string[] | null;
   active_days: string[] | null;
@@ -57,6 +59,8 @@ function describeRule(rule: Rule): RuleDescription {
     model: rule.model.source,
     allow_tools: rule.allowTools.map((glob) => glob.source),
     deny_tools: rule.denyTools.map((glob) => glob.source),
+    allow_prompts: rule.allowPrompts.map((glob) => glob.source),
+    deny_prompts: rule.denyPrompts.map((glob) => glob.source),
     max_calls_per_session: rule.maxCallsPerSession ?? null,
     active_hours: rule.activeHours ? rule.activeHours.map((range) => range.text) : null,
     active_days: rule.activeDays

@@ -71,6 +71,37 @@ export function isToolVisible(
   return evaluatePolicy(policy, { modelId, toolName }, now).kind === "allow";
 }
 
+/**
+ * Whether the MCP proxy may relay prompt `promptName` to `modelId` now: the model's rule, its
+ * `deny_prompts` (deny wins), `allow_prompts`, then its active hours and days.
+ */
+export function evaluatePrompt(
+  policy: Policy,
+  facts: { modelId: string; promptName: string },
+  now: number,
+): PolicyDecision {
+  const { modelId, promptName } = facts;
+  const rule = findRule(policy, modelId);
+  if (rule === undefined) {
+    return deny("no_matching_rule", `no rule matches model ${JSON.stringify(modelId)}`);
+  }
+  const prompt = JSON.stringify(promptName);
+  if (anyMatch(rule.denyPrompts, promptName)) {
+    return deny("tool_denied", `prompt ${prompt} is denied by ${ruleLabel(rule)}`, rule);
+  }
+  if (!anyMatch(rule.allowPrompts, promptName)) {
+    return deny("tool_not_allowed", `prompt ${prompt} is not allowed by ${ruleLabel(rule)}`, rule);
+  }
+  if (!isActiveAt(rule, policy.defaults, now)) {
+    return deny(
+      "outside_active_hours",
+      `prompt ${prompt} is outside the active time of ${ruleLabel(rule)}`,
+      rule,
+    );
+  }
+  return { kind: "allow", rule };
+}
+
 /** Start minute included, end minute excluded; start = end is all day; end < start wraps midnight. */
 function inRange(range: HourRange, minute: number): boolean {
   if (range.start === range.end) return true;

@@ -14,6 +14,8 @@ const RULE_KEYS = [
   "model",
   "allow_tools",
   "deny_tools",
+  "allow_prompts",
+  "deny_prompts",
   "max_calls_per_session",
   "active_hours",
   "active_days",
@@ -62,6 +64,12 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
   const denyTools = map.deny_tools === undefined
     ? []
     : globList(map.deny_tools, `${path}.deny_tools`, problems, globOptions);
+  const allowPrompts = map.allow_prompts === undefined
+    ? []
+    : globList(map.allow_prompts, `${path}.allow_prompts`, problems, globOptions);
+  const denyPrompts = map.deny_prompts === undefined
+    ? []
+    : globList(map.deny_prompts, `${path}.deny_prompts`, problems, globOptions);
   const maxCalls = map.max_calls_per_session === undefined
     ? undefined
     : parseCount(map.max_calls_per_session, `${path}.max_calls_per_session`, problems);
@@ -83,6 +91,8 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
     model: compileGlob(model),
     allowTools,
     denyTools,
+    allowPrompts,
+    denyPrompts,
     ...(maxCalls === undefined ? {} : { maxCallsPerSession: maxCalls }),
     ...(activeHours === undefined ? {} : { activeHours }),
     ...(activeDays === undefined ? {} : { activeDays }),

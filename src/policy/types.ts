@@ -36,6 +36,10 @@ export interface Rule {
   readonly allowTools: readonly Glob[];
   /** Tool globs that are always refused (deny wins). */
   readonly denyTools: readonly Glob[];
+  /** Prompt globs (exposed names) the MCP proxy relays; empty means none. */
+  readonly allowPrompts: readonly Glob[];
+  /** Prompt globs that are never relayed (deny wins). */
+  readonly denyPrompts: readonly Glob[];
   /** Calls per (agent, model, session) per 24 h from the first call; undefined = no cap. */
   readonly maxCallsPerSession?: number;
   /** Active time ranges (any may match); undefined = always. */
