@@ -8,7 +8,9 @@ import type { JsonRpcMessage } from "./jsonrpc.ts";
 /** Most events kept per stream for replay. */
 const MAX_EVENTS_PER_STREAM = 1000;
 /** Most streams kept per session (finished ones are dropped first). */
-const MAX_STREAMS = 64;
+const MAX_STREAMS = 32;
+/** Most bytes kept for replay per session, across its streams (finished ones dropped first). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Reconnection delay suggested to clients, in milliseconds. */
 export const SSE_RETRY_MS = 1000;
 
@@ -52,10 +54,12 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
   const streams = new Map<string, StreamState>();
   let streamCounter = 0;
   let standalone: StreamState | undefined;
+  let buffered = 0;
 
   class StreamState implements OutStream {
     readonly id: string;
     readonly events: Event[] = [];
+    bytes = 0;
     seq = 0;
     ended = false;
     live: ReadableStreamDefaultController<Uint8Array> | undefined;
@@ -71,16 +75,27 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
         `id: ${this.id}.${seq}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`,
       );
       this.events.push({ seq, bytes });
-      if (this.events.length > MAX_EVENTS_PER_STREAM) this.events.shift();
+      this.bytes += bytes.byteLength;
+      buffered += bytes.byteLength;
+      if (this.events.length > MAX_EVENTS_PER_STREAM) this.drop(this.events.shift()!);
       this.deliver(bytes);
+      trim();
     }
     end(): void {
       if (this.ended) return;
       this.ended = true;
-      if (this.live) {
-        this.closeLive();
-        streams.delete(this.id);
-      }
+      // Kept (bounded) after the end: bytes enqueued are not bytes the client has read.
+      this.closeLive();
+    }
+    drop(event: Event): void {
+      this.bytes -= event.bytes.byteLength;
+      buffered -= event.bytes.byteLength;
+    }
+    forget(): void {
+      this.closeLive();
+      buffered -= this.bytes;
+      this.bytes = 0;
+      streams.delete(this.id);
     }
     response(): Response {
       return this.attach(0);
@@ -98,10 +113,7 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
           for (const event of this.events) {
             if (event.seq > after) controller.enqueue(event.bytes);
           }
-          if (this.ended) {
-            this.closeLive();
-            streams.delete(this.id);
-          }
+          if (this.ended) this.closeLive();
         },
         cancel: () => {
           // The client went away: keep buffering so it can resume with Last-Event-ID.
@@ -137,12 +149,11 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
 
   function trim(): void {
     // Finished streams go first, then the oldest answers; the standalone stream stays.
-    for (const pass of [true, false]) {
-      for (const [id, stream] of streams) {
-        if (streams.size <= MAX_STREAMS) return;
-        if (stream === standalone || (pass && !stream.ended)) continue;
-        stream.closeLive();
-        streams.delete(id);
+    for (const finishedOnly of [true, false]) {
+      for (const stream of streams.values()) {
+        if (streams.size <= MAX_STREAMS && buffered <= MAX_BUFFERED_BYTES) return;
+        if (stream === standalone || (finishedOnly && !stream.ended)) continue;
+        stream.forget();
       }
     }
   }
@@ -167,11 +178,10 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
       return stream.attach(Number(match[2]));
     },
     close() {
-      for (const stream of streams.values()) {
+      for (const stream of [...streams.values()]) {
         stream.ended = true;
-        stream.closeLive();
+        stream.forget();
       }
-      streams.clear();
       standalone = undefined;
     },
   };
