@@ -10,6 +10,7 @@ import { createFederation } from "./mcp/federation.ts";
 import { openPinStore } from "./mcp/pins.ts";
 import { createSessionStore } from "./mcp/sessions.ts";
 import { createIdleKeys } from "./mcp/idle_keys.ts";
+import { createClientRequests } from "./mcp/client_requests.ts";
 import { createStateStore } from "./state/store.ts";
 
 Deno.test("an unexpected failure answers 500 internal_error with no detail or stack", async () => {
@@ -60,6 +61,13 @@ Deno.test("an unexpected failure answers 500 internal_error with no detail or st
       allowedOrigins: [],
       upstreamTimeoutMs: 1000,
       apiSessions: createIdleKeys(1000),
+      clientRequests: createClientRequests({
+        audit,
+        state: () => state,
+        clock: () => 0,
+        newId: () => crypto.randomUUID(),
+        timeoutMs: 1000,
+      }),
       version: "test",
     });
     const response = await app.fetch(

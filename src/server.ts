@@ -16,6 +16,7 @@ import { createFederation, type PinEvent } from "./mcp/federation.ts";
 import { openPinStore, type PinStore } from "./mcp/pins.ts";
 import { createSessionStore } from "./mcp/sessions.ts";
 import { createIdleKeys } from "./mcp/idle_keys.ts";
+import { createClientRequests } from "./mcp/client_requests.ts";
 import { toolCallDeps } from "./http/decision_api.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
@@ -126,11 +127,19 @@ export async function startGateway(
       policyVersion: store.current.policy.version,
     }, { now: clock(), newId });
   };
+  const clientRequests = createClientRequests({
+    audit,
+    state: () => store.current,
+    clock,
+    newId,
+    timeoutMs: config.upstreamTimeoutMs,
+  });
   const federation = createFederation({
     createClient: upstreamClientFactory({
       startTimeoutMs: config.upstreamStartTimeoutMs,
       version: VERSION,
       log,
+      onServerRequest: (upstream, request) => clientRequests.askForUpstream(upstream, request),
     }),
     pins,
     schemaCache: createUpstreamSchemaCache(),
@@ -195,6 +204,7 @@ export async function startGateway(
     allowedOrigins: config.allowedOrigins,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     apiSessions: createIdleKeys(config.sessionIdleMs),
+    clientRequests,
     version: VERSION,
   };
   const app = createApp(appDeps);

@@ -234,3 +234,45 @@ Deno.test("a client that drops a call's SSE stream resumes it with Last-Event-ID
     await upstream.close();
   }
 });
+
+Deno.test("a stdio upstream's sampling request reaches the one client whose call is running", async () => {
+  const command = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "-A",
+    "--config",
+    new URL("../deno.json", import.meta.url).pathname,
+    new URL("./fixtures/conformance_server.ts", import.meta.url).pathname,
+    "--stdio",
+  ];
+  const gw = await startTestGateway({
+    policy: `
+rules:
+  - model: "*"
+    allow_tools: ["*"]
+upstreams:
+  local:
+    command: ${JSON.stringify(command)}
+`,
+  });
+  const agent = await connect(gw.url, { sampling: {} });
+  try {
+    agent.client.setRequestHandler(CreateMessageRequestSchema, () => ({
+      role: "assistant",
+      content: { type: "text", text: "stdio sampled" },
+      model: "test-model",
+    }));
+    const result = await agent.client.callTool({
+      name: "local.test_sampling",
+      arguments: { prompt: "hello" },
+    });
+    expect(JSON.stringify(result.content)).toContain("stdio sampled");
+    const [asked] = await gw.logs("&event=mcp_request");
+    expect(asked).toMatchObject({ status: "allowed" });
+    expect((asked.payload as { upstream: string }).upstream).toBe("local");
+  } finally {
+    await agent.close();
+    await gw.close();
+  }
+});

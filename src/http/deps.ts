@@ -3,6 +3,7 @@ import type { AuditSink } from "../audit/sink.ts";
 import type { Limiter } from "../limits/limiter.ts";
 import type { Logger } from "../log.ts";
 import type { Federation } from "../mcp/federation.ts";
+import type { ClientRequests } from "../mcp/client_requests.ts";
 import type { IdleKeys } from "../mcp/idle_keys.ts";
 import type { SessionStore } from "../mcp/sessions.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -50,6 +51,8 @@ export interface AppDeps {
   readonly allowedOrigins: readonly string[];
   /** Bound on each upstream request. */
   readonly upstreamTimeoutMs: number;
+  /** Requests from upstreams to clients (sampling, elicitation, roots). */
+  readonly clientRequests: ClientRequests;
   /** Upstream sessions opened for decision-API sessions, closed when idle. */
   readonly apiSessions: IdleKeys;
   /** The gateway's version. */

@@ -1,6 +1,7 @@
 /** Creates the client of an upstream from its policy entry (HTTP or stdio). */
 import type { Logger } from "../log.ts";
 import type { UpstreamConfig } from "../policy/types.ts";
+import type { JsonRpcRequest } from "./jsonrpc.ts";
 import type { UpstreamClient } from "./upstream.ts";
 import { createHttpUpstream } from "./upstream_http.ts";
 import { createStdioUpstream } from "./upstream_stdio.ts";
@@ -10,6 +11,8 @@ export function upstreamClientFactory(options: {
   startTimeoutMs: number;
   version: string;
   log: Logger;
+  /** Requests a stdio upstream sends on its own (not tied to a session by the protocol). */
+  onServerRequest?: (upstream: string, request: JsonRpcRequest) => Promise<Record<string, unknown>>;
 }): (name: string, config: UpstreamConfig) => UpstreamClient {
   const clientInfo = { name: "mcp-sec-gateway", version: options.version };
   return (name, config) =>
@@ -29,5 +32,8 @@ export function upstreamClientFactory(options: {
         startTimeoutMs: options.startTimeoutMs,
         clientInfo,
         log: options.log,
+        ...(options.onServerRequest
+          ? { onServerRequest: (request) => options.onServerRequest!(name, request) }
+          : {}),
       });
 }

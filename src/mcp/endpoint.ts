@@ -224,7 +224,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       return new Response(null, { status: 202 });
     }
     if (classified.kind === "response") {
-      deps.relay.answer(session, classified.message);
+      deps.clientRequests.answer(session, classified.message);
       return new Response(null, { status: 202 });
     }
     return await dispatchRequest(classified.message, session, deps);

@@ -82,6 +82,8 @@ export interface Federation {
   statuses(): Record<string, UpstreamStatus>;
   /** Each upstream's state and tools (catalogs loaded as needed). */
   views(): Promise<UpstreamView[]>;
+  /** The upstream whose prefix claims `name` (the most specific one), if any. */
+  owner(name: string): string | undefined;
   /** Every upstream's name, exposure prefix and client. */
   upstreams(): { name: string; prefix: string; client: UpstreamClient }[];
   /** Listens to every upstream notification not tied to a request. */
@@ -397,6 +399,10 @@ export function createFederation(deps: FederationDeps): Federation {
           tools,
         };
       });
+    },
+    owner(name) {
+      return candidates(name).sort((a, b) => b.config.prefix.length - a.config.prefix.length)[0]
+        ?.name;
     },
     upstreams() {
       return [...entries.values()].map((entry) => ({

@@ -12,12 +12,15 @@ import { rpcJson } from "./rpc_http.ts";
 import type { McpSession } from "./sessions.ts";
 import { executeToolCall, type ToolCallDeps, type ToolCallOutcome } from "./tool_call.ts";
 import type { Relay } from "./relay.ts";
+import type { ClientRequests } from "./client_requests.ts";
 import type { OutStream } from "./streams.ts";
 
 /** What the method handlers need: the tool-call dependencies and the relay. */
 export interface MethodDeps extends ToolCallDeps {
-  /** Prompts, resources, completions, client requests. */
+  /** Prompts, resources, completions. */
   readonly relay: Relay;
+  /** Requests from upstreams to the client (sampling, elicitation, roots). */
+  readonly clientRequests: ClientRequests;
 }
 
 /** The `_meta` key carrying the gateway's decision on refused calls. */
@@ -157,7 +160,8 @@ async function callTool(
     }
     return stream;
   };
-  const upstreamName = name.includes(".") ? name.slice(0, name.indexOf(".")) : name;
+  const upstreamName = deps.federation.owner(name) ?? "";
+  const endCall = deps.clientRequests.beginCall(upstreamName, session, openStream);
   const running = executeToolCall({
     agentId: session.agentId,
     modelId: session.modelId,
@@ -169,8 +173,11 @@ async function callTool(
     signal: controller.signal,
     onNotification: (notification: JsonRpcNotification) => openStream().send(notification),
     onRequest: (request) =>
-      deps.relay.askClient(session, request, { upstream: upstreamName, stream: openStream() }),
-  }, deps).finally(() => session.inFlight.delete(message.id));
+      deps.clientRequests.ask(session, request, { upstream: upstreamName, stream: openStream() }),
+  }, deps).finally(() => {
+    session.inFlight.delete(message.id);
+    endCall();
+  });
   const answer = (outcome: ToolCallOutcome) =>
     outcome.kind === "unknown_tool"
       ? rpcError(message.id, RPC.INVALID_PARAMS, outcome.reason)

@@ -23,13 +23,6 @@ import { type UpstreamClient, UpstreamError } from "./upstream.ts";
 const MAX_PAGES = 100;
 const MAX_URI_OWNERS = 10_000;
 
-/** The capability a client must have declared for each server-initiated request. */
-const CLIENT_CAPABILITY: Readonly<Record<string, string>> = {
-  "sampling/createMessage": "sampling",
-  "elicitation/create": "elicitation",
-  "roots/list": "roots",
-};
-
 /** What the relay needs. */
 export interface RelayDeps {
   /** The upstreams. */
@@ -54,15 +47,6 @@ export interface RelayDeps {
 export interface Relay {
   /** Answers a relayed method; undefined when `message.method` is not one of them. */
   handle(message: JsonRpcRequest, session: McpSession): Promise<JsonRpcMessage> | undefined;
-  /** Sends a server-initiated request to the client (on `stream`, else the GET stream) and
-   * resolves with its answer; audited as `mcp_request`. */
-  askClient(
-    session: McpSession,
-    request: JsonRpcRequest,
-    options: { upstream: string; stream?: OutStream },
-  ): Promise<Record<string, unknown>>;
-  /** Routes a client's answer to a request the gateway sent; false when none waits for it. */
-  answer(session: McpSession, message: JsonRpcMessage): boolean;
   /** Stops listening to upstreams. */
   close(): void;
 }
@@ -392,69 +376,6 @@ export function createRelay(deps: RelayDeps): Relay {
         default:
           return undefined;
       }
-    },
-    askClient(session, request, options) {
-      const capability = CLIENT_CAPABILITY[request.method];
-      const allowed = capability !== undefined &&
-        session.clientCapabilities[capability] !== undefined;
-      audit(session, {
-        event: "mcp_request",
-        name: null,
-        payload: {
-          method: request.method,
-          upstream: options.upstream,
-          params: request.params ?? null,
-        },
-        status: allowed ? "allowed" : "blocked",
-        reasonCode: allowed ? "ok" : "method_not_allowed",
-        reason: allowed
-          ? `upstream "${options.upstream}" asked the client: ${request.method}`
-          : `upstream "${options.upstream}" asked for ${
-            request.method.slice(0, 100)
-          }, which the client did not declare`,
-      });
-      if (!allowed) {
-        return Promise.reject(
-          new UpstreamError("rpc", `client does not support ${request.method.slice(0, 100)}`, {
-            code: RPC.METHOD_NOT_FOUND,
-          }),
-        );
-      }
-      const id = `gw-${++session.nextRequestId}`;
-      const outgoing: JsonRpcRequest = { ...request, id };
-      const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
-      const timer = setTimeout(() => {
-        session.pending.delete(id);
-        reject(new UpstreamError("timeout", `the client did not answer ${request.method} in time`));
-      }, deps.upstreamTimeoutMs);
-      session.pending.set(id, {
-        resolve: (result) => {
-          clearTimeout(timer);
-          resolve(result);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(new UpstreamError("rpc", error.message, { code: error.code, data: error.data }));
-        },
-      });
-      if (options.stream) options.stream.send(outgoing);
-      else if (!session.streams.sendStandalone(outgoing)) {
-        session.pending.get(id)?.reject({
-          code: RPC.INTERNAL_ERROR,
-          message: "no open stream to the client",
-        });
-        session.pending.delete(id);
-      }
-      return promise;
-    },
-    answer(session, message) {
-      if (!("id" in message) || message.id === null || "method" in message) return false;
-      const pending = session.pending.get(String(message.id));
-      if (!pending) return false;
-      session.pending.delete(String(message.id));
-      if ("result" in message) pending.resolve(message.result);
-      else pending.reject(message.error);
-      return true;
     },
     close() {
       stopListening();
