@@ -3,16 +3,13 @@ import type { Logger } from "../log.ts";
 import type { Policy, UpstreamConfig } from "../policy/types.ts";
 import type { CompileResult } from "../schema/compile.ts";
 import type { UpstreamSchemaCache } from "../schema/registry.ts";
-import { isValidToolName } from "../tool_name.ts";
 import type { PinState, PinStore } from "./pins.ts";
+import { type Catalog, readCatalog, shorten } from "./catalog.ts";
 import type { JsonRpcNotification } from "./jsonrpc.ts";
 import type { UpstreamClient, UpstreamStatus } from "./upstream.ts";
 
 /** The session key the catalog (tools/list) is read through. */
 export const CATALOG_SESSION = "gateway-catalog";
-
-const MAX_PAGES = 100;
-const MAX_TOOLS = 10_000;
 
 /** An upstream tool as exposed by the gateway. */
 export interface ExposedTool {
@@ -125,12 +122,6 @@ export interface FederationDeps {
   readonly onPinEvent: (event: PinEvent) => void;
 }
 
-interface Catalog {
-  readonly tools: Map<string, ExposedTool>;
-  /** Hidden tools; `pin` marks the ones refused (not unknown) because their definition changed. */
-  readonly hidden: Map<string, { tool: ExposedTool; why: string; pin?: boolean }>;
-}
-
 interface Entry {
   readonly name: string;
   readonly config: UpstreamConfig;
@@ -144,12 +135,6 @@ interface Entry {
 
 function configKey(config: UpstreamConfig): string {
   return JSON.stringify(config);
-}
-
-function shorten(text: string, max = 300): string {
-  // deno-lint-ignore no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, " ");
-  return clean.length > max ? clean.slice(0, max) + "…" : clean;
 }
 
 /** Creates the federation; call `apply(policy)` before use. */
@@ -168,83 +153,14 @@ export function createFederation(deps: FederationDeps): Federation {
     );
   }
 
-  async function readCatalog(entry: Entry): Promise<Catalog> {
-    const definitions: Record<string, unknown>[] = [];
-    let cursor: string | undefined;
-    const deadline = deps.clock() + deps.startTimeoutMs;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const timeoutMs = Math.max(1, deadline - deps.clock());
-      const result = await entry.client.request(
-        CATALOG_SESSION,
-        "tools/list",
-        cursor === undefined ? undefined : { cursor },
-        { timeoutMs },
-      );
-      const tools = result.tools;
-      if (!Array.isArray(tools)) throw new Error("tools/list answer has no tools array");
-      for (const tool of tools) {
-        if (definitions.length >= MAX_TOOLS) break;
-        if (typeof tool === "object" && tool !== null && typeof tool.name === "string") {
-          definitions.push(tool);
-        } else {
-          deps.log.warn(`Upstream "${entry.name}" listed a malformed tool; ignored`);
-        }
-      }
-      cursor = typeof result.nextCursor === "string" && result.nextCursor !== ""
-        ? result.nextCursor
-        : undefined;
-      if (cursor === undefined) break;
-    }
-    const tools = new Map<string, ExposedTool>();
-    const hidden: Catalog["hidden"] = new Map();
-    for (const definition of definitions) {
-      const name = definition.name as string;
-      const exposed = entry.config.prefix === "" ? name : `${entry.config.prefix}.${name}`;
-      const observed = pinMode === "off"
-        ? { state: "pinned" as const, hash: "" }
-        : deps.pins.observe(entry.name, definition as { name: string }, deps.clock());
-      const tool: ExposedTool = {
-        exposed,
-        upstream: entry.name,
-        definition: definition as ExposedTool["definition"],
-        hash: observed.hash,
-        pinState: observed.state,
-        inputSchema: definition.inputSchema === undefined
-          ? undefined
-          : deps.schemaCache.get(definition.inputSchema),
-        outputSchema: definition.outputSchema === undefined
-          ? undefined
-          : deps.schemaCache.get(definition.outputSchema),
-      };
-      if (!isValidToolName(exposed)) {
-        hidden.set(exposed, { tool, why: "invalid exposed name" });
-        deps.log.warn(
-          `Upstream "${entry.name}" tool ${JSON.stringify(shorten(exposed, 140))} hidden: ` +
-            "its exposed name fails [A-Za-z0-9_.-]{1,128} or ends in .output",
-        );
-        continue;
-      }
-      if (tools.has(exposed)) {
-        hidden.set(exposed, { tool, why: "listed twice" });
-        tools.delete(exposed);
-        deps.log.warn(`Upstream "${entry.name}" lists "${exposed}" twice; hidden`);
-        continue;
-      }
-      if (observed.state !== "pinned" && !reported.has(`${exposed}:${tool.hash}`)) {
-        reported.add(`${exposed}:${tool.hash}`);
-        deps.onPinEvent({ tool: exposed, change: observed.state, mode: pinMode, hash: tool.hash });
-      }
-      if (observed.state === "changed" && pinMode === "block") {
-        hidden.set(exposed, { tool, why: "definition changed; approval needed", pin: true });
-        continue;
-      }
-      tools.set(exposed, tool);
-    }
-    return { tools, hidden };
-  }
-
   function catalogOf(entry: Entry): Promise<Catalog> {
-    entry.catalog ??= readCatalog(entry).then(
+    entry.catalog ??= readCatalog({
+      name: entry.name,
+      prefix: entry.config.prefix,
+      client: entry.client,
+      pinMode,
+      reported,
+    }, deps).then(
       (catalog) => {
         entry.loaded = catalog;
         entry.error = undefined;

@@ -17,7 +17,6 @@ import {
   rpcResult,
 } from "./jsonrpc.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
-import type { OutStream } from "./streams.ts";
 import { type UpstreamClient, UpstreamError } from "./upstream.ts";
 
 const MAX_PAGES = 100;
