@@ -28,23 +28,35 @@ export function findRule(policy: Policy, modelId: string): Rule | undefined {
  * `tool_not_allowed`; outside hours/days → `outside_active_hours`. `now` is epoch milliseconds.
  */
 export function evaluatePolicy(policy: Policy, facts: PolicyFacts, now: number): PolicyDecision {
-  const { modelId, toolName } = facts;
+  return evaluateName(policy, { modelId: facts.modelId, name: facts.toolName, kind: "tool" }, now);
+}
+
+/** The shared order of §3 for a tool or a prompt name (their own allow/deny globs). */
+function evaluateName(
+  policy: Policy,
+  facts: { modelId: string; name: string; kind: "tool" | "prompt" },
+  now: number,
+): PolicyDecision {
+  const { modelId, name, kind } = facts;
   const rule = findRule(policy, modelId);
   if (rule === undefined) {
     return deny("no_matching_rule", `no rule matches model ${JSON.stringify(modelId)}`);
   }
-  const tool = JSON.stringify(toolName);
-  if (anyMatch(rule.denyTools, toolName)) {
-    return deny("tool_denied", `tool ${tool} is denied by ${ruleLabel(rule)}`, rule);
+  const [allowGlobs, denyGlobs] = kind === "tool"
+    ? [rule.allowTools, rule.denyTools]
+    : [rule.allowPrompts, rule.denyPrompts];
+  const what = `${kind} ${JSON.stringify(name)}`;
+  if (anyMatch(denyGlobs, name)) {
+    return deny("tool_denied", `${what} is denied by ${ruleLabel(rule)}`, rule);
   }
-  if (!anyMatch(rule.allowTools, toolName)) {
-    return deny("tool_not_allowed", `tool ${tool} is not allowed by ${ruleLabel(rule)}`, rule);
+  if (!anyMatch(allowGlobs, name)) {
+    return deny("tool_not_allowed", `${what} is not allowed by ${ruleLabel(rule)}`, rule);
   }
   if (!isActiveAt(rule, policy.defaults, now)) {
     const zone = rule.timezone ?? policy.defaults.timezone ?? "server local time";
     return deny(
       "outside_active_hours",
-      `tool ${tool} is outside the active time of ${ruleLabel(rule)}: ${activeText(rule)}, ${zone}`,
+      `${what} is outside the active time of ${ruleLabel(rule)}: ${activeText(rule)}, ${zone}`,
       rule,
     );
   }
@@ -80,26 +92,11 @@ export function evaluatePrompt(
   facts: { modelId: string; promptName: string },
   now: number,
 ): PolicyDecision {
-  const { modelId, promptName } = facts;
-  const rule = findRule(policy, modelId);
-  if (rule === undefined) {
-    return deny("no_matching_rule", `no rule matches model ${JSON.stringify(modelId)}`);
-  }
-  const prompt = JSON.stringify(promptName);
-  if (anyMatch(rule.denyPrompts, promptName)) {
-    return deny("tool_denied", `prompt ${prompt} is denied by ${ruleLabel(rule)}`, rule);
-  }
-  if (!anyMatch(rule.allowPrompts, promptName)) {
-    return deny("tool_not_allowed", `prompt ${prompt} is not allowed by ${ruleLabel(rule)}`, rule);
-  }
-  if (!isActiveAt(rule, policy.defaults, now)) {
-    return deny(
-      "outside_active_hours",
-      `prompt ${prompt} is outside the active time of ${ruleLabel(rule)}`,
-      rule,
-    );
-  }
-  return { kind: "allow", rule };
+  return evaluateName(
+    policy,
+    { modelId: facts.modelId, name: facts.promptName, kind: "prompt" },
+    now,
+  );
 }
 
 /** Start minute included, end minute excluded; start = end is all day; end < start wraps midnight. */

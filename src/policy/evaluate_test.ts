@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { evaluatePolicy, findRule, isActiveAt, isToolVisible } from "./evaluate.ts";
+import { evaluatePolicy, evaluatePrompt, findRule, isActiveAt, isToolVisible } from "./evaluate.ts";
 import { parsePolicy } from "./parse.ts";
 import type { Policy } from "./types.ts";
 
@@ -198,4 +198,34 @@ Deno.test("isToolVisible: exactly when the policy would allow the call now", () 
   expect(isToolVisible(POLICY, "gpt-4-turbo", "files.read", MONDAY_NOON)).toBe(false);
   expect(isToolVisible(POLICY, "nobody", "search.web", MONDAY_NOON)).toBe(false);
   expect(isToolVisible(POLICY, "claude-3", "files.read", evening)).toBe(true);
+});
+
+Deno.test("evaluatePrompt: none by default, deny wins, hours apply", () => {
+  const policy = load(`defaults: { timezone: UTC }
+rules:
+  - model: "gpt-*"
+    allow_tools: ["*"]
+    allow_prompts: ["docs.*"]
+    deny_prompts: ["docs.secret_*"]
+    active_hours: "08:00-18:00"
+  - model: "claude-*"
+    allow_tools: ["*"]
+`);
+  const prompt = (modelId: string, promptName: string, now = MONDAY_NOON) => {
+    const decision = evaluatePrompt(policy, { modelId, promptName }, now);
+    return decision.kind === "allow" ? "allow" : decision.denial.reasonCode;
+  };
+  expect(prompt("gpt-4o", "docs.summary")).toBe("allow");
+  expect(prompt("gpt-4o", "docs.secret_plan")).toBe("tool_denied");
+  expect(prompt("gpt-4o", "other.summary")).toBe("tool_not_allowed");
+  expect(prompt("claude-3", "docs.summary")).toBe("tool_not_allowed");
+  expect(prompt("mistral", "docs.summary")).toBe("no_matching_rule");
+  expect(prompt("gpt-4o", "docs.summary", at("2024-01-15T19:00:00Z"))).toBe(
+    "outside_active_hours",
+  );
+  // tools and prompts keep their own globs
+  expect(
+    evaluatePolicy(policy, { modelId: "claude-3", toolName: "docs.summary" }, MONDAY_NOON).kind,
+  )
+    .toBe("allow");
 });
