@@ -1,5 +1,6 @@
 /** `createApp(deps)`: the Hono wiring of every route. No state of its own. */
 import { Hono } from "hono";
+import { type FastRoute, fastRoute, secure } from "./http/fast_path.ts";
 import { addAdminRoutes } from "./http/admin.ts";
 import { decisionHandler, toolCallDeps } from "./http/decision_api.ts";
 import type { AppDeps } from "./http/deps.ts";
@@ -9,18 +10,12 @@ import { createRelay } from "./mcp/relay.ts";
 
 export type { AppDeps } from "./http/deps.ts";
 
-const SECURITY_HEADERS: Record<string, string> = {
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-};
-
 /** Builds the gateway's HTTP application from its dependencies. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.use(async (c, next) => {
     await next();
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+    secure(c.res);
   });
   const toolcall = decisionHandler("toolcall", deps);
   const toolresult = decisionHandler("toolresult", deps);
@@ -36,9 +31,29 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) =>
     answer("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`)
   );
-  app.onError((error) => {
+  const failed = (error: unknown): Response => {
     deps.log.error(`Unhandled error: ${error instanceof Error ? error.message : String(error)}`);
     return answer("internal_error", "internal error");
-  });
+  };
+  app.onError(failed);
+  // The hot routes skip Hono's router and middleware chain (§11): same handlers, same security
+  // headers, same 500 on an unexpected throw. Everything else is routed by Hono.
+  const handlers: Record<FastRoute, (request: Request) => Promise<Response>> = {
+    toolcall,
+    toolresult,
+    mcp,
+  };
+  const routed = app.fetch;
+  app.fetch = (request, env, executionCtx) => {
+    const route = fastRoute(request.method, request.url);
+    if (route === undefined) return routed(request, env, executionCtx);
+    let pending: Promise<Response>;
+    try {
+      pending = handlers[route](request);
+    } catch (error) {
+      return secure(failed(error));
+    }
+    return pending.then(secure, (error) => secure(failed(error)));
+  };
   return app;
 }

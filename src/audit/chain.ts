@@ -1,5 +1,5 @@
 import { type AuditEvent, sha256Hex } from "./event.ts";
-import { redact } from "./redact.ts";
+import { chainParts, lineParts } from "./line.ts";
 
 /** The `prev_hash` of the very first line of a log: 64 zeros. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -21,17 +21,10 @@ export function isHash(value: unknown): value is string {
  */
 export function chainLine(event: AuditEvent, prevHash: string): { line: string; hash: string } {
   if (!isHash(prevHash)) throw new Error("Cannot chain audit event: prev_hash is not a sha256 hex");
+  const { line, hash } = chainParts(lineParts(event), prevHash);
   event.prev_hash = prevHash;
-  let text: string;
-  try {
-    text = JSON.stringify(orderedWithoutHash(event, event.payload));
-  } catch {
-    // A payload that did not come through buildAuditEvent (cycle, bigint): make it JSON-safe.
-    text = JSON.stringify(orderedWithoutHash(event, redact(event.payload)));
-  }
-  const hash = sha256Hex(text);
   event.hash = hash;
-  return { line: `${text.slice(0, -1)}${HASH_MEMBER}${hash}"}`, hash };
+  return { line, hash };
 }
 
 /** The `hash` at the end of a line written by `chainLine`, or null when the line has none. */
@@ -135,26 +128,4 @@ function checkLine(line: string, expectedPrev: string, first: boolean): string |
       : "prev_hash does not link to the previous line's hash (line missing, added or reordered)";
   }
   return null;
-}
-
-function orderedWithoutHash(event: AuditEvent, payload: unknown): Record<string, unknown> {
-  return {
-    timestamp: event.timestamp,
-    event_id: event.event_id,
-    event: event.event,
-    agent_id: event.agent_id ?? null,
-    model_id: event.model_id ?? null,
-    session_id: event.session_id ?? null,
-    tool_name: event.tool_name ?? null,
-    payload: payload ?? null,
-    ...(event.payload_truncated === true ? { payload_truncated: true } : {}),
-    payload_sha256: event.payload_sha256 ?? null,
-    status: event.status,
-    reason_code: event.reason_code,
-    reason: event.reason,
-    latency_ms: event.latency_ms,
-    upstream_ms: event.upstream_ms ?? null,
-    policy_version: event.policy_version ?? null,
-    prev_hash: event.prev_hash,
-  };
 }

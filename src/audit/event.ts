@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Status } from "../reasons.ts";
-import { redact } from "./redact.ts";
+import { redactShared } from "./redact.ts";
 
 /** Largest payload JSON text (UTF-8 bytes) kept whole; longer ones are truncated (§6). */
 export const MAX_PAYLOAD_BYTES = 8192;
@@ -103,9 +103,32 @@ export function buildAuditEvent(
   input: AuditInput,
   context: { now: number; eventId: string },
 ): AuditEvent {
+  const prepared = prepareAuditEvent(input, context);
+  const { event, payloadJson } = prepared;
+  event.payload_sha256 = payloadJson === null ? null : sha256Hex(payloadJson);
+  return event;
+}
+
+/** An event ready for the sink: `payload_sha256` is left null and filled in when the event is
+ * chained (off the request path), from `payloadJson`. */
+export interface PreparedAuditEvent {
+  /** The event, `payload_sha256`, `prev_hash` and `hash` still null. */
+  readonly event: AuditEvent;
+  /** The redacted payload's full JSON text (what `payload_sha256` hashes), null without one. */
+  readonly payloadJson: string | null;
+}
+
+/**
+ * Builds the audit event like `buildAuditEvent` but without hashing anything: redaction,
+ * serialisation and truncation only, so it is cheap enough for the request path.
+ */
+export function prepareAuditEvent(
+  input: AuditInput,
+  context: { now: number; eventId: string },
+): PreparedAuditEvent {
   const body = payloadFields(input.payload);
-  return {
-    timestamp: new Date(context.now).toISOString(),
+  const event: AuditEvent = {
+    timestamp: isoTimestamp(context.now),
     event_id: context.eventId,
     event: input.event,
     agent_id: input.agentId,
@@ -114,7 +137,7 @@ export function buildAuditEvent(
     tool_name: input.toolName,
     payload: body.payload,
     ...(body.truncated ? { payload_truncated: true as const } : {}),
-    payload_sha256: body.sha256,
+    payload_sha256: null,
     status: input.status,
     reason_code: input.reasonCode,
     reason: input.reason,
@@ -124,6 +147,19 @@ export function buildAuditEvent(
     prev_hash: null,
     hash: null,
   };
+  return { event, payloadJson: body.json };
+}
+
+let lastTime = Number.NaN;
+let lastIso = "";
+
+/** `new Date(now).toISOString()`, formatted once per millisecond. */
+export function isoTimestamp(now: number): string {
+  if (now !== lastTime) {
+    lastIso = new Date(now).toISOString();
+    lastTime = now;
+  }
+  return lastIso;
 }
 
 /** sha256 hex of a string's UTF-8 bytes. */
@@ -142,20 +178,19 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 function payloadFields(
   payload: unknown,
-): { payload: unknown; truncated: boolean; sha256: string | null } {
+): { payload: unknown; truncated: boolean; json: string | null } {
   if (payload === undefined || payload === null) {
-    return { payload: null, truncated: false, sha256: null };
+    return { payload: null, truncated: false, json: null };
   }
-  const redacted = redact(payload);
+  const redacted = redactShared(payload);
   const text = redacted === undefined ? undefined : JSON.stringify(redacted);
   if (text === undefined || text === "null") {
-    return { payload: null, truncated: false, sha256: null };
+    return { payload: null, truncated: false, json: null };
   }
-  const sha256 = sha256Hex(text);
   if (text.length * 3 <= MAX_PAYLOAD_BYTES || encoder.encode(text).length <= MAX_PAYLOAD_BYTES) {
-    return { payload: redacted, truncated: false, sha256 };
+    return { payload: redacted, truncated: false, json: text };
   }
-  return { payload: truncateUtf8(text, MAX_PAYLOAD_BYTES), truncated: true, sha256 };
+  return { payload: truncateUtf8(text, MAX_PAYLOAD_BYTES), truncated: true, json: text };
 }
 
 function milliseconds(value: number | null | undefined): number | null {

@@ -26,8 +26,60 @@ export const MAX_REDACT_DEPTH = 64;
 
 /** True when a value stored under `key` must be redacted (§6 rule). */
 export function isSecretKey(key: string): boolean {
+  const known = secretKeys.get(key);
+  if (known !== undefined) return known;
   const normalized = key.toLowerCase().replaceAll("-", "_");
-  return SECRET_KEY_SUFFIXES.some((suffix) => normalized.endsWith(suffix));
+  const secret = SECRET_KEY_SUFFIXES.some((suffix) => normalized.endsWith(suffix));
+  // Payload keys repeat (the same tools, the same fields): remember the answer, within bounds.
+  if (secretKeys.size < MAX_REMEMBERED_KEYS && key.length <= 64) secretKeys.set(key, secret);
+  return secret;
+}
+
+const MAX_REMEMBERED_KEYS = 4096;
+const secretKeys = new Map<string, boolean>();
+
+/**
+ * `redact(value)` without the copy when none is needed: a value that is already JSON-safe
+ * (plain objects, arrays, strings, finite numbers, booleans, null; no secret key, nothing deeper
+ * than 64 levels, no `toJSON`, no getter that throws) is returned as it is; anything else is
+ * `redact(value)`. The result may therefore share objects with `value`: do not mutate either.
+ */
+export function redactShared(value: unknown): unknown {
+  return isClean(value, 0) ? value : redact(value);
+}
+
+function isClean(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  // Past the depth limit (which a cycle also reaches) the copy decides what to write.
+  if (depth >= MAX_REDACT_DEPTH - 1) return false;
+  try {
+    if (Array.isArray(value)) {
+      if (Object.getPrototypeOf(value) !== Array.prototype || "toJSON" in value) return false;
+      for (let i = 0; i < value.length; i++) if (!isClean(value[i], depth + 1)) return false;
+      return true;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) return false;
+    const object = value as Record<string, unknown>;
+    for (const key in object) {
+      if (!Object.hasOwn(object, key)) return false;
+      if (isSecretKey(key) || !isClean(object[key], depth + 1)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

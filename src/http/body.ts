@@ -1,6 +1,10 @@
 /** Reads a request body as JSON within a byte limit, refusing other media types. */
 import type { ReasonCode } from "../reasons.ts";
 
+const DIGITS = /^[0-9]{1,16}$/;
+// Fatal: invalid UTF-8 is refused, never replaced. Without `stream`, each decode starts afresh.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 /** A parsed body, or the refusal to answer with. */
 export type BodyResult =
   | { ok: true; value: unknown }
@@ -9,6 +13,7 @@ export type BodyResult =
 /** True for `application/json` with optional parameters (e.g. `; charset=utf-8`). */
 export function isJsonMediaType(header: string | null): boolean {
   if (!header) return false;
+  if (header === "application/json") return true;
   const type = header.split(";", 1)[0].trim().toLowerCase();
   return type === "application/json";
 }
@@ -32,11 +37,15 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
     await request.body?.cancel().catch(() => {});
     return tooLarge;
   }
-  const bytes = await readLimited(request.body, maxBytes);
-  if (bytes === undefined) return tooLarge;
+  // With a declared length within the limit the server's framing bounds the body: read it in
+  // one go. Without one (chunked), count the bytes as they come.
+  const framed = declared !== null && DIGITS.test(declared) &&
+    request.headers.get("transfer-encoding") === null;
+  const bytes = framed ? await request.bytes() : await readLimited(request.body, maxBytes);
+  if (bytes === undefined || bytes.byteLength > maxBytes) return tooLarge;
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = utf8.decode(bytes);
   } catch {
     return { ok: false, reasonCode: "bad_request", reason: "request body is not valid UTF-8" };
   }

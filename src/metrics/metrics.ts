@@ -2,6 +2,11 @@
 
 const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
 const MAX_SERIES = 5000;
+const MAX_KNOWN = 2 * MAX_SERIES;
+
+interface Counter {
+  value: number;
+}
 
 /** One decision to count. */
 export interface DecisionSample {
@@ -33,9 +38,12 @@ function escapeLabel(value: string): string {
 
 /** Creates empty metrics. Past 5000 distinct label sets, new ones are counted as `other`. */
 export function createMetrics(): Metrics {
-  const decisions = new Map<string, number>();
+  const decisions = new Map<string, Counter>();
+  // Raw label values → their series, so a known sample costs one string and one lookup instead
+  // of four escapes (bounded: hostile model ids past it take the slow path, still correct).
+  const known = new Map<string, Counter>();
   const upstreamErrors = new Map<string, number>();
-  const buckets = new Array<number>(LATENCY_BUCKETS_MS.length).fill(0);
+  const buckets = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
   let latencyCount = 0;
   let latencySum = 0;
 
@@ -49,15 +57,33 @@ export function createMetrics(): Metrics {
     }",model="other",tool="other"`;
   }
 
+  // Unambiguous: status and reason codes are the gateway's own, tool names cannot hold NUL,
+  // so whatever NULs a model id holds, the split is fixed.
+  function counterOf(sample: DecisionSample): Counter {
+    const raw = `${sample.status}\u0000${sample.reasonCode}\u0000${sample.modelId ?? ""}\u0000${
+      sample.toolName ?? ""
+    }`;
+    const cached = known.get(raw);
+    if (cached !== undefined) return cached;
+    const key = seriesKey(sample);
+    let counter = decisions.get(key);
+    if (counter === undefined) {
+      counter = { value: 0 };
+      decisions.set(key, counter);
+    }
+    if (known.size < MAX_KNOWN) known.set(raw, counter);
+    return counter;
+  }
+
   return {
     observe(sample) {
-      const key = seriesKey(sample);
-      decisions.set(key, (decisions.get(key) ?? 0) + 1);
+      counterOf(sample).value++;
       latencyCount++;
       latencySum += sample.latencyMs;
-      for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) {
-        if (sample.latencyMs <= LATENCY_BUCKETS_MS[i]) buckets[i]++;
-      }
+      // Count in the first bucket that holds the value; render() accumulates.
+      let i = 0;
+      while (i < LATENCY_BUCKETS_MS.length && !(sample.latencyMs <= LATENCY_BUCKETS_MS[i])) i++;
+      buckets[i]++;
     },
     upstreamError(upstream) {
       const key = upstreamErrors.has(upstream) || upstreamErrors.size < MAX_SERIES
@@ -70,15 +96,17 @@ export function createMetrics(): Metrics {
         "# HELP mcpsec_decisions_total Decisions by status, reason code, model and tool.",
         "# TYPE mcpsec_decisions_total counter",
       ];
-      for (const [labels, value] of decisions) {
-        lines.push(`mcpsec_decisions_total{${labels}} ${value}`);
+      for (const [labels, counter] of decisions) {
+        lines.push(`mcpsec_decisions_total{${labels}} ${counter.value}`);
       }
       lines.push(
         "# HELP mcpsec_decision_latency_ms The gateway's own time per decision, in milliseconds.",
         "# TYPE mcpsec_decision_latency_ms histogram",
       );
+      let cumulative = 0;
       LATENCY_BUCKETS_MS.forEach((bound, i) => {
-        lines.push(`mcpsec_decision_latency_ms_bucket{le="${bound}"} ${buckets[i]}`);
+        cumulative += buckets[i];
+        lines.push(`mcpsec_decision_latency_ms_bucket{le="${bound}"} ${cumulative}`);
       });
       lines.push(
         `mcpsec_decision_latency_ms_bucket{le="+Inf"} ${latencyCount}`,

@@ -1,0 +1,229 @@
+/** The bench report: ratios against §11's targets, and its Markdown table. Pure. */
+import type { LoadRun } from "./load.ts";
+import type { MemoryProbeResult } from "../src/limits/memory_probe.ts";
+
+/** The machine a run happened on. */
+export interface MachineInfo {
+  /** Logical CPUs. */
+  readonly nproc: number;
+  /** CPU model from /proc/cpuinfo. */
+  readonly cpu: string;
+  /** `deno --version` first line. */
+  readonly deno: string;
+  /** Operating system and architecture. */
+  readonly os: string;
+}
+
+/** The four loads. */
+export type ScenarioKey = "a" | "b" | "c" | "d";
+
+/** What each scenario measures. */
+export const SCENARIO_LABELS: Readonly<Record<ScenarioKey, string>> = {
+  a: "bare Deno.serve, parse JSON, fixed JSON answer",
+  b: "gateway POST /mcp/toolcall (policy + limiter + draft-07 schema + audit to file)",
+  c: "upstream MCP server, tools/call direct",
+  d: "gateway /mcp tools/call proxied to the same upstream",
+};
+
+/** The audit file cross-check after the gateway stopped. */
+export interface AuditCheck {
+  /** Lines in the audit file. */
+  readonly lines: number;
+  /** Lines with `"event":"toolcall"`. */
+  readonly toolcalls: number;
+  /** Answers the load generators counted from the gateway (warm-up included). */
+  readonly answered: number;
+  /** `verify-log` accepted the whole file. */
+  readonly chainOk: boolean;
+  /** Every answered call is in the file, and the chain is intact. */
+  readonly ok: boolean;
+}
+
+/** Everything measured by the load part. */
+export interface LoadReport {
+  /** Generator used and why. */
+  readonly generator: { readonly name: string; readonly why: string };
+  /** Connections, seconds, warm-up, rounds. */
+  readonly shape: {
+    readonly connections: number;
+    readonly durationS: number;
+    readonly warmupS: number;
+    readonly rounds: number;
+  };
+  /** The median round of each scenario (by requests per second). */
+  readonly scenarios: Readonly<Record<ScenarioKey, LoadRun>>;
+  /** Every round, in order. */
+  readonly rounds: readonly Readonly<Record<ScenarioKey, LoadRun>>[];
+  /** Gateway resident memory after the loads, MiB. */
+  readonly gatewayMemory: { readonly rssMb: number; readonly peakMb: number } | null;
+  /** The audit cross-check. */
+  readonly audit: AuditCheck;
+}
+
+/** A whole run. */
+export interface BenchReport {
+  /** ISO time of the run. */
+  readonly date: string;
+  /** Smoke runs are for tests only; their numbers mean nothing. */
+  readonly smoke: boolean;
+  /** The machine. */
+  readonly machine: MachineInfo;
+  /** Loads (absent with `--memory`). */
+  readonly load?: LoadReport;
+  /** Derived ratios and target checks (absent with `--memory`). */
+  readonly ratios?: Ratios;
+  /** The limiter memory benchmark. */
+  readonly memory?: MemoryProbeResult;
+}
+
+/** §11's numbers, derived from one run. */
+export interface Ratios {
+  /** Decision API throughput / bare throughput. */
+  readonly decisionShare: number;
+  /** Decision API p99, ms. */
+  readonly decisionP99Ms: number;
+  /** Proxied throughput / direct throughput. */
+  readonly proxyShare: number;
+  /** Proxied p50 − direct p50, ms. */
+  readonly addedP50Ms: number;
+  /** Each §11 target met. */
+  readonly pass: {
+    readonly decisionShare: boolean;
+    readonly decisionP99: boolean;
+    readonly proxyShare: boolean;
+    readonly addedP50: boolean;
+  };
+}
+
+/** §11 targets. */
+export const TARGETS = {
+  decisionShare: 0.6,
+  decisionP99Ms: 2,
+  proxyShare: 0.4,
+  addedP50Ms: 0.5,
+  memoryMb: 300,
+} as const;
+
+/** The round whose requests per second is the median of each scenario's rounds. */
+export function medianRound(rounds: readonly LoadRun[]): LoadRun {
+  if (rounds.length === 0) throw new Error("Cannot take the median of no rounds");
+  const sorted = [...rounds].sort((x, y) => x.rps - y.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** §11's ratios from the four scenarios. */
+export function computeRatios(s: Readonly<Record<ScenarioKey, LoadRun>>): Ratios {
+  const decisionShare = s.a.rps > 0 ? s.b.rps / s.a.rps : 0;
+  const proxyShare = s.c.rps > 0 ? s.d.rps / s.c.rps : 0;
+  const addedP50Ms = s.d.p50Ms - s.c.p50Ms;
+  return {
+    decisionShare,
+    decisionP99Ms: s.b.p99Ms,
+    proxyShare,
+    addedP50Ms,
+    pass: {
+      decisionShare: decisionShare >= TARGETS.decisionShare,
+      decisionP99: s.b.p99Ms <= TARGETS.decisionP99Ms,
+      proxyShare: proxyShare >= TARGETS.proxyShare,
+      addedP50: addedP50Ms <= TARGETS.addedP50Ms,
+    },
+  };
+}
+
+const pct = (value: number) => `${(value * 100).toFixed(1)} %`;
+const ms = (value: number) => `${value.toFixed(3)} ms`;
+const mark = (ok: boolean) => ok ? "✅" : "❌";
+
+/** The Markdown tables of a report. */
+export function renderMarkdown(report: BenchReport): string {
+  const { machine } = report;
+  const lines = [
+    `Run ${report.date}${report.smoke ? " (SMOKE RUN: numbers are meaningless)" : ""} on ` +
+    `${machine.nproc} × ${machine.cpu}, ${machine.os}, ${machine.deno}.`,
+    "",
+  ];
+  const { load, ratios } = report;
+  if (load && ratios) {
+    lines.push(
+      `Load: ${load.generator.name} (${load.generator.why}), ${load.shape.connections} ` +
+        `connections, ${load.shape.warmupS} s warm-up + ${load.shape.durationS} s measured per ` +
+        `scenario, ${load.shape.rounds} round(s), median round shown. Everything on 127.0.0.1, ` +
+        "load generator, gateway and upstream sharing the same cores.",
+      "",
+      "| scenario | requests/s | p50 | p90 | p99 | errors | non-2xx |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const key of ["a", "b", "c", "d"] as const) {
+      const run = load.scenarios[key];
+      lines.push(
+        `| (${key}) ${SCENARIO_LABELS[key]} | ${run.rps.toFixed(0)} | ${ms(run.p50Ms)} | ` +
+          `${ms(run.p90Ms)} | ${ms(run.p99Ms)} | ${run.errors} | ${run.non2xx} |`,
+      );
+    }
+    const memory = load.gatewayMemory;
+    lines.push(
+      "",
+      "| §11 target | measured | |",
+      "|---|---:|:-:|",
+      `| decision API ≥ 60 % of bare (b/a) | ${pct(ratios.decisionShare)} | ${
+        mark(ratios.pass.decisionShare)
+      } |`,
+      `| decision API p99 ≤ 2 ms | ${ms(ratios.decisionP99Ms)} | ${
+        mark(ratios.pass.decisionP99)
+      } |`,
+      `| proxied tools/call ≥ 40 % of direct (d/c) | ${pct(ratios.proxyShare)} | ${
+        mark(ratios.pass.proxyShare)
+      } |`,
+      `| added p50 (d − c) ≤ 0.5 ms | ${ms(ratios.addedP50Ms)} | ${mark(ratios.pass.addedP50)} |`,
+      "",
+      `Gateway RSS after the loads: ${
+        memory ? `${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)` : "n/a"
+      }. Audit file: ${load.audit.lines} lines, ${load.audit.toolcalls} tool-call events for ` +
+        `${load.audit.answered} answered calls, hash chain ${
+          load.audit.chainOk ? "verified" : "BROKEN"
+        } ${mark(load.audit.ok)}.`,
+    );
+    if (load.rounds.length > 1) {
+      lines.push("", "Rounds (requests/s a / b / c / d → b/a, d/c):", "");
+      for (const [i, round] of load.rounds.entries()) {
+        const r = computeRatios(round);
+        lines.push(
+          `${i + 1}. ${round.a.rps.toFixed(0)} / ${round.b.rps.toFixed(0)} / ${
+            round.c.rps.toFixed(0)
+          } / ${round.d.rps.toFixed(0)} → ${pct(r.decisionShare)}, ${pct(r.proxyShare)}`,
+        );
+      }
+    }
+  }
+  const { memory } = report;
+  if (memory) {
+    lines.push(
+      "",
+      "| limiter memory | |",
+      "|---|---:|",
+      `| distinct sessions tracked | ${memory.sizeTracked.toLocaleString("en-US")} |`,
+      `| RSS before → with all tracked${memory.gc ? " (after gc)" : ""} | ${
+        memory.rssBeforeMb.toFixed(1)
+      } → ${memory.rssTrackedMb.toFixed(1)} MB ${mark(memory.rssTrackedMb <= TARGETS.memoryMb)} |`,
+      `| per session | ${memory.bytesPerSession.toFixed(0)} B |`,
+      `| entries after idle expiry | ${memory.sizeAfterExpiry} (${memory.sweepCalls} sweeps, longest ${
+        memory.longestSweepMs.toFixed(1)
+      } ms) |`,
+      `| RSS / V8 heap after expiry${memory.gc ? " and gc" : ""} | ${
+        memory.rssAfterExpiryMb.toFixed(1)
+      } MB / ${memory.heapAfterExpiryMb.toFixed(1)} MB |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Replaces the text between the bench markers of a Markdown document (appends them if absent). */
+export function replaceGenerated(document: string, generated: string): string {
+  const begin = "<!-- bench:begin (written by deno task bench) -->";
+  const end = "<!-- bench:end -->";
+  const block = `${begin}\n${generated}${end}`;
+  const from = document.indexOf(begin);
+  const to = document.indexOf(end);
+  if (from === -1 || to === -1 || to < from) return `${document.trimEnd()}\n\n${block}\n`;
+  return document.slice(0, from) + block + document.slice(to + end.length);
+}
