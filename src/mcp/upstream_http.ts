@@ -1,5 +1,6 @@
 /** An `UpstreamClient` for a Streamable HTTP MCP server: one upstream session per gateway session. */
 import type { Logger } from "../log.ts";
+import { canUseHttp1, createHttp1Client } from "./http1_client.ts";
 import type { JsonRpcNotification, JsonRpcRequest } from "./jsonrpc.ts";
 import {
   type UpstreamClient,
@@ -51,6 +52,9 @@ export interface HttpUpstreamOptions {
   readonly clientInfo: ClientInfo;
   /** Operational log. */
   readonly log: Logger;
+  /** False to send with `fetch` instead of the pooled HTTP/1.1 client (default true for plain
+   * `http:` URLs without a proxy variable set). */
+  readonly pooled?: boolean;
   /** Reconnection delays of the GET stream (default 500 ms doubling to 30 s). */
   readonly reconnectBackoffMs?: { readonly initial: number; readonly max: number };
 }
@@ -71,6 +75,9 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     url: options.url,
     headers: { ...options.headers },
     maxMessageBytes: options.maxMessageBytes ?? 16 * 1024 * 1024,
+    ...(options.pooled !== false && canUseHttp1(options.url, (name) => Deno.env.get(name))
+      ? { http1: createHttp1Client(options.url) }
+      : {}),
   };
   const backoffMs = options.reconnectBackoffMs ?? { initial: 500, max: 30_000 };
   const closed = new AbortController();
@@ -306,6 +313,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
       }
       await Promise.all([...pending.keys()].map((key) => closeSession(key)));
       await background.drain();
+      await target.http1?.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 /** HTTP plumbing for the Streamable HTTP upstream client: headers, bounded bodies, SSE reading. */
+import type { Http1Client } from "./http1_client.ts";
 import { createSseParser } from "./sse.ts";
 import { UpstreamError } from "./upstream.ts";
 
@@ -12,6 +13,20 @@ export interface HttpTarget {
   readonly headers: Readonly<Record<string, string>>;
   /** Largest accepted message or JSON body, in bytes. */
   readonly maxMessageBytes: number;
+  /** The pooled HTTP/1.1 client for plain `http:` upstreams; `fetch` when absent. */
+  readonly http1?: Http1Client;
+}
+
+/** One request `send` makes. */
+export interface SendInit {
+  /** Request method. */
+  readonly method: string;
+  /** Request headers (from `buildHeaders`). */
+  readonly headers: Headers;
+  /** A JSON body. */
+  readonly body?: string;
+  /** Aborts the request and its body. */
+  readonly signal: AbortSignal;
 }
 
 /** The upstream session a message belongs to. */
@@ -54,12 +69,10 @@ export async function postMessage(
 }
 
 /** Sends a request to the endpoint; network failures become `UpstreamError("unavailable")`. */
-export async function send(
-  target: HttpTarget,
-  init: RequestInit & { signal: AbortSignal },
-): Promise<Response> {
+export async function send(target: HttpTarget, init: SendInit): Promise<Response> {
   try {
-    return await fetch(target.url, init);
+    if (target.http1 !== undefined) return await target.http1.fetch(target.url, init);
+    return await fetch(target.url, { ...init, redirect: "manual" });
   } catch (error) {
     if (init.signal.aborted) throw error;
     throw connectionError(target.name, error);
