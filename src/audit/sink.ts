@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
-import { chainLine } from "./chain.ts";
+import { type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
+import { type LineParts, lineParts } from "./line.ts";
 import {
   concatBytes,
   describeError,
@@ -29,12 +30,18 @@ export interface AuditSinkOptions {
   onError?: (message: string) => void;
   /** Called when writing works again after a failure. */
   onRecover?: () => void;
+  /** Where lines are hashed: batches of 32+ on a worker thread by default. */
+  chainer?: ChainerOptions;
 }
 
 /** The audit log writer: cheap synchronous appends, batched chained writes off the request path. */
 export interface AuditSink {
-  /** Queues `event` (synchronous, no I/O, no hashing); it is chained and written within ~20 ms. */
-  append(event: AuditEvent): void;
+  /**
+   * Queues `event` (synchronous, no I/O, no hashing); it is chained and written within ~20 ms.
+   * `payloadJson` (from `prepareAuditEvent`) is the redacted payload's JSON: its hash becomes
+   * `payload_sha256` at chain time. Without it the event's own `payload_sha256` is written.
+   */
+  append(event: AuditEvent, payloadJson?: string | null): void;
   /** False while the log cannot be written (the gateway answers 503 then) and after close. */
   readonly healthy: boolean;
   /** The newest hash written to the file (`audit_head`). */
@@ -56,10 +63,15 @@ interface QueuedLine {
   hash: string;
 }
 
+interface PendingEvent {
+  readonly event: AuditEvent;
+  readonly payloadJson: string | null | undefined;
+}
+
 const SEGMENT_BYTES = 1024 * 1024;
-const CHAIN_BATCH = 1000;
+// Small enough that building one batch's lines never holds requests up for long (p99).
+const CHAIN_BATCH = 256;
 const MAX_BACKOFF_MS = 1000;
-const encoder = new TextEncoder();
 const NEWLINE = new Uint8Array([0x0a]);
 
 /** Opens (creating if needed) the audit log at `options.path`, continuing its hash chain. */
@@ -80,7 +92,8 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   }
   const ring = createRing<AuditEvent>(Math.max(1000, options.ringSize ?? 2000));
   const listeners = new Set<(event: AuditEvent) => void>();
-  let pending: AuditEvent[] = [];
+  let pending: PendingEvent[] = [];
+  const chainer = createChainer(options.chainer);
   const lines: QueuedLine[] = [];
   let chainHead = start.head;
   let writtenHead = start.head;
@@ -132,7 +145,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     try {
       file = await Deno.open(path, { append: true, create: true, mode: 0o640 });
       let state = await settle(file);
-      while (chainMore()) {
+      while (await chainMore()) {
         if (maxBytes > 0 && partial === 0 && state.size > 0) {
           if (state.size + lines[0].bytes.length > maxBytes) {
             file.close();
@@ -174,21 +187,39 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   }
 
   /** Chains up to CHAIN_BATCH pending events when no chained line waits; false when all done. */
-  function chainMore(): boolean {
+  async function chainMore(): Promise<boolean> {
     if (lines.length > 0) return true;
     if (pending.length === 0) return false;
     const batch = pending.slice(0, CHAIN_BATCH);
     pending = pending.slice(batch.length);
-    for (const event of batch) {
+    const parts: LineParts[] = [];
+    const events: AuditEvent[] = [];
+    for (const { event, payloadJson } of batch) {
       try {
-        const { line, hash } = chainLine(event, chainHead);
-        chainHead = hash;
-        lines.push({ bytes: encoder.encode(`${line}\n`), hash });
+        parts.push(lineParts(event, payloadJson));
+        events.push(event);
       } catch {
         dropped++;
       }
     }
-    return lines.length > 0 || pending.length > 0;
+    if (events.length === 0) return pending.length > 0;
+    const prev = chainHead;
+    const chained = await chainer.chain(parts, prev);
+    let start = 0;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      event.prev_hash = i === 0 ? prev : chained.hashes[i - 1];
+      event.hash = chained.hashes[i];
+      const payloadHash = chained.payloadHashes[i];
+      if (payloadHash !== null) event.payload_sha256 = payloadHash;
+      lines.push({
+        bytes: chained.bytes.subarray(start, chained.ends[i]),
+        hash: chained.hashes[i],
+      });
+      start = chained.ends[i];
+    }
+    chainHead = chained.hashes[events.length - 1];
+    return true;
   }
 
   async function writeSegment(
@@ -260,7 +291,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   }
 
   return {
-    append(event: AuditEvent): void {
+    append(event: AuditEvent, payloadJson?: string | null): void {
       if (closed) {
         dropped++;
         return;
@@ -281,7 +312,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
         }
         return;
       }
-      pending.push(event);
+      pending.push({ event, payloadJson });
       schedule(healthy ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** failures));
     },
     get healthy(): boolean {
@@ -305,6 +336,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       if (timer !== null) clearTimeout(timer);
       timer = null;
       const error = await run();
+      chainer.close();
       if (error !== null) {
         const lost = pending.length + lines.length;
         throw new Error(`${error.message} (${lost} audit events not written)`);

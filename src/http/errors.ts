@@ -1,5 +1,6 @@
 /** The one JSON answer shape of the gateway (§4), used for decisions and for every error. */
 import { type ReasonCode, REASONS } from "../reasons.ts";
+import { securedResponse } from "./fast_path.ts";
 
 /** The JSON body of every gateway answer outside /mcp. */
 export interface AnswerBody {
@@ -40,5 +41,5 @@ export function answer(
     headers["retry-after"] = String(Math.max(1, Math.ceil(extra.retryAfterMs / 1000)));
   }
   if (http === 401) headers["www-authenticate"] = 'Bearer realm="mcp-sec-gateway"';
-  return new Response(JSON.stringify(body), { status: http, headers });
+  return securedResponse(JSON.stringify(body), { status: http, headers });
 }

@@ -22,6 +22,8 @@ export interface Http1Init {
   readonly headers: Headers;
   /** A string body (sent with Content-Length). */
   readonly body?: string;
+  /** `headerBlock(headers)`, when the caller keeps it for headers it reuses. */
+  readonly headerBlock?: string;
   /** Aborts the request and its body. */
   readonly signal: AbortSignal;
 }
@@ -385,11 +387,19 @@ function pathOf(target: string, hostHeader: string): string {
   return `${url.pathname}${url.search}`;
 }
 
-function encodeRequest(path: string, init: Http1Init, hostHeader: string): Bytes {
-  let head = `${init.method} ${path} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
-  for (const [name, value] of init.headers) {
-    if (!DROPPED.has(name)) head += `${name}: ${value}\r\n`;
+/** The header lines this client sends for `headers` (connection-level ones dropped). */
+export function headerBlock(headers: Headers): string {
+  let block = "";
+  for (const [name, value] of headers) {
+    if (!DROPPED.has(name)) block += `${name}: ${value}\r\n`;
   }
+  return block;
+}
+
+function encodeRequest(path: string, init: Http1Init, hostHeader: string): Bytes {
+  let head = `${init.method} ${path} HTTP/1.1\r\nhost: ${hostHeader}\r\n${
+    init.headerBlock ?? headerBlock(init.headers)
+  }`;
   const body = init.body === undefined ? undefined : encoder.encode(init.body);
   if (body !== undefined) head += `content-length: ${body.length}\r\n`;
   head += "\r\n";

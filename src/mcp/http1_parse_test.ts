@@ -17,12 +17,16 @@ Deno.test("http1 parse: finds the end of a head, also when it starts before `fro
 });
 
 Deno.test("http1 parse: status, headers and framing", () => {
-  const parsed = head("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n");
+  const parsed = head(
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n",
+  );
   expect(parsed.status).toBe(200);
   expect(parsed.headers).toEqual([["content-type", "application/json"], ["content-length", "12"]]);
   expect(parsed.framing).toEqual({ kind: "length", length: 12 });
   expect(parsed.reusable).toBe(true);
-  expect(head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").framing.kind).toBe("chunked");
+  expect(head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").framing.kind).toBe(
+    "chunked",
+  );
   const toClose = head("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n");
   expect(toClose.framing.kind).toBe("close");
   expect(toClose.reusable).toBe(false);

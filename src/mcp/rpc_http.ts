@@ -1,4 +1,5 @@
 /** HTTP answers of `/mcp`: JSON-RPC bodies, HTTP-level refusals, and SSE framing. */
+import { securedResponse } from "../http/fast_path.ts";
 import { type JsonRpcMessage, rpcError } from "./jsonrpc.ts";
 
 /** JSON-RPC code the gateway uses for HTTP-level refusals (bad headers, auth, …). */
@@ -12,7 +13,7 @@ export function rpcJson(
   message: JsonRpcMessage,
   init: { status?: number; headers?: Record<string, string> } = {},
 ): Response {
-  return new Response(JSON.stringify(message), {
+  return securedResponse(JSON.stringify(message), {
     status: init.status ?? 200,
     headers: { "content-type": "application/json", ...init.headers },
   });

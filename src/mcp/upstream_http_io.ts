@@ -1,5 +1,5 @@
 /** HTTP plumbing for the Streamable HTTP upstream client: headers, bounded bodies, SSE reading. */
-import type { Http1Client } from "./http1_client.ts";
+import { headerBlock, type Http1Client } from "./http1_client.ts";
 import { createSseParser } from "./sse.ts";
 import { UpstreamError } from "./upstream.ts";
 
@@ -25,6 +25,8 @@ export interface SendInit {
   readonly headers: Headers;
   /** A JSON body. */
   readonly body?: string;
+  /** The encoded header lines, for the HTTP/1.1 client (see `headerBlock`). */
+  readonly headerBlock?: string;
   /** Aborts the request and its body. */
   readonly signal: AbortSignal;
 }
@@ -61,18 +63,41 @@ export async function postMessage(
   message: unknown,
   signal: AbortSignal,
 ): Promise<Response> {
-  const headers = buildHeaders(target, session, {
-    "Accept": "application/json, text/event-stream",
-    "Content-Type": "application/json",
+  const { headers, block } = postHeaders(target, session);
+  return await send(target, {
+    method: "POST",
+    headers,
+    headerBlock: block,
+    body: JSON.stringify(message),
+    signal,
   });
-  return await send(target, { method: "POST", headers, body: JSON.stringify(message), signal });
+}
+
+const POST_HEADERS = {
+  "Accept": "application/json, text/event-stream",
+  "Content-Type": "application/json",
+};
+/** A session's POST headers never change: built (and encoded) once per session. */
+const postHeadersCache = new WeakMap<SessionRef, { headers: Headers; block: string }>();
+
+function postHeaders(
+  target: HttpTarget,
+  session: SessionRef | undefined,
+): { headers: Headers; block: string } {
+  const cached = session === undefined ? undefined : postHeadersCache.get(session);
+  if (cached !== undefined) return cached;
+  const headers = buildHeaders(target, session, POST_HEADERS);
+  const built = { headers, block: headerBlock(headers) };
+  if (session !== undefined) postHeadersCache.set(session, built);
+  return built;
 }
 
 /** Sends a request to the endpoint; network failures become `UpstreamError("unavailable")`. */
 export async function send(target: HttpTarget, init: SendInit): Promise<Response> {
   try {
     if (target.http1 !== undefined) return await target.http1.fetch(target.url, init);
-    return await fetch(target.url, { ...init, redirect: "manual" });
+    const { method, headers, body, signal } = init;
+    return await fetch(target.url, { method, headers, body, signal, redirect: "manual" });
   } catch (error) {
     if (init.signal.aborted) throw error;
     throw connectionError(target.name, error);
@@ -132,6 +157,14 @@ export async function readJsonLimited(target: HttpTarget, response: Response): P
     await discard(response);
     throw tooLarge();
   }
+  // A declared length within the limit bounds the body (both clients enforce the framing).
+  if (DIGITS.test(response.headers.get("content-length") ?? "")) {
+    const whole = await response.bytes().catch((error) => {
+      throw connectionError(target.name, error);
+    });
+    if (whole.length > target.maxMessageBytes) throw tooLarge();
+    return parseJsonBytes(target, whole);
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   if (response.body !== null) {
@@ -155,8 +188,15 @@ export async function readJsonLimited(target: HttpTarget, response: Response): P
     bytes.set(chunk, offset);
     offset += chunk.length;
   }
+  return parseJsonBytes(target, bytes);
+}
+
+const DIGITS = /^[0-9]{1,15}$/;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function parseJsonBytes(target: HttpTarget, bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return JSON.parse(utf8.decode(bytes));
   } catch {
     throw new UpstreamError("protocol", `Upstream "${target.name}" sent a body that is not JSON`);
   }
