@@ -1,9 +1,10 @@
-// `deno task bench` (SPEC §11): four loads side by side in one run, (a) bare Deno.serve,
-// (b) the decision API, (c) an MCP upstream called directly and (d) the same call through the
+// `deno task bench` (SPEC §11): four loads side by side in one run, (a) bare Deno.serve, (b) the
+// decision API, (c) an MCP upstream called directly and (d) the same call through the
 // gateway's /mcp, every server in its own process on 127.0.0.1, then the limiter memory probe.
 // Writes <out>/latest.json and latest.md (smoke runs: smoke.*) and, for full runs, the table in
 // docs/BENCHMARKS.md. `--smoke` (or BENCH_SMOKE=1) takes a few seconds; `--memory` runs only
-// the memory probe. See bench/options.ts for every option.
+// the memory probe. See bench/options.ts for every option. Runs with --allow-all: it starts
+// servers and reads /proc, which Deno allows only with every permission.
 
 import { join, resolve } from "node:path";
 import { pickGenerator, runLoad } from "./load.ts";
