@@ -163,16 +163,3 @@ export async function findChainStart(
   }
   return { head: previous?.lastHash ?? GENESIS_HASH, known };
 }
-
-/** `parts` joined; `length` is their total length, or -1 to compute it. */
-export function concatBytes(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const total = length >= 0 ? length : parts.reduce((sum, part) => sum + part.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}

@@ -1,9 +1,9 @@
 import { dirname } from "node:path";
+import { concatBytes } from "../bytes.ts";
 import { type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
 import { type LineParts, lineParts } from "./line.ts";
 import {
-  concatBytes,
   describeError,
   findChainStart,
   listRotatedFiles,

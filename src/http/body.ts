@@ -1,4 +1,5 @@
 /** Reads a request body as JSON within a byte limit, refusing other media types. */
+import { concatBytes } from "../bytes.ts";
 import type { ReasonCode } from "../reasons.ts";
 
 const DIGITS = /^[0-9]{1,16}$/;
@@ -74,12 +75,5 @@ async function readLimited(
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
-  const joined = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return joined;
+  return concatBytes(chunks, total);
 }

@@ -5,6 +5,7 @@
  * Redirects are never followed (they would carry the configured credentials elsewhere);
  * compressed bodies are not asked for, and gzip/deflate ones are decoded if sent anyway.
  */
+import { concatBytes } from "../bytes.ts";
 import {
   type BodyFraming,
   createChunkedDecoder,
@@ -188,7 +189,7 @@ export function createHttp1Client(url: string): Http1Client {
         if (buffered.length === 0 && reused) throw new StaleConnection("connection closed");
         throw new Error("connection closed before the response head");
       }
-      buffered = buffered.length === 0 ? chunk : concat(buffered, chunk);
+      buffered = buffered.length === 0 ? chunk : concatBytes([buffered, chunk]);
     }
   }
 
@@ -287,7 +288,7 @@ function respond(
     if (decoder.done) {
       if (used < rest.length) c.pending = rest.slice(used);
       io.done(head.reusable);
-      return new Response(decoded(concatAll(data)), init);
+      return new Response(decoded(concatBytes(data)), init);
     }
     // Not all here: stream it, decoding from the start again with a fresh decoder.
     return new Response(decoded(bodyStream(c, framing, rest, io, head)), init);
@@ -404,32 +405,12 @@ function encodeRequest(path: string, init: Http1Init, hostHeader: string): Bytes
   if (body !== undefined) head += `content-length: ${body.length}\r\n`;
   head += "\r\n";
   const headBytes = encoder.encode(head);
-  return body === undefined ? headBytes : concat(headBytes, body);
+  return body === undefined ? headBytes : concatBytes([headBytes, body]);
 }
 
 async function writeAll(conn: Deno.TcpConn, bytes: Bytes): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
-
-function concat(a: Bytes, b: Bytes): Bytes {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function concatAll(parts: readonly Bytes[]): Bytes {
-  if (parts.length === 1) return parts[0].slice();
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 function abortReason(signal: AbortSignal): unknown {

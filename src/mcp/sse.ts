@@ -1,4 +1,5 @@
 /** Incremental Server-Sent Events parser (WHATWG event-stream rules), pure and byte-bounded. */
+import { concatBytes } from "../bytes.ts";
 
 /** One dispatched event. `data` lines are joined with "\n"; `event` defaults to "message". */
 export interface SseEvent {
@@ -88,7 +89,7 @@ export function createSseParser(options: { maxEventBytes: number }): SseParser {
     let bytes = tail;
     if (line.length > 0) {
       line.push(tail);
-      bytes = concat(line, lineBytes + tail.length);
+      bytes = concatBytes(line, lineBytes + tail.length);
       line = [];
       lineBytes = 0;
     }
@@ -125,14 +126,4 @@ export function createSseParser(options: { maxEventBytes: number }): SseParser {
     lastEventId: () => lastId,
     retryMs: () => retry,
   };
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const joined = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
 }

@@ -1,4 +1,5 @@
 /** HTTP plumbing for the Streamable HTTP upstream client: headers, bounded bodies, SSE reading. */
+import { concatBytes } from "../bytes.ts";
 import { headerBlock, type Http1Client } from "./http1_client.ts";
 import { createSseParser } from "./sse.ts";
 import { UpstreamError } from "./upstream.ts";
@@ -182,13 +183,7 @@ export async function readJsonLimited(target: HttpTarget, response: Response): P
       chunks.push(value);
     }
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return parseJsonBytes(target, bytes);
+  return parseJsonBytes(target, concatBytes(chunks, total));
 }
 
 const DIGITS = /^[0-9]{1,15}$/;
