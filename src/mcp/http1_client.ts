@@ -42,6 +42,8 @@ export interface Http1Client {
 /** Idle connections kept per upstream; more are closed when released. */
 const MAX_IDLE = 128;
 const READ_BUFFER_BYTES = 64 * 1024;
+/** 1xx answers skipped before the final one. */
+const MAX_INTERIM = 8;
 const encoder = new TextEncoder();
 
 type Bytes = Uint8Array<ArrayBuffer>;
@@ -170,6 +172,7 @@ export function createHttp1Client(url: string): Http1Client {
   ): Promise<{ head: ResponseHead; rest: Bytes }> {
     let buffered = new Uint8Array(0);
     let scanned = 0;
+    let interim = 0;
     for (;;) {
       const end = findHeadEnd(buffered, Math.max(0, scanned - 3));
       if (end >= 0) {
@@ -177,7 +180,8 @@ export function createHttp1Client(url: string): Http1Client {
         const rest = buffered.slice(end);
         if (head.status === 101) throw new Error("unexpected protocol switch");
         if (head.status >= 200) return { head, rest };
-        // 1xx interim answers: skip to the final one.
+        // 1xx interim answers: skip to the final one (a few, not forever).
+        if (++interim > MAX_INTERIM) throw new Error("too many interim responses");
         buffered = rest;
         scanned = 0;
         continue;

@@ -193,6 +193,8 @@ Deno.test("http1 client: ambiguous framing and bad heads fail as network errors"
     "NOT HTTP\r\n\r\n",
     `HTTP/1.1 200 OK\r\nx: ${"a".repeat(70 * 1024)}`,
     "HTTP/1.1 200 OK\r\ncontent-encoding: br\r\ncontent-length: 2\r\n\r\n{}",
+    "HTTP/1.1 100 Continue\r\n\r\n".repeat(9) + "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
+    "HTTP/1.1 101 Switching Protocols\r\n\r\n",
   ];
   const server = startTcp(async (_request, conn, index) => {
     await write(conn, answers[index]);

@@ -59,6 +59,16 @@ export interface HttpUpstreamOptions {
   readonly reconnectBackoffMs?: { readonly initial: number; readonly max: number };
 }
 
+/** An environment variable; one that cannot be read counts as set (so fetch, which reads proxy
+ * variables itself, is used). */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return "unreadable";
+  }
+}
+
 /** Bound on background messages: cancellations, answers to server requests, DELETE. */
 const BACKGROUND_TIMEOUT_MS = 5_000;
 
@@ -75,7 +85,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     url: options.url,
     headers: { ...options.headers },
     maxMessageBytes: options.maxMessageBytes ?? 16 * 1024 * 1024,
-    ...(options.pooled !== false && canUseHttp1(options.url, (name) => Deno.env.get(name))
+    ...(options.pooled !== false && canUseHttp1(options.url, readEnv)
       ? { http1: createHttp1Client(options.url) }
       : {}),
   };
