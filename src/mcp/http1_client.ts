@@ -1,7 +1,8 @@
 /**
  * A fetch-shaped HTTP/1.1 client for one plain `http:` upstream (effect), with a pool of
  * keep-alive connections. On loopback and LAN upstreams it costs a fraction of `fetch` per
- * request (SPEC §11). It answers a standard `Response`; bodies stream with back-pressure.
+ * request (SPEC §11). It answers a `Response`-shaped `Http1Response`; bodies stream with
+ * back-pressure.
  * Redirects are never followed (they would carry the configured credentials elsewhere);
  * compressed bodies are not asked for, and gzip/deflate ones are decoded if sent anyway.
  */
@@ -32,7 +33,7 @@ export interface Http1Init {
 /** A pooled HTTP/1.1 client bound to one origin. */
 export interface Http1Client {
   /** Sends one request to `url` (same origin as the client's); resolves once the head is in. */
-  fetch(url: string, init: Http1Init): Promise<Response>;
+  fetch(url: string, init: Http1Init): Promise<Http1Response>;
   /** Connections currently idle in the pool. */
   readonly idle: number;
   /** Closes every connection (running requests fail); the client stays usable. */
@@ -257,34 +258,35 @@ function respond(
   c: Connection,
   received: { head: ResponseHead; rest: Bytes },
   io: BodyIo,
-): Response {
+): Http1Response {
   const { head, rest } = received;
-  const headers = new Headers();
-  for (const [name, value] of head.headers) headers.append(name, value);
-  const init = { status: head.status, headers };
   const framing = head.framing;
   let format: CompressionFormat | undefined;
   try {
-    format = compression(headers);
+    format = compression(headerValue(head.headers, "content-encoding"));
   } catch (error) {
     io.destroy(c);
     io.done(false);
     throw error;
   }
-  const decoded = (body: Bytes | ReadableStream<Bytes>) =>
-    format === undefined
-      ? body
-      : stream(body).pipeThrough(new DecompressionStream(format)) as ReadableStream<Bytes>;
+  const answer = (body: Bytes | ReadableStream<Bytes> | null) =>
+    new Http1Response(
+      head.status,
+      head.headers,
+      body === null || format === undefined
+        ? body
+        : stream(body).pipeThrough(new DecompressionStream(format)) as ReadableStream<Bytes>,
+    );
   if (framing.kind === "none") {
     if (rest.length > 0) c.pending = rest;
     io.done(head.reusable);
-    return new Response(null, init);
+    return answer(null);
   }
   // The whole body already arrived (the common case for JSON answers): no stream needed.
   if (framing.kind === "length" && rest.length >= framing.length) {
     if (rest.length > framing.length) c.pending = rest.slice(framing.length);
     io.done(head.reusable);
-    return new Response(decoded(rest.subarray(0, framing.length)), init);
+    return answer(rest.subarray(0, framing.length));
   }
   if (framing.kind === "chunked") {
     const decoder = createChunkedDecoder();
@@ -292,12 +294,80 @@ function respond(
     if (decoder.done) {
       if (used < rest.length) c.pending = rest.slice(used);
       io.done(head.reusable);
-      return new Response(decoded(concatBytes(data)), init);
+      return answer(concatBytes(data));
     }
     // Not all here: stream it, decoding from the start again with a fresh decoder.
-    return new Response(decoded(bodyStream(c, framing, rest, io, head)), init);
   }
-  return new Response(decoded(bodyStream(c, framing, rest, io, head)), init);
+  return answer(bodyStream(c, framing, rest, io, head));
+}
+
+/**
+ * A response of this client: what the upstream code reads of a `Response` (status, headers,
+ * body, `bytes()`), without building one — no `Headers` object, and no stream for a body that
+ * arrived whole unless `body` is asked for. A body is read once, as with `Response`.
+ */
+export class Http1Response {
+  /** The status code. */
+  readonly status: number;
+  /** Header lookup, case-insensitive; repeated headers joined with ", ". */
+  readonly headers: { get(name: string): string | null };
+  #source: Bytes | ReadableStream<Bytes> | null;
+  #stream: ReadableStream<Bytes> | null | undefined;
+
+  /** Wraps a parsed head and its body (bytes, a stream, or none). */
+  constructor(
+    status: number,
+    headers: readonly (readonly [string, string])[],
+    source: Bytes | ReadableStream<Bytes> | null,
+  ) {
+    this.status = status;
+    this.headers = { get: (name) => headerValue(headers, name.toLowerCase()) };
+    this.#source = source;
+  }
+
+  /** True for 2xx. */
+  get ok(): boolean {
+    return this.status >= 200 && this.status <= 299;
+  }
+
+  /** The body as a stream (made on first use for a body that arrived whole). */
+  get body(): ReadableStream<Bytes> | null {
+    if (this.#stream === undefined) {
+      this.#stream = this.#source === null ? null : stream(this.#source);
+      this.#source = null;
+    }
+    return this.#stream;
+  }
+
+  /** The whole body. */
+  async bytes(): Promise<Bytes> {
+    const source = this.#source;
+    if (this.#stream === undefined && source instanceof Uint8Array) {
+      this.#source = null;
+      this.#stream = null;
+      return source;
+    }
+    const body = this.body;
+    return body === null ? new Uint8Array(0) : await new Response(body).bytes();
+  }
+
+  /** The whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.bytes());
+  }
+
+  /** The whole body parsed as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
+
+function headerValue(headers: readonly (readonly [string, string])[], name: string): string | null {
+  let value: string | null = null;
+  for (const [key, text] of headers) {
+    if (key === name) value = value === null ? text : `${value}, ${text}`;
+  }
+  return value;
 }
 
 function bodyStream(
@@ -372,8 +442,8 @@ function bodyStream(
 }
 
 /** The decompression a response needs, or undefined for identity; throws for unknown codings. */
-function compression(headers: Headers): CompressionFormat | undefined {
-  const coding = (headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+function compression(header: string | null): CompressionFormat | undefined {
+  const coding = (header ?? "identity").trim().toLowerCase();
   if (coding === "identity" || coding === "") return undefined;
   if (coding === "gzip" || coding === "x-gzip") return "gzip";
   if (coding === "deflate") return "deflate";

@@ -268,6 +268,33 @@ Deno.test("http1 client: a gzip body is decoded", async () => {
   }
 });
 
+Deno.test("http1 client: the response reads like a Response", async () => {
+  const server = startTcp(async (_request, conn) => {
+    await write(
+      conn,
+      "HTTP/1.1 201 Created\r\nX-Multi: a\r\nContent-Type: text/plain\r\nx-multi: b\r\n" +
+        "content-length: 5\r\n\r\nhello",
+    );
+    return "keep";
+  });
+  const client = createHttp1Client(server.url);
+  try {
+    const first = await client.fetch(server.url, post());
+    expect([first.status, first.ok]).toEqual([201, true]);
+    expect(first.headers.get("content-type")).toBe("text/plain");
+    expect(first.headers.get("X-MULTI")).toBe("a, b");
+    expect(first.headers.get("absent")).toBe(null);
+    expect(new TextDecoder().decode(await first.bytes())).toBe("hello");
+    const second = await client.fetch(server.url, post());
+    const reader = second.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("hello");
+    expect((await reader.read()).done).toBe(true);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
 Deno.test("http1 client: used only for plain http without a proxy variable", () => {
   const none = () => undefined;
   expect(canUseHttp1("http://127.0.0.1:1/mcp", none)).toBe(true);

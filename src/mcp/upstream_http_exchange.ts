@@ -23,6 +23,7 @@ import {
   readSseMessages,
   send,
   type SessionRef,
+  type UpstreamResponse,
   withDeadline,
 } from "./upstream_http_io.ts";
 
@@ -185,7 +186,7 @@ function matchResponse(
 }
 
 /** The `Mcp-Session-Id` of a response, checked to be visible ASCII of sane length. */
-export function readSessionId(target: HttpTarget, response: Response): string | undefined {
+export function readSessionId(target: HttpTarget, response: UpstreamResponse): string | undefined {
   const value = response.headers.get("mcp-session-id");
   if (value === null) return undefined;
   if (!/^[\x21-\x7e]{1,1024}$/.test(value)) {

@@ -18,6 +18,20 @@ export interface HttpTarget {
   readonly http1?: Http1Client;
 }
 
+/** What the upstream code reads of an HTTP answer: a `Response`, or the HTTP/1.1 client's. */
+export interface UpstreamResponse {
+  /** The status code. */
+  readonly status: number;
+  /** True for 2xx. */
+  readonly ok: boolean;
+  /** Header lookup. */
+  readonly headers: { get(name: string): string | null };
+  /** The body, if any. */
+  readonly body: ReadableStream<Uint8Array> | null;
+  /** The whole body. */
+  bytes(): Promise<Uint8Array>;
+}
+
 /** One request `send` makes. */
 export interface SendInit {
   /** Request method. */
@@ -63,7 +77,7 @@ export async function postMessage(
   session: SessionRef | undefined,
   message: unknown,
   signal: AbortSignal,
-): Promise<Response> {
+): Promise<UpstreamResponse> {
   const { headers, block } = postHeaders(target, session);
   return await send(target, {
     method: "POST",
@@ -94,7 +108,7 @@ function postHeaders(
 }
 
 /** Sends a request to the endpoint; network failures become `UpstreamError("unavailable")`. */
-export async function send(target: HttpTarget, init: SendInit): Promise<Response> {
+export async function send(target: HttpTarget, init: SendInit): Promise<UpstreamResponse> {
   try {
     if (target.http1 !== undefined) return await target.http1.fetch(target.url, init);
     const { method, headers, body, signal } = init;
@@ -133,7 +147,7 @@ export async function withDeadline<T>(
 }
 
 /** Drops a response body so its connection can be reused. */
-export async function discard(response: Response): Promise<void> {
+export async function discard(response: UpstreamResponse): Promise<void> {
   try {
     await response.body?.cancel();
   } catch {
@@ -142,12 +156,15 @@ export async function discard(response: Response): Promise<void> {
 }
 
 /** The media type of a response, lower-cased, without parameters. */
-export function mediaType(response: Response): string {
+export function mediaType(response: UpstreamResponse): string {
   return (response.headers.get("content-type") ?? "").split(";", 1)[0].trim().toLowerCase();
 }
 
 /** Reads and parses a JSON body of at most `maxMessageBytes`; else `UpstreamError("protocol")`. */
-export async function readJsonLimited(target: HttpTarget, response: Response): Promise<unknown> {
+export async function readJsonLimited(
+  target: HttpTarget,
+  response: UpstreamResponse,
+): Promise<unknown> {
   const tooLarge = () =>
     new UpstreamError(
       "protocol",

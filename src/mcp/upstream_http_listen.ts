@@ -11,6 +11,7 @@ import {
   readSseMessages,
   send,
   type SessionRef,
+  type UpstreamResponse,
 } from "./upstream_http_io.ts";
 
 /** Options of a listening stream. */
@@ -55,7 +56,7 @@ export function startListening(options: ListenOptions): Listening {
       const extra: Record<string, string> = { "Accept": "text/event-stream" };
       if (lastEventId !== "") extra["Last-Event-ID"] = lastEventId;
       const headers = buildHeaders(target, options.session, extra);
-      let response: Response;
+      let response: UpstreamResponse;
       try {
         response = await send(target, { method: "GET", headers, signal });
       } catch (error) {
