@@ -1,6 +1,6 @@
 /** The one decision pipeline both front doors share (§1): policy → limits → schema → audit. */
 import type { AuditEvent, AuditInput } from "./audit/event.ts";
-import { prepareAuditEvent } from "./audit/event.ts";
+import { buildAuditRecord } from "./audit/event.ts";
 import type { Limiter } from "./limits/limiter.ts";
 import { evaluatePolicy } from "./policy/evaluate.ts";
 import type { Policy } from "./policy/types.ts";
@@ -171,8 +171,8 @@ function allowed(reason: string): Verdict {
 
 /** Where audit events go: the sink's append, health flag and the policy version in force. */
 export interface AuditRecorder {
-  /** Appends one event (synchronous, no I/O on the request path); `payloadJson` is hashed into
-   * `payload_sha256` when the event is chained. */
+  /** Appends one event (synchronous, no I/O on the request path); `payloadJson` is its
+   * payload's JSON text, reused for the line. */
   append(event: AuditEvent, payloadJson?: string | null): void;
   /** False while the audit cannot be written: the gateway then fails closed. */
   readonly healthy: boolean;
@@ -185,7 +185,8 @@ export function recordAudit(
   context: { now: number; newId: () => string },
 ): string {
   const eventId = context.newId();
-  const { event, payloadJson } = prepareAuditEvent(input, { now: context.now, eventId });
+  // payload_sha256 now, so /logs shows it at once; the line hash waits for the chainer.
+  const { event, payloadJson } = buildAuditRecord(input, { now: context.now, eventId });
   recorder.append(event, payloadJson);
   return eventId;
 }

@@ -49,6 +49,11 @@ function call(overrides: Record<string, unknown> = {}) {
   };
 }
 
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 Deno.test("an allowed call answers 200 and is audited with every field", async () => {
   const gw = await startTestGateway({ policy: POLICY, schemas: SCHEMAS });
   try {
@@ -87,6 +92,8 @@ Deno.test("an allowed call answers 200 and is audited with every field", async (
       status: "allowed",
       upstream_ms: null,
     });
+    // The payload hash is there as soon as the event is (the line hashes may still be pending).
+    expect(events[0].payload_sha256).toBe(await sha256(JSON.stringify(GOOD_INPUT)));
   } finally {
     await gw.close();
   }

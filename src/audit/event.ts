@@ -103,16 +103,27 @@ export function buildAuditEvent(
   input: AuditInput,
   context: { now: number; eventId: string },
 ): AuditEvent {
+  return buildAuditRecord(input, context).event;
+}
+
+/**
+ * `buildAuditEvent` plus the redacted payload's JSON text, which the sink reuses for the line
+ * instead of serialising the payload again.
+ */
+export function buildAuditRecord(
+  input: AuditInput,
+  context: { now: number; eventId: string },
+): PreparedAuditEvent {
   const prepared = prepareAuditEvent(input, context);
   const { event, payloadJson } = prepared;
   event.payload_sha256 = payloadJson === null ? null : sha256Hex(payloadJson);
-  return event;
+  return prepared;
 }
 
-/** An event ready for the sink: `payload_sha256` is left null and filled in when the event is
- * chained (off the request path), from `payloadJson`. */
+/** An event ready for the sink, with its payload's JSON text. Without `payload_sha256` (as
+ * `prepareAuditEvent` leaves it) the hash is computed when the event is chained. */
 export interface PreparedAuditEvent {
-  /** The event, `payload_sha256`, `prev_hash` and `hash` still null. */
+  /** The event; `prev_hash` and `hash` still null. */
   readonly event: AuditEvent;
   /** The redacted payload's full JSON text (what `payload_sha256` hashes), null without one. */
   readonly payloadJson: string | null;

@@ -27,10 +27,11 @@ export interface ChainedLine {
 const q = JSON.stringify;
 
 /**
- * The parts of `event`'s line. `payloadJson` (from `prepareAuditEvent`) is the redacted
- * payload's full JSON text: it is hashed at chain time and reused as the `payload` text when the
- * payload was not truncated. Without it the event is taken as it is (its `payload_sha256`
- * included) and its payload is serialised here, made JSON-safe first if it has to be.
+ * The parts of `event`'s line. `payloadJson` (from `buildAuditRecord`/`prepareAuditEvent`) is
+ * the redacted payload's full JSON text: it is reused as the `payload` text when the payload was
+ * not truncated, and hashed at chain time unless the event already holds its `payload_sha256`.
+ * Without it the event is taken as it is (its `payload_sha256` included) and its payload is
+ * serialised here, made JSON-safe first if it has to be.
  */
 export function lineParts(event: AuditEvent, payloadJson?: string | null): LineParts {
   let payloadText: string;
@@ -43,6 +44,7 @@ export function lineParts(event: AuditEvent, payloadJson?: string | null): LineP
       ? q(event.payload)
       : payloadJson;
     if (payloadJson === null) given = "null";
+    else if (typeof event.payload_sha256 === "string") given = q(event.payload_sha256);
     else hashInput = payloadJson;
   } else {
     try {

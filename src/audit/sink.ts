@@ -38,8 +38,8 @@ export interface AuditSinkOptions {
 export interface AuditSink {
   /**
    * Queues `event` (synchronous, no I/O, no hashing); it is chained and written within ~20 ms.
-   * `payloadJson` (from `prepareAuditEvent`) is the redacted payload's JSON: its hash becomes
-   * `payload_sha256` at chain time. Without it the event's own `payload_sha256` is written.
+   * `payloadJson` (from `buildAuditRecord`) is the redacted payload's JSON, reused for the line;
+   * an event without `payload_sha256` gets it from that text at chain time.
    */
   append(event: AuditEvent, payloadJson?: string | null): void;
   /** False while the log cannot be written (the gateway answers 503 then) and after close. */
