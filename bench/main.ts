@@ -74,6 +74,7 @@ async function startGatewayProcess(
       "--allow-write",
       "--allow-env",
       "--allow-run",
+      "--v8-flags=--enable-experimental-regexp-engine",
       ...prof,
       join(ROOT, "main.ts"),
       "serve",

@@ -18,6 +18,7 @@ import { createSessionStore } from "./mcp/sessions.ts";
 import { createIdleKeys } from "./mcp/idle_keys.ts";
 import { createClientRequests } from "./mcp/client_requests.ts";
 import { toolCallDeps } from "./http/decision_api.ts";
+import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
 
@@ -217,6 +218,12 @@ export async function startGateway(
   const address = server.addr as Deno.NetAddr;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   const url = `http://${host}:${address.port}`;
+  if (!linearEngineAvailable()) {
+    log.warn(
+      `Schema patterns run on V8's backtracking engine: start with --v8-flags=${LINEAR_ENGINE_FLAG} ` +
+        "(as deno task start does) so a hostile upstream pattern cannot stall the gateway.",
+    );
+  }
   if (policy.agents === null) {
     log.warn(
       "OPEN IDENTITY MODE: no `agents:` in the policy, so callers declare their own model_id. " +
