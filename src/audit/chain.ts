@@ -1,5 +1,5 @@
 import { type AuditEvent, sha256Hex } from "./event.ts";
-import { chainParts, lineParts } from "./line.ts";
+import { chainPrefix, linePrefix } from "./line.ts";
 
 /** The `prev_hash` of the very first line of a log: 64 zeros. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -21,7 +21,7 @@ export function isHash(value: unknown): value is string {
  */
 export function chainLine(event: AuditEvent, prevHash: string): { line: string; hash: string } {
   if (!isHash(prevHash)) throw new Error("Cannot chain audit event: prev_hash is not a sha256 hex");
-  const { line, hash } = chainParts(lineParts(event), prevHash);
+  const { line, hash } = chainPrefix(linePrefix(event), prevHash);
   event.prev_hash = prevHash;
   event.hash = hash;
   return { line, hash };

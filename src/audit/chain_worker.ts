@@ -1,7 +1,7 @@
 // The audit chain worker (effect): hashes and encodes batches of audit lines on its own thread,
-// so the request thread only queues events. Message in: `{ id, batch: LineParts[], prev }`;
-// message out: `{ id, bytes, ends, hashes, payloadHashes }` (the batch and the hashes packed, the
-// bytes transferred) or `{ id, error }`.
+// so the request thread only queues events. Message in: `{ id, batch, prev }` (line prefixes packed);
+// message out: `{ id, bytes, ends, hashes }` (the hashes packed, the bytes transferred) or
+// `{ id, error }`.
 import { chainBatch, packHashes, unpackBatch } from "./chain_batch.ts";
 
 interface WorkerScope {
@@ -20,7 +20,6 @@ scope.onmessage = (event: MessageEvent) => {
       bytes: chained.bytes,
       ends: chained.ends,
       hashes: packHashes(chained.hashes),
-      payloadHashes: packHashes(chained.payloadHashes),
     }, [chained.bytes.buffer as ArrayBuffer, chained.ends.buffer as ArrayBuffer]);
   } catch (error) {
     scope.postMessage({ id, error: error instanceof Error ? error.message : "chaining failed" });

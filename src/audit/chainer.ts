@@ -5,7 +5,6 @@
  * either way, only where the work happens changes.
  */
 import { chainBatch, type ChainedBatch, packBatch, unpackHashes } from "./chain_batch.ts";
-import type { LineParts } from "./line.ts";
 
 /** Options of `createChainer`. */
 export interface ChainerOptions {
@@ -19,8 +18,8 @@ export interface ChainerOptions {
 
 /** Chains batches in order; one batch at a time. */
 export interface Chainer {
-  /** Chains `batch` after `prevHash` (a checked sha256 hex). Never rejects for worker trouble. */
-  chain(batch: readonly LineParts[], prevHash: string): Promise<ChainedBatch>;
+  /** Chains the line prefixes of `batch` after `prevHash` (a checked sha256 hex). Never rejects for worker trouble. */
+  chain(batch: readonly string[], prevHash: string): Promise<ChainedBatch>;
   /** Batches chained by the worker so far. */
   readonly workerBatches: number;
   /** Stops the worker. */
@@ -66,7 +65,6 @@ export function createChainer(options: ChainerOptions = {}): Chainer {
         bytes: Uint8Array;
         ends: Uint32Array;
         hashes: string;
-        payloadHashes: string;
       };
       const entry = waiting.get(data.id);
       if (entry === undefined) return;
@@ -76,8 +74,7 @@ export function createChainer(options: ChainerOptions = {}): Chainer {
         entry.resolve({
           bytes: data.bytes,
           ends: data.ends,
-          hashes: unpackHashes(data.hashes) as string[],
-          payloadHashes: unpackHashes(data.payloadHashes),
+          hashes: unpackHashes(data.hashes),
         });
       }
     };
@@ -89,7 +86,7 @@ export function createChainer(options: ChainerOptions = {}): Chainer {
     return worker;
   }
 
-  function onWorker(running: Worker, batch: readonly LineParts[], prevHash: string) {
+  function onWorker(running: Worker, batch: readonly string[], prevHash: string) {
     const id = nextId++;
     return new Promise<ChainedBatch>((resolve, reject) => {
       const timer = setTimeout(() => abandon(new Error("audit chain worker too slow")), timeoutMs);

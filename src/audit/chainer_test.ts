@@ -1,9 +1,9 @@
 import { expect } from "expect";
-import { GENESIS_HASH, verifyLines } from "./chain.ts";
+import { chainLine, GENESIS_HASH, verifyLines } from "./chain.ts";
 import { chainBatch } from "./chain_batch.ts";
 import { createChainer } from "./chainer.ts";
-import { buildAuditEvent, prepareAuditEvent, sha256Hex } from "./event.ts";
-import { lineParts } from "./line.ts";
+import { buildAuditEvent, buildAuditRecord } from "./event.ts";
+import { linePrefix } from "./line.ts";
 
 const input = (n: number) => ({
   event: "toolcall" as const,
@@ -21,11 +21,11 @@ const input = (n: number) => ({
 
 function batch(count: number) {
   return Array.from({ length: count }, (_, n) => {
-    const { event, payloadJson } = prepareAuditEvent(input(n), {
+    const { event, payloadJson } = buildAuditRecord(input(n), {
       now: 1_700_000_000_000,
       eventId: `id-${n}`,
     });
-    return lineParts(event, payloadJson);
+    return linePrefix(event, payloadJson);
   });
 }
 
@@ -33,7 +33,7 @@ function lines(bytes: Uint8Array): string[] {
   return new TextDecoder().decode(bytes).split("\n").slice(0, -1);
 }
 
-Deno.test("chainer: prepared events chain to the lines buildAuditEvent would give", () => {
+Deno.test("chainer: records chain to exactly the lines chainLine writes for their events", () => {
   const chained = chainBatch(batch(3), GENESIS_HASH);
   const text = lines(chained.bytes);
   expect(verifyLines(text, { from: GENESIS_HASH })).toEqual({
@@ -41,12 +41,26 @@ Deno.test("chainer: prepared events chain to the lines buildAuditEvent would giv
     count: 3,
     head: chained.hashes[2],
   });
-  const built = buildAuditEvent(input(1), { now: 1_700_000_000_000, eventId: "id-1" });
-  expect(JSON.parse(text[1]).payload_sha256).toBe(built.payload_sha256);
-  expect(chained.payloadHashes[1]).toBe(built.payload_sha256);
+  let prev = GENESIS_HASH;
+  for (let n = 0; n < 3; n++) {
+    const built = buildAuditEvent(input(n), { now: 1_700_000_000_000, eventId: `id-${n}` });
+    const expected = chainLine(built, prev);
+    expect(text[n]).toBe(expected.line);
+    expect(chained.hashes[n]).toBe(expected.hash);
+    prev = expected.hash;
+  }
   expect(JSON.parse(text[1]).payload.token).toBe("[REDACTED]");
-  expect(sha256Hex(JSON.stringify(JSON.parse(text[1]).payload))).toBe(built.payload_sha256);
   expect(chained.ends[2]).toBe(chained.bytes.length);
+});
+
+Deno.test("chainer: a truncated or absent payload gives the same line as chainLine", () => {
+  for (const payload of [{ text: "x".repeat(20_000), secret: "s" }, null]) {
+    const context = { now: 1_700_000_000_000, eventId: "id-big" };
+    const record = buildAuditRecord({ ...input(0), payload }, context);
+    const chained = chainBatch([linePrefix(record.event, record.payloadJson)], GENESIS_HASH);
+    const expected = chainLine(buildAuditEvent({ ...input(0), payload }, context), GENESIS_HASH);
+    expect(lines(chained.bytes)).toEqual([expected.line]);
+  }
 });
 
 Deno.test("chainer: a worker chains large batches exactly as this thread does", async () => {

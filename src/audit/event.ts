@@ -113,30 +113,7 @@ export function buildAuditEvent(
 export function buildAuditRecord(
   input: AuditInput,
   context: { now: number; eventId: string },
-): PreparedAuditEvent {
-  const prepared = prepareAuditEvent(input, context);
-  const { event, payloadJson } = prepared;
-  event.payload_sha256 = payloadJson === null ? null : sha256Hex(payloadJson);
-  return prepared;
-}
-
-/** An event ready for the sink, with its payload's JSON text. Without `payload_sha256` (as
- * `prepareAuditEvent` leaves it) the hash is computed when the event is chained. */
-export interface PreparedAuditEvent {
-  /** The event; `prev_hash` and `hash` still null. */
-  readonly event: AuditEvent;
-  /** The redacted payload's full JSON text (what `payload_sha256` hashes), null without one. */
-  readonly payloadJson: string | null;
-}
-
-/**
- * Builds the audit event like `buildAuditEvent` but without hashing anything: redaction,
- * serialisation and truncation only, so it is cheap enough for the request path.
- */
-export function prepareAuditEvent(
-  input: AuditInput,
-  context: { now: number; eventId: string },
-): PreparedAuditEvent {
+): AuditRecord {
   const body = payloadFields(input.payload);
   const event: AuditEvent = {
     timestamp: isoTimestamp(context.now),
@@ -148,7 +125,7 @@ export function prepareAuditEvent(
     tool_name: input.toolName,
     payload: body.payload,
     ...(body.truncated ? { payload_truncated: true as const } : {}),
-    payload_sha256: null,
+    payload_sha256: body.json === null ? null : sha256Hex(body.json),
     status: input.status,
     reason_code: input.reasonCode,
     reason: input.reason,
@@ -161,11 +138,19 @@ export function prepareAuditEvent(
   return { event, payloadJson: body.json };
 }
 
+/** An event ready for the sink, with its payload's JSON text. */
+export interface AuditRecord {
+  /** The event; `prev_hash` and `hash` still null. */
+  readonly event: AuditEvent;
+  /** The redacted payload's full JSON text (what `payload_sha256` hashes), null without one. */
+  readonly payloadJson: string | null;
+}
+
 let lastTime = Number.NaN;
 let lastIso = "";
 
-/** `new Date(now).toISOString()`, formatted once per millisecond. */
-export function isoTimestamp(now: number): string {
+// `new Date(now).toISOString()`, formatted once per millisecond.
+function isoTimestamp(now: number): string {
   if (now !== lastTime) {
     lastIso = new Date(now).toISOString();
     lastTime = now;

@@ -2,7 +2,7 @@ import { dirname } from "node:path";
 import { concatBytes } from "../bytes.ts";
 import { type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
-import { type LineParts, lineParts } from "./line.ts";
+import { linePrefix } from "./line.ts";
 import {
   describeError,
   findChainStart,
@@ -38,8 +38,7 @@ export interface AuditSinkOptions {
 export interface AuditSink {
   /**
    * Queues `event` (synchronous, no I/O, no hashing); it is chained and written within ~20 ms.
-   * `payloadJson` (from `buildAuditRecord`) is the redacted payload's JSON, reused for the line;
-   * an event without `payload_sha256` gets it from that text at chain time.
+   * `payloadJson` (from `buildAuditRecord`) is the redacted payload's JSON, reused for the line.
    */
   append(event: AuditEvent, payloadJson?: string | null): void;
   /** False while the log cannot be written (the gateway answers 503 then) and after close. */
@@ -192,11 +191,11 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     if (pending.length === 0) return false;
     const batch = pending.slice(0, CHAIN_BATCH);
     pending = pending.slice(batch.length);
-    const parts: LineParts[] = [];
+    const prefixes: string[] = [];
     const events: AuditEvent[] = [];
     for (const { event, payloadJson } of batch) {
       try {
-        parts.push(lineParts(event, payloadJson));
+        prefixes.push(linePrefix(event, payloadJson));
         events.push(event);
       } catch {
         dropped++;
@@ -204,14 +203,12 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     }
     if (events.length === 0) return pending.length > 0;
     const prev = chainHead;
-    const chained = await chainer.chain(parts, prev);
+    const chained = await chainer.chain(prefixes, prev);
     let start = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       event.prev_hash = i === 0 ? prev : chained.hashes[i - 1];
       event.hash = chained.hashes[i];
-      const payloadHash = chained.payloadHashes[i];
-      if (payloadHash !== null) event.payload_sha256 = payloadHash;
       lines.push({
         bytes: chained.bytes.subarray(start, chained.ends[i]),
         hash: chained.hashes[i],
