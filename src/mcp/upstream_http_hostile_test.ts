@@ -12,7 +12,7 @@ import { createHttpUpstream } from "./upstream_http.ts";
 
 const CALL = { timeoutMs: 5_000 };
 
-function client(url: string, maxMessageBytes?: number) {
+function client(url: string, maxMessageBytes?: number, pooled?: boolean) {
   return createHttpUpstream({
     name: "raw",
     url,
@@ -21,6 +21,7 @@ function client(url: string, maxMessageBytes?: number) {
     maxMessageBytes,
     clientInfo: { name: "mcp-sec-gateway", version: "0.1.0" },
     log: silentLogger(),
+    pooled,
   });
 }
 
@@ -74,6 +75,30 @@ Deno.test("http upstream: garbage answers are protocol failures", async () => {
   expect((await listAgainst(() => sseAnswer("data: {nope\n\n"))).failure).toBe("protocol");
   expect((await listAgainst(() => sseAnswer(sseEvent({ jsonrpc: "2.0", method: "x" })))).failure)
     .toBe("protocol");
+});
+
+Deno.test("http upstream: a redirect is refused, never followed (by either client)", async () => {
+  const elsewhere = startRawHttpServer((call) => basics(call) ?? json({}));
+  const redirecting = startRawHttpServer(() =>
+    new Response(null, { status: 307, headers: { Location: elsewhere.url } })
+  );
+  try {
+    for (const pooled of [true, false]) {
+      const upstream = client(redirecting.url, undefined, pooled);
+      try {
+        const error = await failure(upstream.request("k", "tools/list", undefined, CALL));
+        expect(error.message).toContain("HTTP 307");
+      } finally {
+        await upstream.close();
+      }
+    }
+    expect(redirecting.calls.length).toBe(2);
+    // The configured Authorization header never reached the other host.
+    expect(elsewhere.calls).toEqual([]);
+  } finally {
+    await redirecting.close();
+    await elsewhere.close();
+  }
 });
 
 Deno.test("http upstream: oversized bodies and events are refused", async () => {

@@ -1,6 +1,6 @@
 /** HTTP plumbing for the Streamable HTTP upstream client: headers, bounded bodies, SSE reading. */
 import { concatBytes } from "../bytes.ts";
-import { headerBlock, type Http1Client } from "./http1_client.ts";
+import { headerBlock, type Http1Client, type Http1Init } from "./http1_client.ts";
 import { createSseParser } from "./sse.ts";
 import { UpstreamError } from "./upstream.ts";
 
@@ -32,19 +32,8 @@ export interface UpstreamResponse {
   bytes(): Promise<Uint8Array>;
 }
 
-/** One request `send` makes. */
-export interface SendInit {
-  /** Request method. */
-  readonly method: string;
-  /** Request headers (from `buildHeaders`). */
-  readonly headers: Headers;
-  /** A JSON body. */
-  readonly body?: string;
-  /** The encoded header lines, for the HTTP/1.1 client (see `headerBlock`). */
-  readonly headerBlock?: string;
-  /** Aborts the request and its body. */
-  readonly signal: AbortSignal;
-}
+/** One request `send` makes: the HTTP/1.1 client's request shape, which `fetch` also takes. */
+export type SendInit = Http1Init;
 
 /** The upstream session a message belongs to. */
 export interface SessionRef {
@@ -170,13 +159,13 @@ export async function readJsonLimited(
       "protocol",
       `Upstream "${target.name}" sent a message larger than ${target.maxMessageBytes} bytes`,
     );
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > target.maxMessageBytes) {
+  const length = response.headers.get("content-length") ?? "";
+  if (Number(length || "0") > target.maxMessageBytes) {
     await discard(response);
     throw tooLarge();
   }
   // A declared length within the limit bounds the body (both clients enforce the framing).
-  if (DIGITS.test(response.headers.get("content-length") ?? "")) {
+  if (DIGITS.test(length)) {
     const whole = await response.bytes().catch((error) => {
       throw connectionError(target.name, error);
     });

@@ -30,57 +30,61 @@ async function rejection(promise: Promise<unknown>): Promise<UpstreamError> {
   throw new Error("expected a rejection");
 }
 
-Deno.test("http upstream: initialize, list and call over SSE answers", async () => {
-  const fixture = startFixtureHttpServer();
-  const upstream = client(fixture.url);
-  try {
-    expect(upstream.status()).toBe("idle");
-    expect(upstream.info()).toBe(undefined);
-    const listed = await upstream.request("a", "tools/list", undefined, CALL);
-    const names = (listed.tools as { name: string }[]).map((tool) => tool.name);
-    expect(names).toEqual(["echo", "add", "slow", "progress", "bad_output", "no_structured"]);
-    expect(upstream.status()).toBe("up");
-    expect(upstream.info()?.protocolVersion).toBe("2025-11-25");
-    expect(upstream.info()?.serverInfo.name).toBe("mcpsec-fixture");
-    const echoed = await upstream.request("a", "tools/call", {
-      name: "echo",
-      arguments: { text: "hi" },
-    }, CALL);
-    expect(echoed.structuredContent).toEqual({ text: "hi" });
-    const posts = fixture.stats.requests.filter((r) => r.httpMethod === "POST");
-    expect(posts.map((r) => r.rpcMethod)).toEqual([
-      "initialize",
-      "notifications/initialized",
-      "tools/list",
-      "tools/call",
-    ]);
-    expect(posts[0].headers["mcp-session-id"]).toBe(undefined);
-    expect(posts[3].headers["mcp-session-id"]).toBe(fixture.stats.sessionIds[0]);
-    expect(posts[3].headers["mcp-protocol-version"]).toBe("2025-11-25");
-    expect(posts[3].headers["accept"]).toBe("application/json, text/event-stream");
-  } finally {
-    await upstream.close();
-    await fixture.close();
-  }
-});
+for (const pooled of [true, false]) {
+  const via = pooled ? "the pooled HTTP/1.1 client" : "fetch";
 
-Deno.test("http upstream: JSON answers and JSON-RPC errors", async () => {
-  const fixture = startFixtureHttpServer({ jsonResponse: true });
-  const upstream = client(fixture.url);
-  try {
-    const sum = await upstream.request("a", "tools/call", {
-      name: "add",
-      arguments: { a: 2, b: 3 },
-    }, CALL);
-    expect(sum.content).toEqual([{ type: "text", text: "5" }]);
-    const error = await rejection(upstream.request("a", "no/such/method", {}, CALL));
-    expect(error.failure).toBe("rpc");
-    expect(error.code).toBe(-32601);
-  } finally {
-    await upstream.close();
-    await fixture.close();
-  }
-});
+  Deno.test(`http upstream (${via}): initialize, list and call over SSE answers`, async () => {
+    const fixture = startFixtureHttpServer();
+    const upstream = client(fixture.url, { pooled });
+    try {
+      expect(upstream.status()).toBe("idle");
+      expect(upstream.info()).toBe(undefined);
+      const listed = await upstream.request("a", "tools/list", undefined, CALL);
+      const names = (listed.tools as { name: string }[]).map((tool) => tool.name);
+      expect(names).toEqual(["echo", "add", "slow", "progress", "bad_output", "no_structured"]);
+      expect(upstream.status()).toBe("up");
+      expect(upstream.info()?.protocolVersion).toBe("2025-11-25");
+      expect(upstream.info()?.serverInfo.name).toBe("mcpsec-fixture");
+      const echoed = await upstream.request("a", "tools/call", {
+        name: "echo",
+        arguments: { text: "hi" },
+      }, CALL);
+      expect(echoed.structuredContent).toEqual({ text: "hi" });
+      const posts = fixture.stats.requests.filter((r) => r.httpMethod === "POST");
+      expect(posts.map((r) => r.rpcMethod)).toEqual([
+        "initialize",
+        "notifications/initialized",
+        "tools/list",
+        "tools/call",
+      ]);
+      expect(posts[0].headers["mcp-session-id"]).toBe(undefined);
+      expect(posts[3].headers["mcp-session-id"]).toBe(fixture.stats.sessionIds[0]);
+      expect(posts[3].headers["mcp-protocol-version"]).toBe("2025-11-25");
+      expect(posts[3].headers["accept"]).toBe("application/json, text/event-stream");
+    } finally {
+      await upstream.close();
+      await fixture.close();
+    }
+  });
+
+  Deno.test(`http upstream (${via}): JSON answers and JSON-RPC errors`, async () => {
+    const fixture = startFixtureHttpServer({ jsonResponse: true });
+    const upstream = client(fixture.url, { pooled });
+    try {
+      const sum = await upstream.request("a", "tools/call", {
+        name: "add",
+        arguments: { a: 2, b: 3 },
+      }, CALL);
+      expect(sum.content).toEqual([{ type: "text", text: "5" }]);
+      const error = await rejection(upstream.request("a", "no/such/method", {}, CALL));
+      expect(error.failure).toBe("rpc");
+      expect(error.code).toBe(-32601);
+    } finally {
+      await upstream.close();
+      await fixture.close();
+    }
+  });
+}
 
 Deno.test("http upstream: progress notifications arrive in order before the result", async () => {
   const fixture = startFixtureHttpServer();
