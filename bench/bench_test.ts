@@ -68,8 +68,11 @@ Deno.test("bench report: median round, ratios against §11, the generated block"
     b: run(61, 1, 1.9),
     c: run(100, 0.3),
     d: run(39, 0.7),
+    e: run(52, 0.5),
   });
   expect(ratios.decisionShare).toBeCloseTo(0.61);
+  expect(ratios.plainProxyShare).toBeCloseTo(0.52);
+  expect(ratios.proxyOfPlain).toBeCloseTo(0.75);
   expect(ratios.pass).toEqual({
     decisionShare: true,
     decisionP99: true,

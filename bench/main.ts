@@ -21,6 +21,7 @@ import {
   medianRound,
   renderMarkdown,
   replaceGenerated,
+  SCENARIO_KEYS,
   type ScenarioKey,
 } from "./report.ts";
 import {
@@ -94,12 +95,16 @@ async function startGatewayProcess(
   });
 }
 
-function startScript(name: string, script: string, dir: string): Promise<ServerProcess> {
+function startScript(
+  name: string,
+  script: string,
+  options: { dir: string; env?: Record<string, string> },
+): Promise<ServerProcess> {
   return startServer({
     name,
-    cwd: dir,
+    cwd: options.dir,
     args: ["run", "--allow-net", "--allow-env", join(ROOT, "bench", "servers", script)],
-    env: { PORT: "0" },
+    env: { PORT: "0", ...options.env },
     ready: READY,
   });
 }
@@ -150,25 +155,32 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
   );
   const started: ServerProcess[] = [];
   try {
-    const bare = await startScript("bare server", "bare_server.ts", dir);
+    const bare = await startScript("bare server", "bare_server.ts", { dir });
     started.push(bare);
-    const upstream = await startScript("upstream", "upstream_server.ts", dir);
+    const upstream = await startScript("upstream", "upstream_server.ts", { dir });
     started.push(upstream);
     const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
+    const plain = await startScript("plain proxy", "plain_proxy.ts", {
+      dir,
+      env: { UPSTREAM_URL: upstreamUrl },
+    });
+    started.push(plain);
     await Deno.writeTextFile(join(dir, "policies.yaml"), benchPolicy(upstreamUrl));
     const gateway = await startGatewayProcess(dir, options);
     started.push(gateway);
     const gatewayUrl = `http://127.0.0.1:${gateway.port}`;
 
+    const directSession = await openMcpSession(upstreamUrl);
     const specs: Record<ScenarioKey, ReturnType<typeof decisionSpec>> = {
       a: decisionSpec(`http://127.0.0.1:${bare.port}/mcp/toolcall`),
       b: decisionSpec(`${gatewayUrl}/mcp/toolcall`),
-      c: toolsCallSpec(upstreamUrl, await openMcpSession(upstreamUrl), "echo"),
+      c: toolsCallSpec(upstreamUrl, directSession, "echo"),
       d: toolsCallSpec(
         `${gatewayUrl}/mcp`,
         await openMcpSession(`${gatewayUrl}/mcp`),
         "bench.echo",
       ),
+      e: toolsCallSpec(`http://127.0.0.1:${plain.port}/mcp`, directSession, "echo"),
     };
     const allowed = (text: string) => text.includes('"allowed":true');
     const echoed = (text: string) =>
@@ -177,6 +189,7 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
     await probe(specs.b, allowed);
     await probe(specs.c, echoed);
     await probe(specs.d, echoed);
+    await probe(specs.e, echoed);
 
     const rounds: Record<ScenarioKey, LoadRun>[] = [];
     let answered = 2; // the two probes above
@@ -188,7 +201,7 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
     };
     for (let round = 1; round <= options.rounds; round++) {
       const results = {} as Record<ScenarioKey, LoadRun>;
-      for (const key of ["a", "b", "c", "d"] as const) {
+      for (const key of SCENARIO_KEYS) {
         const run = await runLoad(picked.generator, specs[key], shape);
         results[key] = run;
         if (key === "b" || key === "d") {
@@ -210,7 +223,7 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
     }
     started.length = 0;
     const scenarios = {} as Record<ScenarioKey, LoadRun>;
-    for (const key of ["a", "b", "c", "d"] as const) {
+    for (const key of SCENARIO_KEYS) {
       scenarios[key] = medianRound(rounds.map((round) => round[key]));
     }
     return {

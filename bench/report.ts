@@ -14,8 +14,11 @@ export interface MachineInfo {
   readonly os: string;
 }
 
-/** The four loads. */
-export type ScenarioKey = "a" | "b" | "c" | "d";
+/** The four loads of §11, and (e) the reference proxy. */
+export type ScenarioKey = "a" | "b" | "c" | "d" | "e";
+
+/** The scenarios in the order they run and are reported. */
+export const SCENARIO_KEYS: readonly ScenarioKey[] = ["a", "b", "c", "d", "e"];
 
 /** What each scenario measures. */
 export const SCENARIO_LABELS: Readonly<Record<ScenarioKey, string>> = {
@@ -23,6 +26,7 @@ export const SCENARIO_LABELS: Readonly<Record<ScenarioKey, string>> = {
   b: "gateway POST /mcp/toolcall (policy + limiter + draft-07 schema + audit to file)",
   c: "upstream MCP server, tools/call direct",
   d: "gateway /mcp tools/call proxied to the same upstream",
+  e: "reference: zero-logic Deno proxy (same HTTP/1.1 client, no policy, no audit)",
 };
 
 /** The audit file cross-check after the gateway stopped. */
@@ -86,6 +90,10 @@ export interface Ratios {
   readonly proxyShare: number;
   /** Proxied p50 − direct p50, ms. */
   readonly addedP50Ms: number;
+  /** Reference proxy throughput / direct throughput: the most any Deno proxy gets here. */
+  readonly plainProxyShare: number;
+  /** Gateway proxy throughput / reference proxy throughput. */
+  readonly proxyOfPlain: number;
   /** Each §11 target met. */
   readonly pass: {
     readonly decisionShare: boolean;
@@ -111,7 +119,7 @@ export function medianRound(rounds: readonly LoadRun[]): LoadRun {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** §11's ratios from the four scenarios. */
+/** §11's ratios from the four scenarios, and where (d) stands against the reference (e). */
 export function computeRatios(s: Readonly<Record<ScenarioKey, LoadRun>>): Ratios {
   const decisionShare = s.a.rps > 0 ? s.b.rps / s.a.rps : 0;
   const proxyShare = s.c.rps > 0 ? s.d.rps / s.c.rps : 0;
@@ -121,6 +129,8 @@ export function computeRatios(s: Readonly<Record<ScenarioKey, LoadRun>>): Ratios
     decisionP99Ms: s.b.p99Ms,
     proxyShare,
     addedP50Ms,
+    plainProxyShare: s.c.rps > 0 ? s.e.rps / s.c.rps : 0,
+    proxyOfPlain: s.e.rps > 0 ? s.d.rps / s.e.rps : 0,
     pass: {
       decisionShare: decisionShare >= TARGETS.decisionShare,
       decisionP99: s.b.p99Ms <= TARGETS.decisionP99Ms,
@@ -153,7 +163,7 @@ export function renderMarkdown(report: BenchReport): string {
       "| scenario | requests/s | p50 | p90 | p99 | errors | non-2xx |",
       "|---|---:|---:|---:|---:|---:|---:|",
     );
-    for (const key of ["a", "b", "c", "d"] as const) {
+    for (const key of SCENARIO_KEYS) {
       const run = load.scenarios[key];
       lines.push(
         `| (${key}) ${SCENARIO_LABELS[key]} | ${run.rps.toFixed(0)} | ${ms(run.p50Ms)} | ` +
@@ -176,6 +186,11 @@ export function renderMarkdown(report: BenchReport): string {
       } |`,
       `| added p50 (d − c) ≤ 0.5 ms | ${ms(ratios.addedP50Ms)} | ${mark(ratios.pass.addedP50)} |`,
       "",
+      `Reference, not a target: a Deno proxy with no logic at all (e) reaches ${
+        pct(ratios.plainProxyShare)
+      } of direct (e/c), the ceiling for (d) on this machine; the gateway's proxy reaches ` +
+        `${pct(ratios.proxyOfPlain)} of it (d/e).`,
+      "",
       `Gateway RSS after the loads: ${
         memory ? `${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)` : "n/a"
       }. Audit file: ${load.audit.lines} lines, ${load.audit.toolcalls} tool-call events for ` +
@@ -184,13 +199,13 @@ export function renderMarkdown(report: BenchReport): string {
         } ${mark(load.audit.ok)}.`,
     );
     if (load.rounds.length > 1) {
-      lines.push("", "Rounds (requests/s a / b / c / d → b/a, d/c):", "");
+      lines.push("", "Rounds (requests/s a / b / c / d / e → b/a, d/c, e/c):", "");
       for (const [i, round] of load.rounds.entries()) {
         const r = computeRatios(round);
         lines.push(
-          `${i + 1}. ${round.a.rps.toFixed(0)} / ${round.b.rps.toFixed(0)} / ${
-            round.c.rps.toFixed(0)
-          } / ${round.d.rps.toFixed(0)} → ${pct(r.decisionShare)}, ${pct(r.proxyShare)}`,
+          `${i + 1}. ${SCENARIO_KEYS.map((key) => round[key].rps.toFixed(0)).join(" / ")} → ${
+            pct(r.decisionShare)
+          }, ${pct(r.proxyShare)}, ${pct(r.plainProxyShare)}`,
         );
       }
     }

@@ -2,7 +2,7 @@
 // every scenario, the audit cross-check and a small memory probe. Its numbers are not asserted.
 import { expect } from "expect";
 import { join } from "node:path";
-import type { BenchReport } from "../bench/report.ts";
+import { type BenchReport, SCENARIO_KEYS } from "../bench/report.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -33,7 +33,7 @@ async function smoke(extra: readonly string[]): Promise<void> {
     }
     const report = JSON.parse(await Deno.readTextFile(join(out, "smoke.json"))) as BenchReport;
     expect(report.smoke).toBe(true);
-    for (const key of ["a", "b", "c", "d"] as const) {
+    for (const key of SCENARIO_KEYS) {
       const scenario = report.load!.scenarios[key];
       expect(scenario.rps).toBeGreaterThan(0);
       expect(scenario.errors).toBe(0);
@@ -47,6 +47,7 @@ async function smoke(extra: readonly string[]): Promise<void> {
     const markdown = await Deno.readTextFile(join(out, "smoke.md"));
     expect(markdown).toContain("SMOKE RUN");
     expect(markdown).toContain("(d) gateway /mcp tools/call");
+    expect(markdown).toContain("(e) reference: zero-logic Deno proxy");
   } finally {
     await Deno.remove(out, { recursive: true });
   }
