@@ -16,3 +16,17 @@ export function concatBytes<T extends ArrayBufferLike>(
   }
   return out;
 }
+
+const lax = new TextDecoder();
+const strict = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * `bytes` decoded as UTF-8 (a leading BOM dropped), throwing `TypeError` on invalid UTF-8 —
+ * never replacing it. Decodes leniently first and only re-decodes strictly when the text holds
+ * U+FFFD, which any invalid sequence would have become: several times cheaper than a fatal
+ * decoder on the common, valid input.
+ */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  const text = lax.decode(bytes);
+  return text.indexOf("\uFFFD") < 0 ? text : strict.decode(bytes);
+}

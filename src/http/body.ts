@@ -1,10 +1,8 @@
 /** Reads a request body as JSON within a byte limit, refusing other media types. */
-import { concatBytes } from "../bytes.ts";
+import { concatBytes, decodeUtf8Strict } from "../bytes.ts";
 import type { ReasonCode } from "../reasons.ts";
 
 const DIGITS = /^[0-9]{1,16}$/;
-// Fatal: invalid UTF-8 is refused, never replaced. Without `stream`, each decode starts afresh.
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A parsed body, or the refusal to answer with. */
 export type BodyResult =
@@ -46,7 +44,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   if (bytes === undefined || bytes.byteLength > maxBytes) return tooLarge;
   let text: string;
   try {
-    text = utf8.decode(bytes);
+    text = decodeUtf8Strict(bytes); // invalid UTF-8 is refused, never replaced
   } catch {
     return { ok: false, reasonCode: "bad_request", reason: "request body is not valid UTF-8" };
   }

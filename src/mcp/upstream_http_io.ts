@@ -1,5 +1,5 @@
 /** HTTP plumbing for the Streamable HTTP upstream client: headers, bounded bodies, SSE reading. */
-import { concatBytes } from "../bytes.ts";
+import { concatBytes, decodeUtf8Strict } from "../bytes.ts";
 import { headerBlock, type Http1Client, type Http1Init } from "./http1_client.ts";
 import { createSseParser } from "./sse.ts";
 import { UpstreamError } from "./upstream.ts";
@@ -193,11 +193,10 @@ export async function readJsonLimited(
 }
 
 const DIGITS = /^[0-9]{1,15}$/;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function parseJsonBytes(target: HttpTarget, bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(utf8.decode(bytes));
+    return JSON.parse(decodeUtf8Strict(bytes));
   } catch {
     throw new UpstreamError("protocol", `Upstream "${target.name}" sent a body that is not JSON`);
   }
