@@ -240,6 +240,16 @@ Deno.test("malformed requests get one JSON error shape and are audited", async (
       [raw({ method: "POST", headers: json, body: "" }), 400, "bad_request"],
       [raw({ method: "POST", headers: json, body: "[]" }), 400, "bad_request"],
       [
+        // invalid UTF-8 inside a string value: refused, never decoded to U+FFFD
+        raw({
+          method: "POST",
+          headers: json,
+          body: new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]),
+        }),
+        400,
+        "bad_request",
+      ],
+      [
         raw({ method: "POST", headers: json, body: JSON.stringify(call({ tool_name: "../x" })) }),
         400,
         "bad_request",
@@ -287,12 +297,14 @@ Deno.test("malformed requests get one JSON error shape and are audited", async (
       "bad_request",
       "bad_request",
       "bad_request",
+      "bad_request",
       "unsupported_media_type",
       "unsupported_media_type",
       "payload_too_large",
       "payload_too_large",
     ]);
-    expect(audited[3]).toMatchObject({ model_id: "gpt-4o", tool_name: null, payload: null });
+    expect(audited[3].reason).toBe("request body is not valid UTF-8");
+    expect(audited[4]).toMatchObject({ model_id: "gpt-4o", tool_name: null, payload: null });
   } finally {
     await gw.close();
   }
