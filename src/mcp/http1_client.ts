@@ -471,15 +471,23 @@ export function headerBlock(headers: Headers): string {
   return block;
 }
 
+// Reused by every request (encoding is synchronous); larger bodies get a buffer of their own.
+const scratch = new Uint8Array(64 * 1024);
+
+// Head and body in one allocation: the body is encoded first (its length goes in the head).
 function encodeRequest(path: string, init: Http1Init, hostHeader: string): Bytes {
   let head = `${init.method} ${path} HTTP/1.1\r\nhost: ${hostHeader}\r\n${
     init.headerBlock ?? headerBlock(init.headers)
   }`;
-  const body = init.body === undefined ? undefined : encoder.encode(init.body);
-  if (body !== undefined) head += `content-length: ${body.length}\r\n`;
-  head += "\r\n";
-  const headBytes = encoder.encode(head);
-  return body === undefined ? headBytes : concatBytes([headBytes, body]);
+  if (init.body === undefined) return encoder.encode(`${head}\r\n`);
+  const worst = init.body.length * 3;
+  const encoded = worst <= scratch.length ? scratch : new Uint8Array(worst);
+  const bodyLength = encoder.encodeInto(init.body, encoded).written;
+  head += `content-length: ${bodyLength}\r\n\r\n`;
+  const out = new Uint8Array(head.length * 3 + bodyLength);
+  const headLength = encoder.encodeInto(head, out).written;
+  out.set(encoded.subarray(0, bodyLength), headLength);
+  return out.subarray(0, headLength + bodyLength);
 }
 
 async function writeAll(conn: Deno.TcpConn, bytes: Bytes): Promise<void> {

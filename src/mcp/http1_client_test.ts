@@ -138,6 +138,33 @@ Deno.test("http1 client: frames the request and reuses one keep-alive connection
   }
 });
 
+Deno.test("http1 client: non-ASCII and large bodies go out whole with their byte length", async () => {
+  const server = startTcp(async (_request, conn) => {
+    await write(conn, ok("{}"));
+    return "keep";
+  });
+  const client = createHttp1Client(server.url);
+  try {
+    const bodies = [
+      '{"text":"é漢字😀"}', // 3 characters of 2, 3 and 4 bytes beyond ASCII
+      `{"text":"${"ü".repeat(40_000)}"}`, // larger than the reused encoding buffer
+      `{"text":"${"a".repeat(21_000)}"}`, // just under it, after the large one
+      "",
+    ];
+    for (const body of bodies) {
+      const response = await client.fetch(server.url, post(body, new Headers()));
+      await response.bytes();
+    }
+    expect(server.requests.map((r) => r.body)).toEqual(bodies);
+    for (const [i, body] of bodies.entries()) {
+      expect(server.requests[i].head).toContain(`content-length: ${encoder.encode(body).length}`);
+    }
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
 Deno.test("http1 client: bodies split across writes, chunked and by length, stream whole", async () => {
   const server = startTcp(async (request, conn) => {
     if (request.head.startsWith("POST")) {

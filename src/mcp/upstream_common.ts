@@ -10,6 +10,7 @@ import {
   rpcResult,
 } from "./jsonrpc.ts";
 import { UpstreamError, type UpstreamInfo } from "./upstream.ts";
+import { createDeadlineQueue } from "./deadlines.ts";
 
 /** The protocol version the gateway asks upstreams for. */
 export const LATEST_PROTOCOL_VERSION = "2025-11-25";
@@ -127,6 +128,8 @@ export interface RequestScope {
   dispose(): void;
 }
 
+const sharedDeadlines = createDeadlineQueue();
+
 /** Starts a scope that ends after `timeoutMs`, when `signal` or `closed` aborts. */
 export function createRequestScope(
   options: { timeoutMs: number; signal?: AbortSignal; closed: AbortSignal },
@@ -139,7 +142,8 @@ export function createRequestScope(
     why = reason;
     controller.abort(reason);
   };
-  const timer = setTimeout(() => end("timeout"), Math.max(0, options.timeoutMs));
+  // One shared timer per timeout length instead of a setTimeout per request.
+  const cancelDeadline = sharedDeadlines.add(options.timeoutMs, () => end("timeout"));
   const onAbort = () => end("aborted");
   const onClose = () => end("closed");
   if (options.signal?.aborted) end("aborted");
@@ -151,7 +155,7 @@ export function createRequestScope(
     ended: () => why,
     remainingMs: () => Math.max(0, deadline - Date.now()),
     dispose() {
-      clearTimeout(timer);
+      cancelDeadline();
       options.signal?.removeEventListener("abort", onAbort);
       options.closed.removeEventListener("abort", onClose);
     },

@@ -1,0 +1,133 @@
+/**
+ * Request deadlines on one timer per timeout length (effect: owns timers). Every upstream
+ * request gets the same timeout, so deadlines arrive in the order requests start: a FIFO per
+ * timeout length and a single timer armed for its oldest live deadline replace a `setTimeout`
+ * and `clearTimeout` per request (§11). Fires exactly when a timer of its own would have.
+ */
+
+/** Cancels a deadline; harmless after it fired or was cancelled. */
+export type CancelDeadline = () => void;
+
+/** Where deadlines are kept. */
+export interface DeadlineQueue {
+  /** Calls `onTimeout` once `timeoutMs` have passed, unless cancelled first. */
+  add(timeoutMs: number, onTimeout: () => void): CancelDeadline;
+  /** Deadlines still waiting. */
+  readonly size: number;
+  /** Entries held, live or cancelled but not yet dropped (at most about twice `size`). */
+  readonly held: number;
+}
+
+/** Timer functions and clock, injectable for tests. */
+export interface DeadlineClock {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  /** Schedules `fn` after `ms`. */
+  setTimer(fn: () => void, ms: number): unknown;
+  /** Cancels what `setTimer` returned. */
+  clearTimer(handle: unknown): void;
+}
+
+interface Entry {
+  readonly at: number;
+  fire: (() => void) | null;
+}
+
+interface Lane {
+  entries: Entry[];
+  head: number;
+  live: number;
+  timer: unknown;
+  timerAt: number;
+}
+
+const SYSTEM_CLOCK: DeadlineClock = {
+  now: () => performance.now(),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as number),
+};
+
+/** Creates a deadline queue; `clock` defaults to `performance.now` and `setTimeout`. */
+export function createDeadlineQueue(clock: DeadlineClock = SYSTEM_CLOCK): DeadlineQueue {
+  const lanes = new Map<number, Lane>();
+
+  function arm(timeoutMs: number, lane: Lane): void {
+    while (lane.head < lane.entries.length && lane.entries[lane.head].fire === null) lane.head++;
+    if (lane.head === lane.entries.length) {
+      if (lane.timer !== null) clock.clearTimer(lane.timer);
+      lane.timer = null;
+      lane.entries = [];
+      lane.head = 0;
+      if (lanes.get(timeoutMs) === lane) lanes.delete(timeoutMs);
+      return;
+    }
+    if (lane.head > 1024 && lane.head * 2 > lane.entries.length) {
+      lane.entries = lane.entries.slice(lane.head);
+      lane.head = 0;
+    }
+    const at = lane.entries[lane.head].at;
+    if (lane.timer !== null && lane.timerAt === at) return;
+    if (lane.timer !== null) clock.clearTimer(lane.timer);
+    lane.timerAt = at;
+    lane.timer = clock.setTimer(() => {
+      lane.timer = null;
+      expire(timeoutMs, lane);
+    }, Math.max(0, at - clock.now()));
+  }
+
+  /** Drops cancelled entries once they outnumber live ones (a slow request holds the head). */
+  function compact(lane: Lane): void {
+    const held = lane.entries.length - lane.head;
+    if (held < 1024 || lane.live * 2 > held) return;
+    lane.entries = lane.entries.slice(lane.head).filter((entry) => entry.fire !== null);
+    lane.head = 0;
+  }
+
+  function expire(timeoutMs: number, lane: Lane): void {
+    const now = clock.now();
+    const due: (() => void)[] = [];
+    while (lane.head < lane.entries.length && lane.entries[lane.head].at <= now) {
+      const entry = lane.entries[lane.head++];
+      if (entry.fire !== null) {
+        due.push(entry.fire);
+        entry.fire = null;
+        lane.live--;
+      }
+    }
+    arm(timeoutMs, lane);
+    for (const fire of due) fire();
+  }
+
+  return {
+    add(timeoutMs, onTimeout) {
+      const ms = Math.max(0, timeoutMs);
+      let lane = lanes.get(ms);
+      if (lane === undefined) {
+        lane = { entries: [], head: 0, live: 0, timer: null, timerAt: Number.NaN };
+        lanes.set(ms, lane);
+      }
+      const entry: Entry = { at: clock.now() + ms, fire: onTimeout };
+      lane.entries.push(entry);
+      lane.live++;
+      if (lane.timer === null) arm(ms, lane);
+      const owner = lane;
+      return () => {
+        if (entry.fire === null) return;
+        entry.fire = null;
+        owner.live--;
+        if (owner.entries[owner.head] === entry) arm(ms, owner);
+        else compact(owner);
+      };
+    },
+    get size() {
+      let live = 0;
+      for (const lane of lanes.values()) live += lane.live;
+      return live;
+    },
+    get held() {
+      let held = 0;
+      for (const lane of lanes.values()) held += lane.entries.length - lane.head;
+      return held;
+    },
+  };
+}
