@@ -1,5 +1,4 @@
 import { dirname } from "node:path";
-import { concatBytes } from "../bytes.ts";
 import { type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
 import { linePrefix } from "./line.ts";
@@ -57,9 +56,13 @@ export interface AuditSink {
   subscribe(listener: (event: AuditEvent) => void): () => void;
 }
 
-interface QueuedLine {
-  bytes: Uint8Array;
-  hash: string;
+/** A chained batch waiting to be written: written straight from its bytes, never copied. */
+interface ChainedRun {
+  readonly bytes: Uint8Array;
+  readonly ends: Uint32Array;
+  readonly hashes: readonly string[];
+  /** The first line not yet wholly in the file. */
+  next: number;
 }
 
 interface PendingEvent {
@@ -72,6 +75,10 @@ const SEGMENT_BYTES = 1024 * 1024;
 const CHAIN_BATCH = 256;
 const MAX_BACKOFF_MS = 1000;
 const NEWLINE = new Uint8Array([0x0a]);
+
+function lineStart(run: ChainedRun, line: number): number {
+  return line === 0 ? 0 : run.ends[line - 1];
+}
 
 /** Opens (creating if needed) the audit log at `options.path`, continuing its hash chain. */
 export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSink> {
@@ -93,11 +100,12 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   const listeners = new Set<(event: AuditEvent) => void>();
   let pending: PendingEvent[] = [];
   const chainer = createChainer(options.chainer);
-  const lines: QueuedLine[] = [];
+  const runs: ChainedRun[] = [];
+  let queuedLines = 0; // chained lines not yet wholly written, across `runs`
   let chainHead = start.head;
   let writtenHead = start.head;
   let known = start.known;
-  let partial = 0; // bytes of lines[0] already in the file described by `known`
+  let partial = 0; // bytes of the first queued line already in the file described by `known`
   let healthy = true;
   let failures = 0;
   let dropped = 0;
@@ -139,14 +147,15 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   }
 
   async function writeAll(): Promise<Error | null> {
-    if (pending.length === 0 && lines.length === 0) return null;
+    if (pending.length === 0 && runs.length === 0) return null;
     let file: Deno.FsFile | null = null;
     try {
       file = await Deno.open(path, { append: true, create: true, mode: 0o640 });
       let state = await settle(file);
       while (await chainMore()) {
         if (maxBytes > 0 && partial === 0 && state.size > 0) {
-          if (state.size + lines[0].bytes.length > maxBytes) {
+          const run = runs[0];
+          if (state.size + run.ends[run.next] - lineStart(run, run.next) > maxBytes) {
             file.close();
             file = null;
             await rotate();
@@ -156,7 +165,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
         }
         await writeSegment(file, state);
       }
-      if (lines.length === 0 && pending.length === 0) dropReported = false;
+      if (runs.length === 0 && pending.length === 0) dropReported = false;
       return null;
     } catch (error) {
       return new Error(`Cannot write audit log "${path}": ${describeError(error)}`);
@@ -187,7 +196,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
 
   /** Chains up to CHAIN_BATCH pending events when no chained line waits; false when all done. */
   async function chainMore(): Promise<boolean> {
-    if (lines.length > 0) return true;
+    if (runs.length > 0) return true;
     if (pending.length === 0) return false;
     const batch = pending.slice(0, CHAIN_BATCH);
     pending = pending.slice(batch.length);
@@ -204,37 +213,40 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     if (events.length === 0) return pending.length > 0;
     const prev = chainHead;
     const chained = await chainer.chain(prefixes, prev);
-    let start = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       event.prev_hash = i === 0 ? prev : chained.hashes[i - 1];
       event.hash = chained.hashes[i];
-      lines.push({
-        bytes: chained.bytes.subarray(start, chained.ends[i]),
-        hash: chained.hashes[i],
-      });
-      start = chained.ends[i];
     }
+    runs.push({ bytes: chained.bytes, ends: chained.ends, hashes: chained.hashes, next: 0 });
+    queuedLines += events.length;
     chainHead = chained.hashes[events.length - 1];
     return true;
   }
 
+  /** Writes the first run's next lines (as many as fit the segment and rotation limits, at
+   * least one), straight from the run's bytes. */
   async function writeSegment(
     file: Deno.FsFile,
     state: { size: number; needsNewline: boolean },
   ): Promise<void> {
-    const parts: Uint8Array[] = state.needsNewline ? [NEWLINE] : [];
-    let length = parts.length;
-    let count = 0;
-    for (const line of lines) {
-      const size = line.bytes.length - (count === 0 ? partial : 0);
-      const full = maxBytes > 0 && state.size + length + size > maxBytes;
-      if (count > 0 && (length + size > SEGMENT_BYTES || full)) break;
-      parts.push(count === 0 ? line.bytes.subarray(partial) : line.bytes);
-      length += size;
-      count++;
+    if (state.needsNewline) {
+      // Close off a torn line (ours or someone else's) before the next line starts.
+      if (await file.write(NEWLINE) !== 1) throw new Error("short write");
+      state.needsNewline = false;
+      state.size += 1;
+      known = known === null ? null : { ino: known.ino, size: state.size, endsWithNewline: true };
+      return;
     }
-    const segment = concatBytes(parts, length);
+    const run = runs[0];
+    const from = lineStart(run, run.next) + partial;
+    let last = run.next;
+    while (last + 1 < run.ends.length) {
+      const size = run.ends[last + 1] - from;
+      if (size > SEGMENT_BYTES || (maxBytes > 0 && state.size + size > maxBytes)) break;
+      last++;
+    }
+    const segment = run.bytes.subarray(from, run.ends[last]);
     let written = 0;
     try {
       while (written < segment.length) written += await file.write(segment.subarray(written));
@@ -245,31 +257,23 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
 
   /** Records what `written` bytes of the last segment completed, and copies those lines out. */
   async function account(written: number, state: { size: number; needsNewline: boolean }) {
-    let rest = written;
-    if (state.needsNewline && rest > 0) {
-      state.needsNewline = false;
-      rest--;
-    }
     state.size += written;
-    const done: Uint8Array[] = [];
-    while (lines.length > 0 && rest > 0) {
-      const remaining = lines[0].bytes.length - partial;
-      if (rest < remaining) {
-        partial += rest;
-        break;
-      }
-      rest -= remaining;
-      partial = 0;
-      const line = lines.shift() as QueuedLine;
-      writtenHead = line.hash;
-      done.push(line.bytes);
-    }
+    const run = runs[0];
+    const first = run.next;
+    const reached = lineStart(run, first) + partial + written;
+    while (run.next < run.ends.length && run.ends[run.next] <= reached) run.next++;
+    const completed = run.next - first;
+    partial = reached - lineStart(run, run.next);
     known = known === null ? null : {
       ino: known.ino,
       size: state.size,
-      endsWithNewline: partial === 0 && !state.needsNewline,
+      endsWithNewline: partial === 0,
     };
-    if (done.length > 0) await copyToStdout(concatBytes(done, -1));
+    if (completed === 0) return;
+    queuedLines -= completed;
+    writtenHead = run.hashes[run.next - 1];
+    if (run.next === run.ends.length) runs.shift();
+    await copyToStdout(run.bytes.subarray(lineStart(run, first), run.ends[run.next - 1]));
   }
 
   async function copyToStdout(bytes: Uint8Array): Promise<void> {
@@ -301,7 +305,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
           // A failing subscriber must never break auditing.
         }
       }
-      if (pending.length + lines.length >= maxQueue) {
+      if (pending.length + queuedLines >= maxQueue) {
         dropped++;
         if (!dropReported) {
           dropReported = true;
@@ -335,7 +339,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       const error = await run();
       chainer.close();
       if (error !== null) {
-        const lost = pending.length + lines.length;
+        const lost = pending.length + queuedLines;
         throw new Error(`${error.message} (${lost} audit events not written)`);
       }
     },
