@@ -69,10 +69,13 @@ Deno.test("bench report: median round, ratios against §11, the generated block"
     c: run(100, 0.3),
     d: run(39, 0.7),
     e: run(52, 0.5),
+    f: run(80, 0.4),
   });
   expect(ratios.decisionShare).toBeCloseTo(0.61);
   expect(ratios.plainProxyShare).toBeCloseTo(0.52);
   expect(ratios.proxyOfPlain).toBeCloseTo(0.75);
+  expect(ratios.minimumShare).toBeCloseTo(0.8);
+  expect(ratios.decisionOfMinimum).toBeCloseTo(0.7625);
   expect(ratios.pass).toEqual({
     decisionShare: true,
     decisionP99: true,

@@ -98,12 +98,18 @@ async function startGatewayProcess(
 function startScript(
   name: string,
   script: string,
-  options: { dir: string; env?: Record<string, string> },
+  options: { dir: string; env?: Record<string, string>; allowWrite?: boolean },
 ): Promise<ServerProcess> {
   return startServer({
     name,
     cwd: options.dir,
-    args: ["run", "--allow-net", "--allow-env", join(ROOT, "bench", "servers", script)],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      ...(options.allowWrite ? ["--allow-write"] : []),
+      join(ROOT, "bench", "servers", script),
+    ],
     env: { PORT: "0", ...options.env },
     ready: READY,
   });
@@ -157,6 +163,12 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
   try {
     const bare = await startScript("bare server", "bare_server.ts", { dir });
     started.push(bare);
+    const minimum = await startScript("audited minimum", "audited_minimum.ts", {
+      dir,
+      env: { AUDIT_FILE: join(dir, "audited_minimum.log") },
+      allowWrite: true,
+    });
+    started.push(minimum);
     const upstream = await startScript("upstream", "upstream_server.ts", { dir });
     started.push(upstream);
     const upstreamUrl = `http://127.0.0.1:${upstream.port}/mcp`;
@@ -181,6 +193,7 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
         "bench.echo",
       ),
       e: toolsCallSpec(`http://127.0.0.1:${plain.port}/mcp`, directSession, "echo"),
+      f: decisionSpec(`http://127.0.0.1:${minimum.port}/mcp/toolcall`),
     };
     const allowed = (text: string) => text.includes('"allowed":true');
     const echoed = (text: string) =>
@@ -190,6 +203,7 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
     await probe(specs.c, echoed);
     await probe(specs.d, echoed);
     await probe(specs.e, echoed);
+    await probe(specs.f, allowed);
 
     const rounds: Record<ScenarioKey, LoadRun>[] = [];
     let answered = 2; // the two probes above

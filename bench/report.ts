@@ -14,11 +14,11 @@ export interface MachineInfo {
   readonly os: string;
 }
 
-/** The four loads of §11, and (e) the reference proxy. */
-export type ScenarioKey = "a" | "b" | "c" | "d" | "e";
+/** The four loads of §11, and two references: (e) for (d), (f) for (b). */
+export type ScenarioKey = "a" | "b" | "c" | "d" | "e" | "f";
 
 /** The scenarios in the order they run and are reported. */
-export const SCENARIO_KEYS: readonly ScenarioKey[] = ["a", "b", "c", "d", "e"];
+export const SCENARIO_KEYS: readonly ScenarioKey[] = ["a", "b", "c", "d", "e", "f"];
 
 /** What each scenario measures. */
 export const SCENARIO_LABELS: Readonly<Record<ScenarioKey, string>> = {
@@ -27,6 +27,7 @@ export const SCENARIO_LABELS: Readonly<Record<ScenarioKey, string>> = {
   c: "upstream MCP server, tools/call direct",
   d: "gateway /mcp tools/call proxied to the same upstream",
   e: "reference: zero-logic Deno proxy (same HTTP/1.1 client, no policy, no audit)",
+  f: "reference: bare handler + the least an audited decision does (no policy, limiter, schema)",
 };
 
 /** The audit file cross-check after the gateway stopped. */
@@ -94,6 +95,10 @@ export interface Ratios {
   readonly plainProxyShare: number;
   /** Gateway proxy throughput / reference proxy throughput. */
   readonly proxyOfPlain: number;
+  /** Minimal audited handler throughput / bare throughput: the most (b/a) gets here. */
+  readonly minimumShare: number;
+  /** Decision API throughput / minimal audited handler throughput. */
+  readonly decisionOfMinimum: number;
   /** Each §11 target met. */
   readonly pass: {
     readonly decisionShare: boolean;
@@ -119,7 +124,7 @@ export function medianRound(rounds: readonly LoadRun[]): LoadRun {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** §11's ratios from the four scenarios, and where (d) stands against the reference (e). */
+/** §11's ratios from the four scenarios, and where (b) and (d) stand against their references. */
 export function computeRatios(s: Readonly<Record<ScenarioKey, LoadRun>>): Ratios {
   const decisionShare = s.a.rps > 0 ? s.b.rps / s.a.rps : 0;
   const proxyShare = s.c.rps > 0 ? s.d.rps / s.c.rps : 0;
@@ -131,6 +136,8 @@ export function computeRatios(s: Readonly<Record<ScenarioKey, LoadRun>>): Ratios
     addedP50Ms,
     plainProxyShare: s.c.rps > 0 ? s.e.rps / s.c.rps : 0,
     proxyOfPlain: s.e.rps > 0 ? s.d.rps / s.e.rps : 0,
+    minimumShare: s.a.rps > 0 ? s.f.rps / s.a.rps : 0,
+    decisionOfMinimum: s.f.rps > 0 ? s.b.rps / s.f.rps : 0,
     pass: {
       decisionShare: decisionShare >= TARGETS.decisionShare,
       decisionP99: s.b.p99Ms <= TARGETS.decisionP99Ms,
@@ -186,10 +193,12 @@ export function renderMarkdown(report: BenchReport): string {
       } |`,
       `| added p50 (d − c) ≤ 0.5 ms | ${ms(ratios.addedP50Ms)} | ${mark(ratios.pass.addedP50)} |`,
       "",
-      `Reference, not a target: a Deno proxy with no logic at all (e) reaches ${
+      `References, not targets: a Deno proxy with no logic at all (e) reaches ${
         pct(ratios.plainProxyShare)
-      } of direct (e/c), the ceiling for (d) on this machine; the gateway's proxy reaches ` +
-        `${pct(ratios.proxyOfPlain)} of it (d/e).`,
+      } of direct (e/c), the ceiling for (d) on this machine, and the gateway's proxy ` +
+        `${pct(ratios.proxyOfPlain)} of it (d/e); the least an audited decision costs (f) ` +
+        `leaves ${pct(ratios.minimumShare)} of bare (f/a), the ceiling for (b), and the ` +
+        `decision API reaches ${pct(ratios.decisionOfMinimum)} of it (b/f).`,
       "",
       `Gateway RSS after the loads: ${
         memory ? `${memory.rssMb.toFixed(1)} MB (peak ${memory.peakMb.toFixed(1)} MB)` : "n/a"
@@ -199,13 +208,13 @@ export function renderMarkdown(report: BenchReport): string {
         } ${mark(load.audit.ok)}.`,
     );
     if (load.rounds.length > 1) {
-      lines.push("", "Rounds (requests/s a / b / c / d / e → b/a, d/c, e/c):", "");
+      lines.push("", "Rounds (requests/s a / b / c / d / e / f → b/a, d/c, e/c, f/a):", "");
       for (const [i, round] of load.rounds.entries()) {
         const r = computeRatios(round);
         lines.push(
           `${i + 1}. ${SCENARIO_KEYS.map((key) => round[key].rps.toFixed(0)).join(" / ")} → ${
             pct(r.decisionShare)
-          }, ${pct(r.proxyShare)}, ${pct(r.plainProxyShare)}`,
+          }, ${pct(r.proxyShare)}, ${pct(r.plainProxyShare)}, ${pct(r.minimumShare)}`,
         );
       }
     }

@@ -48,6 +48,7 @@ async function smoke(extra: readonly string[]): Promise<void> {
     expect(markdown).toContain("SMOKE RUN");
     expect(markdown).toContain("(d) gateway /mcp tools/call");
     expect(markdown).toContain("(e) reference: zero-logic Deno proxy");
+    expect(markdown).toContain("(f) reference: bare handler + the least an audited decision");
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import { type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
-import { linePrefix } from "./line.ts";
+import { completeLine, flatten, linePrefix } from "./line.ts";
 import {
   describeError,
   findChainStart,
@@ -36,8 +36,9 @@ export interface AuditSinkOptions {
 /** The audit log writer: cheap synchronous appends, batched chained writes off the request path. */
 export interface AuditSink {
   /**
-   * Queues `event` (synchronous, no I/O, no hashing); it is chained and written within ~20 ms.
-   * `payloadJson` (from `buildAuditRecord`) is the redacted payload's JSON, reused for the line.
+   * Queues `event` (synchronous, no I/O, no hashing: only its line's text is built, and kept
+   * instead of the event); it is chained and written within ~20 ms. `payloadJson` (from
+   * `buildAuditRecord`) is the redacted payload's JSON, reused for the line.
    */
   append(event: AuditEvent, payloadJson?: string | null): void;
   /** False while the log cannot be written (the gateway answers 503 then) and after close. */
@@ -46,7 +47,8 @@ export interface AuditSink {
   readonly head: string;
   /** Events lost because the queue was full or they came after close. */
   readonly dropped: number;
-  /** The in-memory ring, oldest first (chained events carry `prev_hash` and `hash`). */
+  /** The in-memory ring, oldest first, read back from the lines kept (chained events carry
+   * `prev_hash` and `hash`); new objects on every call. */
   recent(): readonly AuditEvent[];
   /** Writes everything appended so far now; rejects when the write fails (events stay queued). */
   flush(): Promise<void>;
@@ -65,9 +67,19 @@ interface ChainedRun {
   next: number;
 }
 
-interface PendingEvent {
-  readonly event: AuditEvent;
-  readonly payloadJson: string | null | undefined;
+/**
+ * An appended event as the ring and the queue keep it: its line up to `"prev_hash":"` as one flat
+ * string, and its hashes once chained. Two small objects instead of an event's object graph: the
+ * garbage collector copies every event it finds alive, and this one is alive for a while.
+ */
+interface HeldEvent {
+  readonly prefix: string;
+  prev: string | null;
+  hash: string | null;
+}
+
+function heldToEvent(held: HeldEvent): AuditEvent {
+  return JSON.parse(completeLine(held.prefix, held.prev, held.hash)) as AuditEvent;
 }
 
 const SEGMENT_BYTES = 1024 * 1024;
@@ -96,9 +108,9 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     const why = error instanceof Error && !("code" in error) ? error.message : describeError(error);
     throw new Error(`Cannot open audit log "${path}": ${why}`);
   }
-  const ring = createRing<AuditEvent>(Math.max(1000, options.ringSize ?? 2000));
+  const ring = createRing<HeldEvent>(Math.max(1000, options.ringSize ?? 2000));
   const listeners = new Set<(event: AuditEvent) => void>();
-  let pending: PendingEvent[] = [];
+  let pending: HeldEvent[] = [];
   const chainer = createChainer(options.chainer);
   const runs: ChainedRun[] = [];
   let queuedLines = 0; // chained lines not yet wholly written, across `runs`
@@ -200,27 +212,15 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     if (pending.length === 0) return false;
     const batch = pending.slice(0, CHAIN_BATCH);
     pending = pending.slice(batch.length);
-    const prefixes: string[] = [];
-    const events: AuditEvent[] = [];
-    for (const { event, payloadJson } of batch) {
-      try {
-        prefixes.push(linePrefix(event, payloadJson));
-        events.push(event);
-      } catch {
-        dropped++;
-      }
-    }
-    if (events.length === 0) return pending.length > 0;
     const prev = chainHead;
-    const chained = await chainer.chain(prefixes, prev);
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i];
-      event.prev_hash = i === 0 ? prev : chained.hashes[i - 1];
-      event.hash = chained.hashes[i];
+    const chained = await chainer.chain(batch.map((held) => held.prefix), prev);
+    for (let i = 0; i < batch.length; i++) {
+      batch[i].prev = i === 0 ? prev : chained.hashes[i - 1];
+      batch[i].hash = chained.hashes[i];
     }
     runs.push({ bytes: chained.bytes, ends: chained.ends, hashes: chained.hashes, next: 0 });
-    queuedLines += events.length;
-    chainHead = chained.hashes[events.length - 1];
+    queuedLines += batch.length;
+    chainHead = chained.hashes[batch.length - 1];
     return true;
   }
 
@@ -297,7 +297,14 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
         dropped++;
         return;
       }
-      ring.push(event);
+      let held: HeldEvent;
+      try {
+        held = { prefix: flatten(linePrefix(event, payloadJson)), prev: null, hash: null };
+      } catch {
+        dropped++; // a payload no event builder made (a cycle, a bigint): cannot be a line
+        return;
+      }
+      ring.push(held);
       for (const listener of listeners) {
         try {
           listener(event);
@@ -313,7 +320,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
         }
         return;
       }
-      pending.push({ event, payloadJson });
+      pending.push(held);
       schedule(healthy ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** failures));
     },
     get healthy(): boolean {
@@ -326,7 +333,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       return dropped;
     },
     recent(): readonly AuditEvent[] {
-      return ring.items();
+      return ring.items().map(heldToEvent);
     },
     async flush(): Promise<void> {
       const error = await run();
