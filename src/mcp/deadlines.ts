@@ -2,7 +2,7 @@
  * Request deadlines on one timer per timeout length (effect: owns timers). Every upstream
  * request gets the same timeout, so deadlines arrive in the order requests start: a FIFO per
  * timeout length and a single timer armed for its oldest live deadline replace a `setTimeout`
- * and `clearTimeout` per request (§11). Fires exactly when a timer of its own would have.
+ * and `clearTimeout` per request (§11). Each deadline fires when a timer of its own would have.
  */
 
 /** Cancels a deadline; harmless after it fired or was cancelled. */
@@ -38,7 +38,6 @@ interface Lane {
   head: number;
   live: number;
   timer: unknown;
-  timerAt: number;
 }
 
 const SYSTEM_CLOCK: DeadlineClock = {
@@ -51,7 +50,8 @@ const SYSTEM_CLOCK: DeadlineClock = {
 export function createDeadlineQueue(clock: DeadlineClock = SYSTEM_CLOCK): DeadlineQueue {
   const lanes = new Map<number, Lane>();
 
-  function arm(timeoutMs: number, lane: Lane): void {
+  /** Moves the head past cancelled entries; when none is left, stops the lane. */
+  function skipCancelled(timeoutMs: number, lane: Lane): boolean {
     while (lane.head < lane.entries.length && lane.entries[lane.head].fire === null) lane.head++;
     if (lane.head === lane.entries.length) {
       if (lane.timer !== null) clock.clearTimer(lane.timer);
@@ -59,20 +59,26 @@ export function createDeadlineQueue(clock: DeadlineClock = SYSTEM_CLOCK): Deadli
       lane.entries = [];
       lane.head = 0;
       if (lanes.get(timeoutMs) === lane) lanes.delete(timeoutMs);
-      return;
+      return false;
     }
     if (lane.head > 1024 && lane.head * 2 > lane.entries.length) {
       lane.entries = lane.entries.slice(lane.head);
       lane.head = 0;
     }
-    const at = lane.entries[lane.head].at;
-    if (lane.timer !== null && lane.timerAt === at) return;
-    if (lane.timer !== null) clock.clearTimer(lane.timer);
-    lane.timerAt = at;
+    return true;
+  }
+
+  /**
+   * Arms the lane's timer for its oldest live deadline, unless one is armed already: that one is
+   * never later (deadlines only grow), and re-arms when it fires. Requests mostly end in the
+   * order they started, so re-arming on every cancellation would cost a timer per request again.
+   */
+  function arm(timeoutMs: number, lane: Lane): void {
+    if (!skipCancelled(timeoutMs, lane) || lane.timer !== null) return;
     lane.timer = clock.setTimer(() => {
       lane.timer = null;
       expire(timeoutMs, lane);
-    }, Math.max(0, at - clock.now()));
+    }, Math.max(0, lane.entries[lane.head].at - clock.now()));
   }
 
   /** Drops cancelled entries once they outnumber live ones (a slow request holds the head). */
@@ -103,19 +109,19 @@ export function createDeadlineQueue(clock: DeadlineClock = SYSTEM_CLOCK): Deadli
       const ms = Math.max(0, timeoutMs);
       let lane = lanes.get(ms);
       if (lane === undefined) {
-        lane = { entries: [], head: 0, live: 0, timer: null, timerAt: Number.NaN };
+        lane = { entries: [], head: 0, live: 0, timer: null };
         lanes.set(ms, lane);
       }
       const entry: Entry = { at: clock.now() + ms, fire: onTimeout };
       lane.entries.push(entry);
       lane.live++;
-      if (lane.timer === null) arm(ms, lane);
+      arm(ms, lane);
       const owner = lane;
       return () => {
         if (entry.fire === null) return;
         entry.fire = null;
         owner.live--;
-        if (owner.entries[owner.head] === entry) arm(ms, owner);
+        if (owner.entries[owner.head] === entry) skipCancelled(ms, owner);
         else compact(owner);
       };
     },

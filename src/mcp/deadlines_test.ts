@@ -59,7 +59,7 @@ Deno.test("deadlines: each fires at its own time, in order, on one timer per len
   expect(m.timers.size).toBe(0);
 });
 
-Deno.test("deadlines: a cancelled deadline never fires; the timer moves to the next live one", () => {
+Deno.test("deadlines: a cancelled deadline never fires; the next live one fires on time", () => {
   const m = manualClock();
   const queue = createDeadlineQueue(m.clock);
   const fired: string[] = [];
@@ -69,11 +69,16 @@ Deno.test("deadlines: a cancelled deadline never fires; the timer moves to the n
   m.advance(10);
   queue.add(100, () => fired.push("c"));
   cancelB(); // not the oldest: dropped lazily
-  cancelA(); // the oldest: the timer skips to c
+  cancelA(); // the oldest: its timer stays (no re-arming per request) and re-arms when it fires
   cancelA(); // twice is harmless
   expect(queue.size).toBe(1);
+  expect(m.timers.size).toBe(1);
+  m.advance(80); // t = 100, a's time
+  expect(fired).toEqual([]);
   expect([...m.timers.values()].map((t) => t.at)).toEqual([120]);
-  m.advance(200);
+  m.advance(19);
+  expect(fired).toEqual([]);
+  m.advance(1);
   expect(fired).toEqual(["c"]);
   expect(m.timers.size).toBe(0);
 });
@@ -105,6 +110,28 @@ Deno.test("deadlines: many finished requests behind a slow one are compacted, no
   expect(slowFired).toBe(true);
   expect(queue.size).toBe(0);
   expect(queue.held).toBe(0);
+  expect(m.timers.size).toBe(0);
+});
+
+Deno.test("deadlines: requests ending in order set one timer, not one each", () => {
+  const m = manualClock();
+  let armed = 0;
+  const queue = createDeadlineQueue({
+    ...m.clock,
+    setTimer: (fn, ms) => {
+      armed++;
+      return m.clock.setTimer(fn, ms);
+    },
+  });
+  const open: (() => void)[] = [];
+  for (let i = 0; i < 1000; i++) {
+    open.push(queue.add(30_000, () => {}));
+    if (open.length > 32) open.shift()?.(); // 32 in flight, the oldest ends first
+    m.advance(1);
+  }
+  expect(armed).toBe(1);
+  expect(queue.size).toBe(32);
+  for (const cancel of open) cancel();
   expect(m.timers.size).toBe(0);
 });
 
