@@ -45,6 +45,15 @@ export function findHeadEnd(bytes: Uint8Array, from = 0): number {
   return -1;
 }
 
+/** `line` from `start` without the optional whitespace (spaces and tabs only) around a value. */
+function trimOws(line: string, start: number): string {
+  let from = start;
+  let to = line.length;
+  while (from < to && (line.charCodeAt(from) === 32 || line.charCodeAt(from) === 9)) from++;
+  while (to > from && (line.charCodeAt(to - 1) === 32 || line.charCodeAt(to - 1) === 9)) to--;
+  return line.slice(from, to);
+}
+
 /**
  * Parses a response head (the bytes up to and including the blank line) answering `method`.
  * Throws an `Error` naming what is wrong for anything malformed or ambiguous.
@@ -68,7 +77,7 @@ export function parseResponseHead(bytes: Uint8Array, method: string): ResponseHe
     if (colon <= 0) throw new Error("malformed header line");
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) throw new Error("malformed header name");
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    const value = trimOws(line, colon + 1);
     if (/[\0\r\n]/.test(value)) throw new Error("malformed header value");
     const lower = name.toLowerCase();
     headers.push([lower, value]);

@@ -33,6 +33,22 @@ Deno.test("http1 parse: status, headers and framing", () => {
   expect(head("HTTP/1.1 204 No Content\r\n\r\n").framing.kind).toBe("none");
   expect(head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").framing.kind).toBe("none");
   expect(head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD").framing.kind).toBe("none");
+  // Optional whitespace (spaces, tabs) around a value is dropped; anything else is kept.
+  expect(head("HTTP/1.1 200 OK\r\nX-A: \t v a \t\r\nX-B:\r\n\r\n").headers).toEqual([
+    ["x-a", "v a"],
+    ["x-b", ""],
+  ]);
+  const nbsp = new Uint8Array([
+    ...bytes("HTTP/1.1 200 OK\r\nX-C:"),
+    0xa0,
+    0x77,
+    0xa0,
+    13,
+    10,
+    13,
+    10,
+  ]);
+  expect(parseResponseHead(nbsp, "GET").headers).toEqual([["x-c", "\xa0w\xa0"]]);
   expect(head("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n").framing).toEqual({
     kind: "length",
     length: 5,
