@@ -197,7 +197,7 @@ export function renderMarkdown(report: BenchReport): string {
         pct(ratios.plainProxyShare)
       } of direct (e/c), the ceiling for (d) on this machine, and the gateway's proxy ` +
         `${pct(ratios.proxyOfPlain)} of it (d/e); the least an audited decision costs (f) ` +
-        `leaves ${pct(ratios.minimumShare)} of bare (f/a), the ceiling for (b), and the ` +
+        `leaves ${pct(ratios.minimumShare)} of bare (f/a), a practical ceiling for (b), and the ` +
         `decision API reaches ${pct(ratios.decisionOfMinimum)} of it (b/f).`,
       "",
       `Gateway RSS after the loads: ${
