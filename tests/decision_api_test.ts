@@ -57,9 +57,15 @@ async function sha256(text: string): Promise<string> {
 Deno.test("an allowed call answers 200 and is audited with every field", async () => {
   const gw = await startTestGateway({ policy: POLICY, schemas: SCHEMAS });
   try {
-    const { status, json } = await gw.post("/mcp/toolcall", call());
+    const { status, headers, json } = await gw.post("/mcp/toolcall", call());
     expect(status).toBe(200);
     expect(json).toMatchObject({ allowed: true, status: "allowed", reason_code: "ok" });
+    expect(Object.fromEntries(headers)).toMatchObject({
+      "content-type": "application/json; charset=utf-8",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "x-frame-options": "DENY",
+    });
     expect(json.event_id).toMatch(/^[0-9a-f-]{36}$/);
     const events = await gw.logs("&event=toolcall");
     expect(events).toHaveLength(1);
@@ -347,6 +353,7 @@ ${POLICY}`;
     const none = await gw.post("/mcp/toolcall", call());
     expect([none.status, none.json.reason_code]).toEqual([401, "unauthenticated"]);
     expect(none.headers.get("www-authenticate")).toContain("Bearer");
+    expect(none.headers.get("x-frame-options")).toBe("DENY"); // refusals are secured too
     const wrong = await gw.post("/mcp/toolcall", call(), { authorization: "Bearer nope" });
     expect([wrong.status, wrong.json.reason_code]).toEqual([401, "unauthenticated"]);
     const admin = await gw.post("/mcp/toolcall", call(), {

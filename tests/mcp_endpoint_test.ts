@@ -55,6 +55,9 @@ Deno.test("initialize issues a random session id; later requests need it and the
     expect(init.json.result.capabilities.tools).toBeDefined();
     const sid = init.headers.get("mcp-session-id")!;
     expect(sid).toMatch(/^[0-9a-f]{64}$/);
+    expect(init.headers.get("content-type")).toBe("application/json");
+    expect(init.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(init.headers.get("x-frame-options")).toBe("DENY");
     const again = await rpc(gw.url, initialize(), { "x-model-id": "gpt-4o" });
     expect(again.headers.get("mcp-session-id")).not.toBe(sid);
 
