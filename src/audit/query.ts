@@ -79,12 +79,26 @@ export function parseLogQuery(
   };
 }
 
+/** Events by position, oldest first, read one at a time (an array is one). */
+export interface EventList {
+  /** How many events. */
+  readonly length: number;
+  /** The event at `index`. */
+  at(index: number): AuditEvent | undefined;
+  /** Only the `timestamp` of the event at `index`, when that is cheaper than the whole event. */
+  timestampAt?(index: number): string;
+}
+
 /** The most recent `query.limit` events matching `query`, newest last. */
-export function selectEvents(events: readonly AuditEvent[], query: LogQuery): AuditEvent[] {
+export function selectEvents(events: EventList, query: LogQuery): AuditEvent[] {
   const picked: AuditEvent[] = [];
   for (let i = events.length - 1; i >= 0 && picked.length < query.limit; i--) {
-    const event = events[i];
-    if (matches(event, query)) picked.push(event);
+    if (
+      query.since !== null && events.timestampAt !== undefined &&
+      !(Date.parse(events.timestampAt(i)) > query.since)
+    ) continue;
+    const event = events.at(i);
+    if (event !== undefined && matches(event, query)) picked.push(event);
   }
   return picked.reverse();
 }

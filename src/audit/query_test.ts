@@ -92,3 +92,21 @@ Deno.test("selectEvents: since is strictly after", () => {
   expect(ids(selectEvents(list, query("since=2025-01-01T00:00:07.000Z")))).toEqual(["e8", "e9"]);
   expect(selectEvents(list, query("since=2025-01-01T00:00:09Z"))).toEqual([]);
 });
+
+Deno.test("selectEvents: with timestampAt, events at or before since are never read whole", () => {
+  const list = events();
+  const read: string[] = [];
+  const lazy = {
+    length: list.length,
+    at(index: number) {
+      read.push(list[index].event_id);
+      return list[index];
+    },
+    timestampAt: (index: number) => list[index].timestamp,
+  };
+  expect(ids(selectEvents(lazy, query("since=2025-01-01T00:00:07.000Z")))).toEqual(["e8", "e9"]);
+  expect(read).toEqual(["e9", "e8"]);
+  read.length = 0;
+  expect(ids(selectEvents(lazy, query("limit=2")))).toEqual(["e8", "e9"]);
+  expect(read).toEqual(["e9", "e8"]);
+});

@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import { type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
+import type { EventList } from "./query.ts";
 import { completeLine, flatten, linePrefix } from "./line.ts";
 import {
   describeError,
@@ -50,6 +51,9 @@ export interface AuditSink {
   /** The in-memory ring, oldest first, read back from the lines kept (chained events carry
    * `prev_hash` and `hash`); new objects on every call. */
   recent(): readonly AuditEvent[];
+  /** The same ring read lazily (`/logs`): an event is parsed only when asked for, and its
+   * timestamp can be read without parsing it. A snapshot: later appends do not show. */
+  recentList(): EventList;
   /** Writes everything appended so far now; rejects when the write fails (events stay queued). */
   flush(): Promise<void>;
   /** Stops the timer and writes everything; rejects when that write fails. */
@@ -80,6 +84,13 @@ interface HeldEvent {
 
 function heldToEvent(held: HeldEvent): AuditEvent {
   return JSON.parse(completeLine(held.prefix, held.prev, held.hash)) as AuditEvent;
+}
+
+const TIMESTAMP_AT = '{"timestamp":"'.length;
+
+// Every line starts with its timestamp (an ISO string, nothing to unescape).
+function heldTimestamp(held: HeldEvent): string {
+  return held.prefix.slice(TIMESTAMP_AT, held.prefix.indexOf('"', TIMESTAMP_AT));
 }
 
 const SEGMENT_BYTES = 1024 * 1024;
@@ -334,6 +345,14 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     },
     recent(): readonly AuditEvent[] {
       return ring.items().map(heldToEvent);
+    },
+    recentList(): EventList {
+      const items = ring.items();
+      return {
+        length: items.length,
+        at: (index) => items[index] === undefined ? undefined : heldToEvent(items[index]),
+        timestampAt: (index) => heldTimestamp(items[index]),
+      };
     },
     async flush(): Promise<void> {
       const error = await run();

@@ -162,6 +162,13 @@ Deno.test("sink: the ring keeps the newest events (at least 1000), chained once 
     expect(ring[999].hash).toBe(null);
     await sink.flush();
     expect(sink.recent()[999].hash).toBe(sink.head);
+    const lazy = sink.recentList();
+    expect(lazy.length).toBe(1000);
+    for (const index of [0, 500, 999]) {
+      expect(lazy.at(index)).toEqual(sink.recent()[index]);
+      expect(lazy.timestampAt?.(index)).toBe(sink.recent()[index].timestamp);
+    }
+    expect(lazy.at(1000)).toBe(undefined);
   });
   await Deno.remove(dir, { recursive: true });
 });

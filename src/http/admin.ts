@@ -98,7 +98,7 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
     if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
     const parsed = parseLogQuery(new URL(c.req.url).searchParams);
     if (!parsed.ok) return answer("bad_request", parsed.error);
-    return json(selectEvents(deps.audit.recent(), parsed.query));
+    return json(selectEvents(deps.audit.recentList(), parsed.query));
   });
 
   app.post("/reload", async (c) => {
