@@ -29,9 +29,12 @@ async function flush(): Promise<void> {
   writing = true;
   const text = lines.join("");
   lines = [];
-  const bytes = encoder.encode(text);
-  for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-  writing = false;
+  try {
+    const bytes = encoder.encode(text);
+    for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+  } finally {
+    writing = false;
+  }
 }
 setInterval(() => void flush(), 20);
 
