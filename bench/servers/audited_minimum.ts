@@ -2,8 +2,9 @@
 // decision costs in Deno. The bare handler (a) plus what every decision of §4 and §6 must do
 // whatever its policy: a content-type check, an event id and timestamp, the payload's sha256, a
 // hash-chained JSON line appended to a file every 20 ms, and an answer carrying the event id and
-// the gateway's security headers. No policy, limiter, schema, ring, metrics or worker: what the
-// gateway's (b) cannot exceed, measured in the same run. Prints `listening <port>` once it
+// the gateway's security headers. No policy, limiter, schema, ring, metrics or worker: a practical
+// ceiling for the gateway's (b), measured in the same run (the gateway does more, though it
+// hashes the chain on a second thread). Prints `listening <port>` once it
 // accepts connections; the audit file goes to AUDIT_FILE (default: a temporary file).
 //   PORT=0 deno run --allow-net --allow-env --allow-write bench/servers/audited_minimum.ts
 import { createHash } from "node:crypto";

@@ -1,5 +1,5 @@
-// Scenario (e) of `deno task bench`, a reference and not the product: the cheapest proxy Deno
-// can be on this machine. A bare `Deno.serve` handler that forwards the body and the MCP headers
+// Scenario (e) of `deno task bench`, a reference and not the product: a Deno proxy with no logic
+// at all. A bare `Deno.serve` handler that forwards the body and the MCP headers
 // to the upstream over the gateway's own pooled HTTP/1.1 client and answers the upstream's bytes:
 // no session, no policy, no schema, no audit. What the gateway's (d) cannot exceed, measured in
 // the same run. Prints `listening <port>` on stdout once it accepts connections.
