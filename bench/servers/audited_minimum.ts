@@ -1,11 +1,11 @@
 // Scenario (f) of `deno task bench`, a reference and not the product: the least an audited
-// decision costs in Deno, in one thread. The bare handler (a) plus what every decision of §4 and §6 must do
-// whatever its policy: a content-type check, an event id and timestamp, the payload's sha256, a
-// hash-chained JSON line appended to a file every 20 ms, and an answer carrying the event id and
-// the gateway's security headers. No policy, limiter, schema, ring, metrics or worker: a practical
-// ceiling for the gateway's (b), measured in the same run (the gateway does more, though it
-// hashes the chain on a second thread). Prints `listening <port>` once it accepts connections;
-// the audit file goes to AUDIT_FILE (default: a temporary file).
+// decision costs in Deno, in one thread. The bare handler (a) plus what every decision of §4 and
+// §6 must do whatever its policy: a content-type check, an event id and timestamp, the payload's
+// sha256, a hash-chained JSON line appended to a file every 20 ms, and an answer carrying the
+// event id and the gateway's security headers. No policy, limiter, schema, ring, metrics or
+// worker: a practical ceiling for the gateway's (b), measured in the same run (the gateway does
+// more, though it hashes the chain on a second thread). Prints `listening <port>` once it accepts
+// connections; the audit file goes to AUDIT_FILE (default: a temporary file).
 //   PORT=0 deno run --allow-net --allow-env --allow-write bench/servers/audited_minimum.ts
 import { createHash } from "node:crypto";
 
