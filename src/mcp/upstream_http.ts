@@ -93,6 +93,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
   const closed = new AbortController();
   const pending = new Map<string, Promise<Session>>();
   const ready = new Map<string, Session>();
+  const settled = new WeakMap<Promise<Session>, Session>(); // resolved `pending` promises
   const background = createBackground();
   const logError = (error: unknown) =>
     log.warn(
@@ -127,10 +128,16 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     if (existing !== undefined) return existing;
     const started = initialize(key);
     pending.set(key, started);
-    started.catch(() => {
+    started.then((opened) => settled.set(started, opened), () => {
       if (pending.get(key) === started) pending.delete(key);
     });
     return started;
+  }
+
+  /** The session `session(key)` would resolve to at once, when its promise has resolved. */
+  function openedSession(key: string): Session | undefined {
+    const existing = pending.get(key);
+    return existing === undefined ? undefined : settled.get(existing);
   }
 
   async function initialize(key: string): Promise<Session> {
@@ -218,7 +225,9 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     const ended = () => scopeError(name, scope.ended() ?? "aborted", requestOptions.timeoutMs);
     let sent: { session: Session; id: number } | undefined;
     try {
-      let current = await raceAbort(session(key), scope.signal, ended);
+      // A session already open needs no wait (and no abort listener for one).
+      const opened = scope.signal.aborted ? undefined : openedSession(key);
+      let current = opened ?? await raceAbort(session(key), scope.signal, ended);
       for (let retried = false;;) {
         const id = nextId++;
         const message: JsonRpcRequest = { jsonrpc: "2.0", id, method };
