@@ -1,4 +1,5 @@
 /** One stdio MCP server process: clean environment, newline-delimited JSON in and out. */
+import { concatBytes } from "../bytes.ts";
 import type { Logger } from "../log.ts";
 import { UpstreamError } from "./upstream.ts";
 import { truncate } from "./upstream_common.ts";
@@ -172,13 +173,7 @@ function readLines(
     if (overlong || size + tail.length > maxLineBytes) {
       onLine(new Uint8Array(), true);
     } else {
-      const line = new Uint8Array(size + tail.length);
-      let offset = 0;
-      for (const part of [...parts, tail]) {
-        line.set(part, offset);
-        offset += part.length;
-      }
-      onLine(line, false);
+      onLine(concatBytes([...parts, tail], size + tail.length), false);
     }
     parts = [];
     size = 0;

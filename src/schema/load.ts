@@ -1,6 +1,7 @@
 /** Reads the local schema directory (§8). Effect: file I/O only, no parsing or compiling. */
 
 import { join } from "node:path";
+import { concatBytes, decodeUtf8Strict } from "../bytes.ts";
 import type { SchemaFile } from "./registry.ts";
 
 /** Largest schema file read, in bytes (1 MiB). */
@@ -82,11 +83,5 @@ async function readBounded(path: string | URL, maxBytes: number): Promise<string
     if (total > maxBytes) throw new TooLarge();
     chunks.push(buffer.slice(0, read));
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  return decodeUtf8Strict(concatBytes(chunks, total));
 }
