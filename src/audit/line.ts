@@ -54,6 +54,14 @@ export function linePrefix(event: AuditEvent, payloadJson?: string | null): stri
     },"prev_hash":"`;
 }
 
+const TIMESTAMP_AT = '{"timestamp":"'.length;
+
+/** The `timestamp` of a line or line prefix, read without parsing it: it comes first, and an
+ * ISO string holds nothing to unescape. */
+export function lineTimestamp(line: string): string {
+  return line.slice(TIMESTAMP_AT, line.indexOf('"', TIMESTAMP_AT));
+}
+
 /** Chains one line after `prevHash` (a checked sha256 hex). */
 export function chainPrefix(prefix: string, prevHash: string): ChainedLine {
   const hash = sha256Hex(`${prefix}${prevHash}"}`);

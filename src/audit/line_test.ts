@@ -1,7 +1,7 @@
 import { expect } from "expect";
 import { chainLine, GENESIS_HASH } from "./chain.ts";
 import { buildAuditRecord } from "./event.ts";
-import { chainPrefix, completeLine, flatten, linePrefix } from "./line.ts";
+import { chainPrefix, completeLine, flatten, linePrefix, lineTimestamp } from "./line.ts";
 
 const record = buildAuditRecord({
   event: "toolcall",
@@ -33,4 +33,10 @@ Deno.test("completeLine: chained it is the line chainLine writes", () => {
 Deno.test("flatten: the same text back", () => {
   const built = `${"a".repeat(20)}${String(42)}${"b".repeat(20)}`;
   expect(flatten(built)).toBe("a".repeat(20) + "42" + "b".repeat(20));
+});
+
+Deno.test("lineTimestamp: the timestamp of a prefix or a whole line", () => {
+  const prefix = linePrefix(record.event, record.payloadJson);
+  expect(lineTimestamp(prefix)).toBe("2023-11-14T22:13:20.000Z");
+  expect(lineTimestamp(chainPrefix(prefix, GENESIS_HASH).line)).toBe(record.event.timestamp);
 });

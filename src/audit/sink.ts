@@ -2,7 +2,7 @@ import { dirname } from "node:path";
 import { type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
 import type { EventList } from "./query.ts";
-import { completeLine, flatten, linePrefix } from "./line.ts";
+import { completeLine, flatten, linePrefix, lineTimestamp } from "./line.ts";
 import {
   describeError,
   findChainStart,
@@ -84,13 +84,6 @@ interface HeldEvent {
 
 function heldToEvent(held: HeldEvent): AuditEvent {
   return JSON.parse(completeLine(held.prefix, held.prev, held.hash)) as AuditEvent;
-}
-
-const TIMESTAMP_AT = '{"timestamp":"'.length;
-
-// Every line starts with its timestamp (an ISO string, nothing to unescape).
-function heldTimestamp(held: HeldEvent): string {
-  return held.prefix.slice(TIMESTAMP_AT, held.prefix.indexOf('"', TIMESTAMP_AT));
 }
 
 const SEGMENT_BYTES = 1024 * 1024;
@@ -351,7 +344,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       return {
         length: items.length,
         at: (index) => items[index] === undefined ? undefined : heldToEvent(items[index]),
-        timestampAt: (index) => heldTimestamp(items[index]),
+        timestampAt: (index) => lineTimestamp(items[index].prefix),
       };
     },
     async flush(): Promise<void> {
