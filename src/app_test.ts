@@ -69,6 +69,7 @@ Deno.test("an unexpected failure answers 500 internal_error with no detail or st
         timeoutMs: 1000,
       }),
       version: "test",
+      maxSessionsPerAgent: 1000,
     });
     const response = await app.fetch(
       new Request("http://127.0.0.1/mcp/toolcall", {

@@ -207,6 +207,7 @@ export async function startGateway(
     apiSessions: createIdleKeys(config.sessionIdleMs),
     clientRequests,
     version: VERSION,
+    maxSessionsPerAgent: config.maxSessionsPerAgent,
   };
   const app = createApp(appDeps);
   const sessionDeps = toolCallDeps(appDeps);

@@ -44,6 +44,16 @@ export interface Config {
   readonly auditMaxBytes: number;
   /** Tool pin file. */
   readonly pinsPath: string;
+  /** Bound from a connection's accept (or its previous answer) to a complete request head. */
+  readonly headerTimeoutMs: number;
+  /** Bound from a complete request head to a complete body. */
+  readonly bodyTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  readonly idleTimeoutMs: number;
+  /** Connections served at once; undefined = a safe share of the descriptor limit (§12). */
+  readonly maxConnections?: number;
+  /** Live MCP (and decision-API) sessions one agent may hold; its oldest idle one goes first. */
+  readonly maxSessionsPerAgent: number;
 }
 
 /** The result of parsing: a config, or every problem found. */
@@ -113,6 +123,13 @@ export function parseConfig(env: Env): ConfigResult {
     allowedOrigins: list("ALLOWED_ORIGINS"),
     auditMaxBytes: int("AUDIT_MAX_BYTES", 0, 0, Number.MAX_SAFE_INTEGER),
     pinsPath: text("PINS_PATH", "pins.json"),
+    headerTimeoutMs: int("HEADER_TIMEOUT_MS", 10_000, 1, 3_600_000),
+    bodyTimeoutMs: int("BODY_TIMEOUT_MS", 30_000, 1, 3_600_000),
+    idleTimeoutMs: int("IDLE_TIMEOUT_MS", 60_000, 1, 86_400_000),
+    maxConnections: env.MAX_CONNECTIONS === undefined || env.MAX_CONNECTIONS === ""
+      ? undefined
+      : int("MAX_CONNECTIONS", 1, 1, 1_000_000),
+    maxSessionsPerAgent: int("MAX_SESSIONS_PER_AGENT", 1000, 1, 1_000_000),
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -57,4 +57,6 @@ export interface AppDeps {
   readonly apiSessions: IdleKeys;
   /** The gateway's version. */
   readonly version: string;
+  /** Live sessions one agent may hold (§12); its oldest idle one is ended first. */
+  readonly maxSessionsPerAgent: number;
 }
