@@ -7,6 +7,8 @@ export const REASONS = {
   no_matching_rule: { http: 403, status: "blocked" },
   tool_denied: { http: 403, status: "blocked" },
   tool_not_allowed: { http: 403, status: "blocked" },
+  resource_denied: { http: 403, status: "blocked" },
+  resource_not_allowed: { http: 403, status: "blocked" },
   outside_active_hours: { http: 403, status: "blocked" },
   schema_missing: { http: 403, status: "blocked" },
   schema_invalid: { http: 403, status: "blocked" },

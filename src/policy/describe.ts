@@ -9,6 +9,8 @@ export interface RuleDescription {
   deny_tools: string[];
   allow_prompts: string[];
   deny_prompts: string[];
+  allow_resources: string[];
+  deny_resources: string[];
   max_calls_per_session: number | null;
   active_hours: string[] | null;
   active_days: string[] | null;
@@ -61,6 +63,8 @@ function describeRule(rule: Rule): RuleDescription {
     deny_tools: rule.denyTools.map((glob) => glob.source),
     allow_prompts: rule.allowPrompts.map((glob) => glob.source),
     deny_prompts: rule.denyPrompts.map((glob) => glob.source),
+    allow_resources: (rule.allowResources ?? []).map((glob) => glob.source),
+    deny_resources: (rule.denyResources ?? []).map((glob) => glob.source),
     max_calls_per_session: rule.maxCallsPerSession ?? null,
     active_hours: rule.activeHours ? rule.activeHours.map((range) => range.text) : null,
     active_days: rule.activeDays

@@ -13,6 +13,8 @@ rules:
   - model: "gpt-4*"
     allow_tools: ["calendar.*"]
     deny_tools: ["db.write*"]
+    allow_resources: ["file:///srv/*"]
+    deny_resources: ["file:///srv/secret*"]
     max_calls_per_session: 5
     active_hours: ["22:00-06:00", "12:00-13:00"]
     active_days: [sun, fri, mon]
@@ -53,6 +55,8 @@ Deno.test("describePolicy: JSON-safe view with globs, hours, days and rates as t
         deny_tools: ["db.write*"],
         allow_prompts: [],
         deny_prompts: [],
+        allow_resources: ["file:///srv/*"],
+        deny_resources: ["file:///srv/secret*"],
         max_calls_per_session: 5,
         active_hours: ["22:00-06:00", "12:00-13:00"],
         active_days: ["mon", "fri", "sun"],
@@ -66,6 +70,8 @@ Deno.test("describePolicy: JSON-safe view with globs, hours, days and rates as t
         deny_tools: [],
         allow_prompts: [],
         deny_prompts: [],
+        allow_resources: [],
+        deny_resources: [],
         max_calls_per_session: null,
         active_hours: null,
         active_days: null,

@@ -31,10 +31,12 @@ export function evaluatePolicy(policy: Policy, facts: PolicyFacts, now: number):
   return evaluateName(policy, { modelId: facts.modelId, name: facts.toolName, kind: "tool" }, now);
 }
 
-/** The shared order of §3 for a tool or a prompt name (their own allow/deny globs). */
+const NONE: readonly Glob[] = Object.freeze([]);
+
+/** The shared order of §3 for a tool or prompt name or a resource URI (their own allow/deny globs). */
 function evaluateName(
   policy: Policy,
-  facts: { modelId: string; name: string; kind: "tool" | "prompt" },
+  facts: { modelId: string; name: string; kind: "tool" | "prompt" | "resource" },
   now: number,
 ): PolicyDecision {
   const { modelId, name, kind } = facts;
@@ -44,13 +46,17 @@ function evaluateName(
   }
   const [allowGlobs, denyGlobs] = kind === "tool"
     ? [rule.allowTools, rule.denyTools]
-    : [rule.allowPrompts, rule.denyPrompts];
-  const what = `${kind} ${JSON.stringify(name)}`;
+    : kind === "prompt"
+    ? [rule.allowPrompts, rule.denyPrompts]
+    : [rule.allowResources ?? NONE, rule.denyResources ?? NONE];
+  const what = `${kind} ${JSON.stringify(kind === "resource" ? name.slice(0, 200) : name)}`;
   if (anyMatch(denyGlobs, name)) {
-    return deny("tool_denied", `${what} is denied by ${ruleLabel(rule)}`, rule);
+    const code = kind === "resource" ? "resource_denied" : "tool_denied";
+    return deny(code, `${what} is denied by ${ruleLabel(rule)}`, rule);
   }
   if (!anyMatch(allowGlobs, name)) {
-    return deny("tool_not_allowed", `${what} is not allowed by ${ruleLabel(rule)}`, rule);
+    const code = kind === "resource" ? "resource_not_allowed" : "tool_not_allowed";
+    return deny(code, `${what} is not allowed by ${ruleLabel(rule)}`, rule);
   }
   if (!isActiveAt(rule, policy.defaults, now)) {
     const zone = rule.timezone ?? policy.defaults.timezone ?? "server local time";
@@ -97,6 +103,20 @@ export function evaluatePrompt(
     { modelId: facts.modelId, name: facts.promptName, kind: "prompt" },
     now,
   );
+}
+
+/**
+ * Whether the MCP proxy may relay resource `uri` (a URI, or a template's `uriTemplate` text) to
+ * `modelId` now: the model's rule, its `deny_resources` (deny wins → `resource_denied`),
+ * `allow_resources` (none match or none written → `resource_not_allowed`: zero trust), then its
+ * active hours and days (`outside_active_hours`).
+ */
+export function evaluateResource(
+  policy: Policy,
+  facts: { modelId: string; uri: string },
+  now: number,
+): PolicyDecision {
+  return evaluateName(policy, { modelId: facts.modelId, name: facts.uri, kind: "resource" }, now);
 }
 
 /** Start minute included, end minute excluded; start = end is all day; end < start wraps midnight. */

@@ -1,5 +1,12 @@
 import { expect } from "expect";
-import { evaluatePolicy, evaluatePrompt, findRule, isActiveAt, isToolVisible } from "./evaluate.ts";
+import {
+  evaluatePolicy,
+  evaluatePrompt,
+  evaluateResource,
+  findRule,
+  isActiveAt,
+  isToolVisible,
+} from "./evaluate.ts";
 import { parsePolicy } from "./parse.ts";
 import type { Policy } from "./types.ts";
 
@@ -227,5 +234,50 @@ rules:
   expect(
     evaluatePolicy(policy, { modelId: "claude-3", toolName: "docs.summary" }, MONDAY_NOON).kind,
   )
+    .toBe("allow");
+});
+
+Deno.test("evaluateResource: zero trust by default, deny wins, hours and days apply", () => {
+  const policy = load(`defaults: { timezone: UTC }
+rules:
+  - model: "gpt-*"
+    allow_tools: ["*"]
+    allow_prompts: ["*"]
+    allow_resources: ["file:///srv/*", "test://template/{id}/data"]
+    deny_resources: ["file:///srv/secret*"]
+    active_hours: "08:00-18:00"
+    active_days: [mon, tue, wed, thu, fri]
+  - model: "claude-*"
+    allow_tools: ["*"]
+    allow_prompts: ["*"]
+`);
+  const resource = (modelId: string, uri: string, now = MONDAY_NOON) => {
+    const decision = evaluateResource(policy, { modelId, uri }, now);
+    return decision.kind === "allow" ? "allow" : decision.denial.reasonCode;
+  };
+  expect(resource("gpt-4o", "file:///srv/report.txt")).toBe("allow");
+  expect(resource("gpt-4o", "file:///srv/secrets/key.pem")).toBe("resource_denied");
+  expect(resource("gpt-4o", "file:///etc/passwd")).toBe("resource_not_allowed");
+  // a template's uriTemplate text is matched as written
+  expect(resource("gpt-4o", "test://template/{id}/data")).toBe("allow");
+  // no allow_resources at all: nothing, even with every tool and prompt allowed
+  expect(resource("claude-3", "file:///srv/report.txt")).toBe("resource_not_allowed");
+  expect(resource("mistral", "file:///srv/report.txt")).toBe("no_matching_rule");
+  expect(resource("gpt-4o", "file:///srv/report.txt", at("2024-01-15T19:00:00Z"))).toBe(
+    "outside_active_hours",
+  );
+  // Saturday noon: inside the hours, outside the days
+  expect(resource("gpt-4o", "file:///srv/report.txt", at("2024-01-20T12:00:00Z"))).toBe(
+    "outside_active_hours",
+  );
+  // deny wins even outside the hours; the reason never carries more than 200 characters of URI
+  const long = evaluateResource(
+    policy,
+    { modelId: "gpt-4o", uri: "file:///etc/" + "x".repeat(5000) },
+    MONDAY_NOON,
+  );
+  expect(long.kind === "deny" && long.denial.reason.length < 400).toBe(true);
+  // resources and tools keep their own globs
+  expect(evaluatePolicy(policy, { modelId: "gpt-4o", toolName: "file.x" }, MONDAY_NOON).kind)
     .toBe("allow");
 });

@@ -16,6 +16,8 @@ const RULE_KEYS = [
   "deny_tools",
   "allow_prompts",
   "deny_prompts",
+  "allow_resources",
+  "deny_resources",
   "max_calls_per_session",
   "active_hours",
   "active_days",
@@ -70,6 +72,13 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
   const denyPrompts = map.deny_prompts === undefined
     ? []
     : globList(map.deny_prompts, `${path}.deny_prompts`, problems, globOptions);
+  const uriOptions = { toolNames: false, nonEmpty: false };
+  const allowResources = map.allow_resources === undefined
+    ? []
+    : globList(map.allow_resources, `${path}.allow_resources`, problems, uriOptions);
+  const denyResources = map.deny_resources === undefined
+    ? []
+    : globList(map.deny_resources, `${path}.deny_resources`, problems, uriOptions);
   const maxCalls = map.max_calls_per_session === undefined
     ? undefined
     : parseCount(map.max_calls_per_session, `${path}.max_calls_per_session`, problems);
@@ -93,6 +102,8 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
     denyTools,
     allowPrompts,
     denyPrompts,
+    allowResources,
+    denyResources,
     ...(maxCalls === undefined ? {} : { maxCallsPerSession: maxCalls }),
     ...(activeHours === undefined ? {} : { activeHours }),
     ...(activeDays === undefined ? {} : { activeDays }),

@@ -215,3 +215,22 @@ Deno.test("parseRate: format and windows", () => {
   }
   expect(parseRate("99999999999999999/second")).toBeUndefined();
 });
+
+Deno.test("parsePolicy: allow_resources / deny_resources are URI globs, none by default", () => {
+  const policy = load(
+    rule('allow_resources: ["file:///srv/*", "test://{id}"]\ndeny_resources: []'),
+  );
+  expect(policy.rules[0].allowResources?.map((glob) => glob.source)).toEqual([
+    "file:///srv/*",
+    "test://{id}",
+  ]);
+  expect(policy.rules[0].allowResources?.[0].test("file:///srv/a/b.txt")).toBe(true);
+  expect(load(SEED).rules[0].allowResources).toEqual([]);
+  expect(errorsOf(rule('allow_resource: ["x"]'))).toEqual([
+    'rules[0]: unknown key "allow_resource"',
+  ]);
+  expect(errorsOf(rule('deny_resources: "file:///*"\nallow_resources: [1]'))).toEqual([
+    "rules[0].allow_resources[0]: must be a string, got an integer",
+    "rules[0].deny_resources: must be a list of strings, got a string",
+  ]);
+});

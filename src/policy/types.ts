@@ -40,6 +40,10 @@ export interface Rule {
   readonly allowPrompts: readonly Glob[];
   /** Prompt globs that are never relayed (deny wins). */
   readonly denyPrompts: readonly Glob[];
+  /** Resource URI globs the MCP proxy lists, reads and subscribes to; empty or absent = none. */
+  readonly allowResources?: readonly Glob[];
+  /** Resource URI globs that are never relayed (deny wins); absent = none. */
+  readonly denyResources?: readonly Glob[];
   /** Calls per (agent, model, session) per 24 h from the first call; undefined = no cap. */
   readonly maxCallsPerSession?: number;
   /** Active time ranges (any may match); undefined = always. */
