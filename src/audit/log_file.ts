@@ -163,3 +163,62 @@ export async function findChainStart(
   }
   return { head: previous?.lastHash ?? GENESIS_HASH, known };
 }
+
+/** The single-writer lock of an audit file, held until `release()` (or the process dies). */
+export interface LogFileLock {
+  /** The lock file, `<path>.lock`. */
+  readonly path: string;
+  /** Empties the lock file and releases the lock; safe to call twice. */
+  release(): void;
+}
+
+/**
+ * Takes the single-writer lock of the audit file at `path`: an exclusive OS lock (`flock`) on
+ * `<path>.lock`, which holds the owner's pid. The OS drops it when the process exits, even on
+ * SIGKILL. Throws `another process (pid N) is writing to it…` when someone else holds it.
+ */
+export async function lockLogFile(path: string, pid: number = Deno.pid): Promise<LogFileLock> {
+  const lockPath = `${path}.lock`;
+  const file = await Deno.open(lockPath, { read: true, write: true, create: true, mode: 0o640 });
+  let locked = false;
+  try {
+    locked = await file.tryLock(true);
+    if (!locked) {
+      const holder = await readHolder(file);
+      throw new Error(
+        `another process (${
+          holder === null ? "pid unknown" : `pid ${holder}`
+        }) is writing to it (lock "${lockPath}"); stop that gateway, or give this one its own ` +
+          "file with AUDIT_LOG_PATH (and PINS_PATH)",
+      );
+    }
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${pid}\n`));
+  } catch (error) {
+    if (locked) file.unlockSync();
+    file.close();
+    throw error;
+  }
+  let held = true;
+  return {
+    path: lockPath,
+    release() {
+      if (!held) return;
+      held = false;
+      try {
+        file.truncateSync(0); // no stale pid left behind; the file stays (see AUDIT_LOG_FORMAT.md)
+        file.unlockSync();
+      } catch {
+        // closing below releases the lock whatever happened
+      }
+      file.close();
+    },
+  };
+}
+
+/** The pid written in a lock file, or null when there is none (yet). */
+async function readHolder(file: Deno.FsFile): Promise<number | null> {
+  const bytes = await readRange(file, 0, Math.min(32, (await file.stat()).size));
+  const text = new TextDecoder().decode(bytes).trim();
+  return /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : null;
+}

@@ -2,7 +2,7 @@ import { expect } from "expect";
 import { join } from "node:path";
 import { chainLine, GENESIS_HASH } from "./chain.ts";
 import { buildAuditEvent } from "./event.ts";
-import { listRotatedFiles, readLogTail } from "./log_file.ts";
+import { listRotatedFiles, lockLogFile, readLogTail } from "./log_file.ts";
 
 function line(reason: string, prev = GENESIS_HASH): { line: string; hash: string } {
   const event = buildAuditEvent({
@@ -64,5 +64,34 @@ Deno.test("listRotatedFiles sorts numerically and ignores other names", async ()
   expect((await listRotatedFiles(path)).map((f) => f.index)).toEqual([1, 2, 10]);
   expect((await listRotatedFiles(path))[0].path).toBe(join(dir, "audit.log.1"));
   expect(await listRotatedFiles(join(dir, "missing", "audit.log"))).toEqual([]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("lockLogFile: one holder at a time, named by pid; released on release()", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  const first = await lockLogFile(path, 4242);
+  expect(first.path).toBe(`${path}.lock`);
+  expect(await Deno.readTextFile(`${path}.lock`)).toBe("4242\n");
+  await expect(lockLogFile(path)).rejects.toThrow(
+    `another process (pid 4242) is writing to it (lock "${path}.lock")`,
+  );
+  first.release();
+  first.release();
+  expect(await Deno.readTextFile(`${path}.lock`)).toBe("");
+  const second = await lockLogFile(path, 7);
+  expect(await Deno.readTextFile(`${path}.lock`)).toBe("7\n");
+  second.release();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("lockLogFile: a lock file with no pid yet is reported as such", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  const holder = await Deno.open(`${path}.lock`, { read: true, write: true, create: true });
+  expect(await holder.tryLock(true)).toBe(true);
+  await expect(lockLogFile(path)).rejects.toThrow("another process (pid unknown)");
+  holder.close();
+  (await lockLogFile(path)).release();
   await Deno.remove(dir, { recursive: true });
 });

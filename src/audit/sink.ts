@@ -8,6 +8,8 @@ import {
   findChainStart,
   listRotatedFiles,
   type LogFileState,
+  lockLogFile,
+  type LogFileLock,
   readLastByte,
 } from "./log_file.ts";
 import { createRing } from "./ring.ts";
@@ -105,10 +107,13 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   const onError = options.onError ?? (() => {});
   const onRecover = options.onRecover ?? (() => {});
   let start: { head: string; known: LogFileState | null };
+  let fileLock: LogFileLock | null = null; // one writer per file (log_file.ts lockLogFile)
   try {
     await Deno.mkdir(dirname(path), { recursive: true, mode: 0o750 });
+    fileLock = await lockLogFile(path);
     start = await findChainStart(path);
   } catch (error) {
+    fileLock?.release();
     const why = error instanceof Error && !("code" in error) ? error.message : describeError(error);
     throw new Error(`Cannot open audit log "${path}": ${why}`);
   }
@@ -357,6 +362,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       timer = null;
       const error = await run();
       chainer.close();
+      fileLock?.release();
       if (error !== null) {
         const lost = pending.length + queuedLines;
         throw new Error(`${error.message} (${lost} audit events not written)`);
