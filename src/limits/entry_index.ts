@@ -1,11 +1,12 @@
-// Where the limiter's records are: agent → model → group, each group holding its sessions'
-// records and its per_model record. Nesting the maps (instead of joining the ids into one key
+// Where the limiter's records are: agent → scope → group, each group holding its sessions'
+// records and its per_model record. The scope is the rule's model glob in agents mode and the
+// declared model id in open identity mode (agent null); see limiter.ts. Nesting the maps (instead of joining the ids into one key
 // string) makes the keys unambiguous by construction, whatever the ids contain, and a lookup
 // hashes the ids as they came, with no string built per call.
 
 import { createRecordStore, type RecordStore } from "./records.ts";
 
-/** The entries of one (agent, model). */
+/** The entries of one (agent, scope). */
 export interface Group {
   /** Session id → record slot (session cap and per_session window). */
   readonly sessions: Map<string, number>;
@@ -17,10 +18,10 @@ export interface Group {
 export interface EntryIndex {
   /** The counter records. */
   readonly records: RecordStore;
-  /** The (agent, model) group, if it has an entry; agent null = open identity mode. */
-  find(agentId: string | null, modelId: string): Group | undefined;
-  /** The (agent, model) group, created empty if absent (give it an entry before yielding). */
-  ensure(agentId: string | null, modelId: string): Group;
+  /** The (agent, scope) group, if it has an entry; agent null = open identity mode. */
+  find(agentId: string | null, scope: string): Group | undefined;
+  /** The (agent, scope) group, created empty if absent (give it an entry before yielding). */
+  ensure(agentId: string | null, scope: string): Group;
   /** Adds a session entry to the group (the session must be absent); returns its record slot. */
   addSession(group: Group, sessionId: string): number;
   /** Adds the per_model entry to the group (it must have none); returns its record slot. */
@@ -44,16 +45,16 @@ export function createEntryIndex(capWindowMs: number): EntryIndex {
   let sweepNow = 0;
   let removed = 0;
 
-  const ensure = (agentId: string | null, modelId: string): Group => {
+  const ensure = (agentId: string | null, scope: string): Group => {
     let models = agents.get(agentId);
     if (models === undefined) {
       models = new Map();
       agents.set(agentId, models);
     }
-    let group = models.get(modelId);
+    let group = models.get(scope);
     if (group === undefined) {
       group = { sessions: new Map(), modelSlot: -1 };
-      models.set(modelId, group);
+      models.set(scope, group);
     }
     return group;
   };
@@ -82,7 +83,7 @@ export function createEntryIndex(capWindowMs: number): EntryIndex {
   // iterating it is safe, and entries added meanwhile are visited later in the same pass.
   function* walk(): Generator<undefined, void, undefined> {
     for (const [agentId, models] of agents) {
-      for (const [modelId, group] of models) {
+      for (const [scope, group] of models) {
         // Keys only: no [key, value] pair allocated per entry (that is garbage by the million).
         for (const sessionId of group.sessions.keys()) {
           const slot = group.sessions.get(sessionId) ?? -1;
@@ -99,7 +100,7 @@ export function createEntryIndex(capWindowMs: number): EntryIndex {
           }
           yield;
         }
-        if (group.sessions.size === 0 && group.modelSlot < 0) models.delete(modelId);
+        if (group.sessions.size === 0 && group.modelSlot < 0) models.delete(scope);
       }
       if (models.size === 0) agents.delete(agentId);
     }
@@ -126,7 +127,7 @@ export function createEntryIndex(capWindowMs: number): EntryIndex {
 
   return {
     records,
-    find: (agentId, modelId) => agents.get(agentId)?.get(modelId),
+    find: (agentId, scope) => agents.get(agentId)?.get(scope),
     ensure,
     addSession,
     addModel,

@@ -1,7 +1,11 @@
-// The in-memory limiter (SPEC §3): the session call cap and the sliding-window rate limits.
-// Counters are keyed by identity, not by rule, so they survive policy reloads. A call is
-// checked against every limit of its rule first and counted against all of them only when all
-// admit it: a refused call consumes nothing.
+// The in-memory limiter (SPEC §3, §12): the session call cap and the sliding-window rate limits.
+// Counters are keyed on who is accountable. In agents mode that is the agent and the rule
+// (named by its model glob, which stays the same across reloads): per_model counts per (agent,
+// rule), whatever model names matching the glob the agent declares and whatever sessions it
+// opens; the cap and per_session count per (agent, rule, session). In open identity mode there
+// is no accountable agent, so the declared ids are the key: (model) and (model, session). A call
+// is checked against every limit of its rule first and counted against all of them only when
+// all admit it: a refused call consumes nothing.
 
 import type { RateSpec, Rule } from "../policy/types.ts";
 import type { Denial } from "../reasons.ts";
@@ -15,7 +19,7 @@ export interface TakeRequest {
   readonly rule: Rule;
   /** Agent id; null in open identity mode. */
   readonly agentId: string | null;
-  /** Model id as sent. */
+  /** Model id as sent; part of the key only in open identity mode (agents mode keys by rule). */
   readonly modelId: string;
   /** Session id as sent. */
   readonly sessionId: string;
@@ -26,7 +30,8 @@ export interface TakeRequest {
 /** The limiter's answer: admitted (and counted), or refused (and not counted). */
 export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly denial: Denial };
 
-/** The session cap and rate-limit counters of every (agent, model, session). */
+/** The session cap and rate-limit counters of every (agent, rule, session), or in open identity
+ * mode every (model, session). */
 export interface Limiter {
   /** Checks a call against its rule's limits; counts it against all of them if all admit it. */
   take(request: TakeRequest): TakeResult;
@@ -68,8 +73,11 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     checkSpec(perModel);
 
     const { agentId, modelId, sessionId } = request;
+    // Agents mode: the rule's glob, the same string for every model name it matches (no string
+    // built per call); open mode: the model id as declared.
+    const scope = agentId === null ? modelId : rule.model.source;
     const bySession = cap !== undefined || perSession !== undefined;
-    let group = index.find(agentId, modelId);
+    let group = index.find(agentId, scope);
     let sSlot = bySession ? group?.sessions.get(sessionId) ?? -1 : -1;
     let mSlot = perModel !== undefined && group !== undefined ? group.modelSlot : -1;
     const capC = cap === undefined ? undefined : records.readCap(sSlot);
@@ -84,19 +92,24 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     if (capWait > 0 || sessionWait > 0 || modelWait > 0) {
       // Every limit only frees up as time passes, so the call fits once the longest wait is over.
       const retryAfterMs = Math.max(1, Math.ceil(Math.max(capWait, sessionWait, modelWait)));
+      const whose = agentId === null
+        ? ""
+        : ` (counted for agent ${JSON.stringify(agentId)} under rule ${
+          JSON.stringify(rule.model.source)
+        })`;
       if (capWait > 0) {
         const reason = `session call cap of ${cap} reached for model ${
           JSON.stringify(modelId)
-        } (resets in ${Math.ceil(capWait / 1000)} s)`;
+        }${whose} (resets in ${Math.ceil(capWait / 1000)} s)`;
         return { ok: false, denial: { reasonCode: "session_call_cap", reason, retryAfterMs } };
       }
       const reason = sessionWait > 0
-        ? `rate limit ${perSession?.text} per session exceeded`
-        : `rate limit ${perModel?.text} per model exceeded`;
+        ? `rate limit ${perSession?.text} per session exceeded${whose}`
+        : `rate limit ${perModel?.text} per model exceeded${whose}`;
       return { ok: false, denial: { reasonCode: "rate_limited", reason, retryAfterMs } };
     }
 
-    group ??= index.ensure(agentId, modelId);
+    group ??= index.ensure(agentId, scope);
     if (bySession) {
       if (sSlot < 0) sSlot = index.addSession(group, sessionId);
       if (capC) records.writeCap(sSlot, capCommit(capC, now));

@@ -247,18 +247,22 @@ Deno.test("a sweep paused mid-pass and interleaved with new calls keeps every li
   const ids: Partial<TakeRequest>[] = [];
   for (const agentId of ["a", "b", null]) {
     for (const modelId of ["m1", "m2", "m3"]) {
-      for (const sessionId of ["s1", "s2", "s3"]) ids.push({ agentId, modelId, sessionId });
+      // In agents mode the model is no part of the key (§12), so it goes into the session id.
+      for (const s of ["s1", "s2", "s3"]) {
+        ids.push({ agentId, modelId, sessionId: agentId === null ? s : modelId + s });
+      }
     }
   }
   for (const id of ids) h.take(id);
-  expect(h.limiter.size()).toBe(27 + 9);
+  // 27 sessions; per_model: one per agent (a, b), one per model in open mode (3)
+  expect(h.limiter.size()).toBe(27 + 5);
   h.advance(DAY_MS);
   for (const id of ids) {
     h.limiter.sweep(h.now(), 1);
     expect([id, h.take(id).ok]).toEqual([id, true]); // a fresh cap window after the expiry
   }
   for (let i = 0; i < 100; i++) h.limiter.sweep(h.now(), 7);
-  expect(h.limiter.size()).toBe(27 + 9);
+  expect(h.limiter.size()).toBe(27 + 5);
   for (const id of ids) {
     expect([id, denial(h.take(id)).reasonCode]).toEqual([id, "session_call_cap"]);
   }
