@@ -2,10 +2,11 @@
 // Everything that comes from events, policy or upstreams is rendered as text (see dom.js).
 import { el, fill, getJson, shortId, show } from "./dom.js";
 import { flash, openDetails, rowOf } from "./table.js";
-import { renderCounter, renderLatency, renderReasons } from "./summary.js";
+import { renderCounter, renderLatency, renderReasons, renderTotals } from "./summary.js";
 import { renderPolicy, renderReloadResult, renderUpstreams } from "./panels.js";
 import {
   createStore,
+  eventKey,
   latencySeries,
   matchesFilters,
   MAX_ROWS,
@@ -63,27 +64,7 @@ function render() {
     ? `${all.length} events`
     : `${shown.length} of ${all.length} events`;
   const counts = tally(shown);
-  fill(
-    "totals",
-    el(
-      "span",
-      { className: "total total-allowed" },
-      el("b", null, String(counts.totals.allowed)),
-      " allowed",
-    ),
-    el(
-      "span",
-      { className: "total total-blocked" },
-      el("b", null, String(counts.totals.blocked)),
-      " blocked",
-    ),
-    el(
-      "span",
-      { className: "total total-error" },
-      el("b", null, String(counts.totals.error)),
-      " error",
-    ),
-  );
+  renderTotals("totals", counts);
   renderCounter("by-model", counts.models, (name) => pick(inputs.model, name));
   renderCounter("by-tool", counts.tools, (name) => pick(inputs.tool, name));
   renderReasons("reasons", counts.reasons);
@@ -130,8 +111,8 @@ async function pollLogs() {
   if (status === 401) return signOut();
   if (status !== 200 || !Array.isArray(body)) throw new Error(`Cannot read /logs: HTTP ${status}`);
   const fresh = body.filter((event) =>
-    event && typeof event === "object" && !store.has(event.event_id) &&
-    !pending.has(String(event.event_id))
+    event && typeof event === "object" && !store.has(eventKey(event)) &&
+    !pending.has(eventKey(event))
   );
   for (const event of fresh) {
     const time = Date.parse(String(event.timestamp));
@@ -140,7 +121,7 @@ async function pollLogs() {
   byId("gap").hidden =
     !(since !== null && body.length >= LOG_LIMIT && fresh.length === body.length);
   if (paused && loaded) {
-    for (const event of fresh) pending.set(String(event.event_id), event);
+    for (const event of fresh) pending.set(eventKey(event), event);
     for (const id of pending.keys()) {
       if (pending.size <= MAX_ROWS) break;
       pending.delete(id); // the oldest held back go first

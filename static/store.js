@@ -4,8 +4,26 @@
 /** Most events the page keeps; the oldest are dropped past this. */
 export const MAX_ROWS = 2000;
 
-/** Administrative events: kept in the table, left out of the latency chart. */
-const ADMIN_EVENTS = ["policy_reload", "pin_change"];
+/** Events that are decisions on a tool call (the decision API's and the proxy's `tools/call`). */
+const CALL_EVENTS = new Set(["toolcall", "toolresult"]);
+
+/** The statuses a call's closing line has; `forwarded` is the line written before an upstream
+ * call, closed later by a line with the same `event_id`. */
+const CLOSING = new Set(["allowed", "blocked", "error"]);
+
+/** True for a call decision: a closing `toolcall`/`toolresult` line. Everything else (pin
+ * changes, sessions, reloads, auth failures, prompts, resources, forwarded lines) is not a
+ * call and never counts as an allowed, blocked or failed one. */
+export function isCallDecision(event) {
+  return CALL_EVENTS.has(event.event) && CLOSING.has(event.status);
+}
+
+/** The key the page holds an event under: a forwarded line and the line that closes the same
+ * call share an `event_id`, so both can be fetched and the closing one must not be lost. */
+export function eventKey(event) {
+  const id = String(event.event_id);
+  return event.status === "forwarded" ? `${id}/forwarded` : id;
+}
 
 /** Bucket sizes the latency chart may use, in milliseconds. */
 const BUCKET_SIZES = [
@@ -31,38 +49,54 @@ const BUCKET_SIZES = [
 /** An event as held by the page: the event, its time in ms and its arrival order. */
 function toEntry(event, seq) {
   const time = Date.parse(String(event.timestamp));
-  return { event, seq, time: Number.isFinite(time) ? time : 0, haystack: null };
+  return { event, seq, time: Number.isFinite(time) ? time : 0, haystack: null, key: null };
 }
 
 function newestFirst(a, b) {
   return b.time - a.time || b.seq - a.seq;
 }
 
-/** Creates the event store: dedupes by event_id, keeps the newest `cap` events. */
+/** Creates the event store: dedupes by `eventKey`, keeps the newest `cap` events. A call's
+ * closing line replaces its `forwarded` line (one row per call); a forwarded line that comes
+ * after its closing one is dropped. */
 export function createStore(cap = MAX_ROWS) {
   const byId = new Map();
+  const closed = new Set(); // ids whose closing line was seen: their forwarded line is stale
   let entries = [];
   let seq = 0;
   return {
     /** Adds events (any order); returns the entries that were new. */
     add(events) {
       const added = [];
+      let superseded = false;
       for (const event of events) {
         if (!event || typeof event !== "object") continue;
+        const key = eventKey(event);
         const id = String(event.event_id);
-        if (byId.has(id)) continue;
+        if (byId.has(key)) continue;
+        if (event.status === "forwarded" && closed.has(id)) continue;
+        if (event.status !== "forwarded") {
+          closed.add(id);
+          if (byId.delete(`${id}/forwarded`)) superseded = true;
+        }
         const entry = toEntry(event, seq++);
-        byId.set(id, entry);
+        byId.set(key, entry);
         added.push(entry);
       }
-      if (added.length === 0) return added;
-      entries = entries.concat(added).sort(newestFirst);
-      for (const dropped of entries.splice(cap)) byId.delete(String(dropped.event.event_id));
-      return added.filter((entry) => byId.get(String(entry.event.event_id)) === entry);
+      for (const entry of added) entry.key = eventKey(entry.event);
+      const live = added.filter((entry) => byId.get(entry.key) === entry);
+      if (superseded) entries = entries.filter((entry) => byId.get(entry.key) === entry);
+      if (live.length === 0) return live;
+      entries = entries.concat(live).sort(newestFirst);
+      for (const dropped of entries.splice(cap)) {
+        byId.delete(dropped.key);
+        closed.delete(String(dropped.event.event_id));
+      }
+      return live.filter((entry) => byId.get(entry.key) === entry);
     },
-    /** True when an event with this id is held. */
-    has(id) {
-      return byId.has(String(id));
+    /** True when an event with this key (`eventKey`, or an event_id) is held. */
+    has(key) {
+      return byId.has(String(key));
     },
     /** Held entries, newest first. */
     entries() {
@@ -128,15 +162,25 @@ function byTotal(a, b) {
   return b.total - a.total || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
-/** Counts entries by status, per model, per tool, and the reason codes of refusals. */
+/** Counts call decisions (`isCallDecision`) by status, per model, per tool, and the reason codes
+ * of refused calls; every other event is counted apart, by its `event` name (`others`). */
 export function tally(entries) {
-  const totals = { allowed: 0, blocked: 0, error: 0, total: 0 };
+  const totals = { allowed: 0, blocked: 0, error: 0, total: 0, other: 0 };
   const models = new Map();
   const tools = new Map();
   const reasons = new Map();
+  const others = new Map();
   for (const { event } of entries) {
+    if (!isCallDecision(event)) {
+      const name = event.status === "forwarded"
+        ? `${String(event.event)} (forwarded)`
+        : String(event.event ?? "unknown");
+      others.set(name, (others.get(name) ?? 0) + 1);
+      totals.other++;
+      continue;
+    }
     const status = event.status;
-    if (status in totals && status !== "total") totals[status]++;
+    totals[status]++;
     totals.total++;
     bump(models, event.model_id, status);
     bump(tools, event.tool_name, status);
@@ -152,6 +196,9 @@ export function tally(entries) {
     reasons: [...reasons.entries()]
       .map(([code, count]) => ({ code, count }))
       .sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : 1)),
+    others: [...others.entries()]
+      .map(([event, count]) => ({ event, count }))
+      .sort((a, b) => b.count - a.count || (a.event < b.event ? -1 : 1)),
   };
 }
 
@@ -170,11 +217,11 @@ export function bucketSize(min, max, maxBuckets) {
   return BUCKET_SIZES[BUCKET_SIZES.length - 1];
 }
 
-/** p50/p95 latency per time bucket over decision events, oldest bucket first (gaps included). */
+/** p50/p95 latency per time bucket over call decisions, oldest bucket first (gaps included). */
 export function latencySeries(entries, maxBuckets = 30) {
   const points = [];
   for (const { event, time } of entries) {
-    if (ADMIN_EVENTS.includes(event.event)) continue;
+    if (!isCallDecision(event)) continue;
     if (typeof event.latency_ms !== "number" || !Number.isFinite(event.latency_ms)) continue;
     points.push({ time, value: event.latency_ms });
   }

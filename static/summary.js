@@ -15,6 +15,29 @@ function stackedBar(row, scale) {
   return bar;
 }
 
+/** Renders the header counters: call decisions by status, then every other event apart (pin
+ * changes, sessions, reloads… are not calls), named in its tooltip. */
+export function renderTotals(id, counts) {
+  const total = (status, count, label) =>
+    el("span", { className: `total total-${status}` }, el("b", null, String(count)), ` ${label}`);
+  const others = counts.others.map((other) => `${other.count} ${other.event}`).join(", ");
+  fill(
+    id,
+    total("allowed", counts.totals.allowed, "allowed"),
+    total("blocked", counts.totals.blocked, "blocked"),
+    total("error", counts.totals.error, "error"),
+    counts.totals.other === 0 ? null : el(
+      "span",
+      {
+        className: "total total-other",
+        title: `Not tool calls, not counted above: ${others}`,
+      },
+      el("b", null, String(counts.totals.other)),
+      ` other event${counts.totals.other === 1 ? "" : "s"}`,
+    ),
+  );
+}
+
 /** Renders one counter table (rows of {name, allowed, blocked, error, total}). */
 export function renderCounter(id, rows, onPick) {
   const scale = Math.max(1, ...rows.map((row) => row.total));

@@ -83,7 +83,7 @@ Deno.test("tally counts statuses per model and tool, and refusal reasons", () =>
     ev("4", "2026-01-01T00:00:04Z", { event: "policy_reload", model_id: null, tool_name: null }),
   ]);
   const counts = tally(store.entries());
-  expect(counts.totals).toEqual({ allowed: 2, blocked: 1, error: 1, total: 4 });
+  expect(counts.totals).toEqual({ allowed: 1, blocked: 1, error: 1, total: 3, other: 1 }); // a reload is no call
   expect(counts.models).toEqual([
     { name: "m", allowed: 1, blocked: 1, error: 0, total: 2 },
     { name: "n", allowed: 0, blocked: 0, error: 1, total: 1 },
