@@ -48,6 +48,8 @@ export interface GatewayState {
 export interface UpstreamToolFacts {
   /** True when pinning blocks the tool because its definition changed (§5.6). */
   readonly definitionChanged?: boolean;
+  /** Set when the federation refuses the tool (listed twice, offered by two upstreams). */
+  readonly refusal?: Denial;
   /** The upstream's own `inputSchema`, compiled; used when no local schema exists. */
   readonly inputSchema?: CompileResult;
   /** The upstream's own `outputSchema`, compiled; used when no local output schema exists. */
@@ -88,6 +90,7 @@ export function decide(
         `the definition of "${request.toolName}" changed since it was pinned; an admin must approve it`,
     };
   }
+  if (options.upstream?.refusal) return denialVerdict(options.upstream.refusal);
   const ruleText = `rule ${outcome.rule.index} (model "${outcome.rule.model.source}")`;
   if (request.kind === "toolcall") {
     const taken = options.limiter.take({

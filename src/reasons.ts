@@ -13,6 +13,8 @@ export const REASONS = {
   schema_missing: { http: 403, status: "blocked" },
   schema_invalid: { http: 403, status: "blocked" },
   tool_definition_changed: { http: 403, status: "blocked" },
+  tool_ambiguous: { http: 409, status: "blocked" },
+  tool_name_clash: { http: 409, status: "blocked" },
   unauthorized: { http: 401, status: "error" },
   not_found: { http: 404, status: "error" },
   unknown_tool: { http: 404, status: "error" },

@@ -13,6 +13,7 @@ import { watchSources } from "./state/watch.ts";
 import { upstreamClientFactory } from "./mcp/clients.ts";
 import { endSession } from "./mcp/endpoint.ts";
 import { createFederation, type PinEvent } from "./mcp/federation.ts";
+import { pinEventAudit } from "./mcp/catalog_events.ts";
 import { openPinStore, type PinStore } from "./mcp/pins.ts";
 import { createSessionStore } from "./mcp/sessions.ts";
 import { createIdleKeys } from "./mcp/idle_keys.ts";
@@ -111,20 +112,14 @@ export async function startGateway(
     return { ok: false, errors: [(error as Error).message] };
   }
   const auditPin = (event: PinEvent) => {
-    const blocked = event.change === "changed" && event.mode === "block";
+    const fields = pinEventAudit(event);
     recordEvent(audit, {
       event: "pin_change",
       toolName: event.tool,
-      payload: { change: event.change, hash: event.hash, mode: event.mode },
-      status: blocked ? "blocked" : "allowed",
-      reasonCode: blocked ? "tool_definition_changed" : "ok",
-      reason: event.change === "new"
-        ? "tool seen for the first time; definition pinned"
-        : event.change === "approved"
-        ? "changed definition approved by an admin"
-        : blocked
-        ? "tool definition changed since it was pinned; hidden and refused until approved"
-        : "tool definition changed since it was pinned (pinning mode warn: still allowed)",
+      payload: fields.payload,
+      status: fields.status,
+      reasonCode: fields.reasonCode,
+      reason: fields.reason,
       policyVersion: store.current.policy.version,
     }, { now: clock(), newId });
   };

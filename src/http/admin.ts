@@ -138,6 +138,8 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
     if (!body.ok) return answer(body.reasonCode, body.reason);
     const tool = (body.value as { tool?: unknown } | null)?.tool;
     if (!isValidToolName(tool)) return answer("bad_request", 'body must be {"tool": <tool name>}');
+    const refusal = await deps.federation.approvalRefusal(tool);
+    if (refusal) return answer(refusal.reasonCode, `Cannot approve "${tool}": ${refusal.reason}`);
     if (!(await deps.federation.approve(tool))) {
       return answer("not_found", `no changed definition of "${tool}" waits for approval`);
     }

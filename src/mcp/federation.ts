@@ -1,12 +1,17 @@
 /** Federation (§5.2): every upstream behind one endpoint, tools exposed as `<prefix>.<tool>`. */
 import type { Logger } from "../log.ts";
 import type { Policy, UpstreamConfig } from "../policy/types.ts";
+import type { Denial } from "../reasons.ts";
 import type { CompileResult } from "../schema/compile.ts";
 import type { UpstreamSchemaCache } from "../schema/registry.ts";
 import type { PinState, PinStore } from "./pins.ts";
 import { type Catalog, readCatalog, shorten } from "./catalog.ts";
+import type { PinEvent } from "./catalog_events.ts";
+import { clashDenial, findClashes, guardedClient } from "./federation_guard.ts";
 import type { JsonRpcNotification } from "./jsonrpc.ts";
 import type { UpstreamClient, UpstreamStatus } from "./upstream.ts";
+
+export type { PinEvent } from "./catalog_events.ts";
 
 /** The session key the catalog (tools/list) is read through. */
 export const CATALOG_SESSION = "gateway-catalog";
@@ -29,23 +34,13 @@ export interface ExposedTool {
   readonly outputSchema?: CompileResult;
 }
 
-/** What a tool name resolves to. */
+/** What a tool name resolves to. A `tool` with a `denial` exists but is refused (listed more
+ * than once by its upstream, or offered by more than one upstream); its `client` re-checks the
+ * catalog before a `tools/call` goes out on a (re)initialized upstream session or process. */
 export type Resolution =
   | { kind: "unknown" }
   | { kind: "unavailable"; upstream: string; reason: string }
-  | { kind: "tool"; tool: ExposedTool; client: UpstreamClient };
-
-/** A pin event for the audit (`event: "pin_change"`). */
-export interface PinEvent {
-  /** Exposed tool name. */
-  readonly tool: string;
-  /** `new`, `changed` or `approved`. */
-  readonly change: "new" | "changed" | "approved";
-  /** The pinning mode in force. */
-  readonly mode: "off" | "warn" | "block";
-  /** The definition's hash. */
-  readonly hash: string;
-}
+  | { kind: "tool"; tool: ExposedTool; client: UpstreamClient; denial?: Denial };
 
 /** One upstream's state, for /healthz and /upstreams. */
 export interface UpstreamView {
@@ -73,8 +68,13 @@ export interface Federation {
   listTools(): Promise<readonly ExposedTool[]>;
   /** Finds the upstream and definition behind an exposed name. */
   resolve(name: string): Promise<Resolution>;
-  /** Approves the current definition of a changed tool; false when there is nothing to approve. */
+  /** Approves the current definition of a changed tool; false when there is nothing to approve
+   * or approval is refused (see `approvalRefusal`). */
   approve(name: string): Promise<boolean>;
+  /** Why a tool cannot be approved (listed more than once, offered by several upstreams). */
+  approvalRefusal(name: string): Promise<Denial | undefined>;
+  /** Names offered by more than one upstream (hidden and refused), with those upstreams. */
+  clashes(): ReadonlyMap<string, readonly string[]>;
   /** Connection state of each upstream. */
   statuses(): Record<string, UpstreamStatus>;
   /** Each upstream's state and tools (catalogs loaded as needed). */
@@ -118,17 +118,24 @@ export interface FederationDeps {
   readonly clock: () => number;
   /** Operational log. */
   readonly log: Logger;
-  /** Called for pin events (audited by the caller). */
+  /** Called for catalog events: pins, ambiguous listings, clashes (audited by the caller with
+   * `pinEventAudit`). */
   readonly onPinEvent: (event: PinEvent) => void;
 }
 
-interface Entry {
+/** One upstream of the federation. */
+export interface Entry {
   readonly name: string;
   readonly config: UpstreamConfig;
   readonly key: string;
   readonly client: UpstreamClient;
+  /** `client`, with `tools/call` re-checked against a fresh catalog after a (re)initialize. */
+  guarded: UpstreamClient;
+  /** The catalog being read, or the last one read. */
   catalog?: Promise<Catalog>;
+  /** The last catalog read, and the promise it came from. */
   loaded?: Catalog;
+  loadedFrom?: Promise<Catalog>;
   error?: string;
   unsubscribe: () => void;
 }
@@ -153,8 +160,29 @@ export function createFederation(deps: FederationDeps): Federation {
     );
   }
 
+  /** Names offered by more than one upstream, from the catalogs read so far. */
+  let clashes: ReadonlyMap<string, readonly string[]> = new Map();
+
+  function updateClashes(): void {
+    clashes = findClashes([...entries.values()]);
+    for (const [name, upstreams] of clashes) {
+      const key = `clash:${name}:${upstreams.join(",")}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      deps.log.warn(`Tool "${name}" is offered by more than one upstream; hidden and refused`);
+      deps.onPinEvent({ tool: name, change: "clash", mode: pinMode, hash: "", upstreams });
+    }
+  }
+
+  /** The entry's catalog: the cached one unless the upstream (re)initialized a session or
+   * restarted its process since it was read (one number compare), else a fresh read. */
   function catalogOf(entry: Entry): Promise<Catalog> {
-    entry.catalog ??= readCatalog({
+    const current = entry.catalog;
+    if (current !== undefined) {
+      if (current !== entry.loadedFrom) return current; // being read: its answer is fresher
+      if (entry.loaded!.generation >= entry.client.generation()) return current;
+    }
+    const reading: Promise<Catalog> = readCatalog({
       name: entry.name,
       prefix: entry.config.prefix,
       client: entry.client,
@@ -162,42 +190,89 @@ export function createFederation(deps: FederationDeps): Federation {
       reported,
     }, deps).then(
       (catalog) => {
-        entry.loaded = catalog;
-        entry.error = undefined;
+        if (entry.catalog === reading) {
+          entry.loaded = catalog;
+          entry.loadedFrom = reading;
+          entry.error = undefined;
+          if (entries.get(entry.name) === entry) updateClashes();
+        }
         return catalog;
       },
       (error) => {
-        entry.catalog = undefined;
+        if (entry.catalog === reading) entry.catalog = undefined;
         entry.error = shorten(error instanceof Error ? error.message : String(error));
         deps.log.warn(`Upstream "${entry.name}" left out of tools/list: ${entry.error}`);
         throw error;
       },
     );
-    return entry.catalog;
+    entry.catalog = reading;
+    return reading;
   }
 
-  /** Tools of every upstream after cross-upstream clash detection. */
+  /** Tools of every upstream, without the names offered by more than one. */
   async function allTools(): Promise<Map<string, ExposedTool>> {
     const settled = await Promise.allSettled([...entries.values()].map(catalogOf));
     const merged = new Map<string, ExposedTool>();
-    const clashes = new Set<string>();
     for (const result of settled) {
       if (result.status !== "fulfilled") continue;
       for (const [name, tool] of result.value.tools) {
-        if (merged.has(name)) clashes.add(name);
-        else merged.set(name, tool);
+        if (!clashes.has(name)) merged.set(name, tool);
       }
-    }
-    for (const name of clashes) {
-      merged.delete(name);
-      deps.log.warn(`Tool "${name}" is offered by more than one upstream; hidden`);
     }
     return merged;
   }
 
+  /** The tools of the upstreams claiming `name`, with the first failure met. */
+  async function lookup(name: string) {
+    let unavailable: Resolution | undefined;
+    const found: { entry: Entry; tool: ExposedTool; denial?: Denial }[] = [];
+    for (const entry of candidates(name)) {
+      let catalog: Catalog;
+      try {
+        catalog = await catalogOf(entry);
+      } catch {
+        unavailable ??= {
+          kind: "unavailable",
+          upstream: entry.name,
+          reason: `upstream "${entry.name}" is unavailable: ${entry.error ?? "unknown error"}`,
+        };
+        continue;
+      }
+      const tool = catalog.tools.get(name);
+      const hidden = catalog.hidden.get(name);
+      if (tool) found.push({ entry, tool });
+      else if (hidden?.denial) found.push({ entry, tool: hidden.tool, denial: hidden.denial });
+    }
+    return { found, unavailable };
+  }
+
+  /** The upstreams offering `name` when more than one does (the map, or what a lookup found). */
+  function clashOf(name: string, found: readonly { entry: Entry }[]) {
+    return clashes.get(name) ??
+      (found.length > 1 ? found.map((f) => f.entry.name).sort() : undefined);
+  }
+
+  async function approvalRefusal(name: string): Promise<Denial | undefined> {
+    const { found } = await lookup(name);
+    const clash = clashOf(name, found);
+    if (clash) return clashDenial(name, clash);
+    return found.find((f) => f.denial?.reasonCode === "tool_ambiguous")?.denial;
+  }
+
   function openEntry(name: string, config: UpstreamConfig): Entry {
     const client = deps.createClient(name, config);
-    const entry: Entry = { name, config, key: configKey(config), client, unsubscribe: () => {} };
+    const entry: Entry = {
+      name,
+      config,
+      key: configKey(config),
+      client,
+      guarded: client,
+      unsubscribe: () => {},
+    };
+    entry.guarded = guardedClient(entry, {
+      catalogOf,
+      clashes: () => clashes,
+    });
     entry.unsubscribe = client.onNotification((notification, sessionKey) => {
       for (const listener of listeners) listener(name, notification, sessionKey);
       if (notification.method === "notifications/tools/list_changed") {
@@ -234,6 +309,7 @@ export function createFederation(deps: FederationDeps): Federation {
       for (const [name, config] of Object.entries(policy.upstreams)) {
         if (!entries.has(name)) entries.set(name, openEntry(name, config));
       }
+      clashes = findClashes([...entries.values()]);
       await Promise.all(closing);
     },
     claims(name) {
@@ -243,32 +319,20 @@ export function createFederation(deps: FederationDeps): Federation {
       return [...(await allTools()).values()];
     },
     async resolve(name) {
-      const claimed = candidates(name);
-      if (claimed.length === 0) return { kind: "unknown" };
-      let unavailable: Resolution | undefined;
-      const found: Resolution[] = [];
-      for (const entry of claimed) {
-        let catalog: Catalog;
-        try {
-          catalog = await catalogOf(entry);
-        } catch {
-          unavailable ??= {
-            kind: "unavailable",
-            upstream: entry.name,
-            reason: `upstream "${entry.name}" is unavailable: ${entry.error ?? "unknown error"}`,
-          };
-          continue;
-        }
-        const hidden = catalog.hidden.get(name);
-        const tool = catalog.tools.get(name) ?? (hidden?.pin ? hidden.tool : undefined);
-        if (tool) found.push({ kind: "tool", tool, client: entry.client });
-      }
-      // Offered by two upstreams: a clash, hidden (and logged by listTools).
-      if (found.length === 1) return found[0];
-      if (found.length > 1) return { kind: "unknown" };
-      return unavailable ?? { kind: "unknown" };
+      const { found, unavailable } = await lookup(name);
+      const first = found[0];
+      if (first === undefined) return unavailable ?? { kind: "unknown" };
+      const clash = clashOf(name, found);
+      const denial = clash ? clashDenial(name, clash) : first.denial;
+      // A pin refusal is decided by the pipeline from `pinState` (tool_definition_changed).
+      return denial === undefined || denial.reasonCode === "tool_definition_changed"
+        ? { kind: "tool", tool: first.tool, client: first.entry.guarded }
+        : { kind: "tool", tool: first.tool, client: first.entry.guarded, denial };
     },
+    approvalRefusal,
+    clashes: () => clashes,
     async approve(name) {
+      if (await approvalRefusal(name)) return false;
       for (const entry of candidates(name)) {
         let catalog: Catalog;
         try {
@@ -276,7 +340,11 @@ export function createFederation(deps: FederationDeps): Federation {
         } catch {
           continue;
         }
-        const tool = catalog.hidden.get(name)?.tool ?? catalog.tools.get(name);
+        const hidden = catalog.hidden.get(name);
+        if (hidden !== undefined && hidden.denial?.reasonCode !== "tool_definition_changed") {
+          continue;
+        }
+        const tool = hidden?.tool ?? catalog.tools.get(name);
         if (!tool || tool.pinState !== "changed") continue;
         deps.pins.approve(entry.name, tool.definition.name, tool.hash, deps.clock());
         deps.onPinEvent({ tool: name, change: "approved", mode: pinMode, hash: tool.hash });
@@ -293,11 +361,17 @@ export function createFederation(deps: FederationDeps): Federation {
       return [...entries.values()].map((entry) => {
         const tools = entry.loaded
           ? [
-            ...[...entry.loaded.tools.values()].map((tool) => ({
-              name: tool.exposed,
-              pin_state: tool.pinState,
-              hash: tool.hash,
-            })),
+            ...[...entry.loaded.tools.values()].map((tool) => {
+              const clash = clashes.get(tool.exposed);
+              return {
+                name: tool.exposed,
+                pin_state: tool.pinState,
+                hash: tool.hash,
+                ...(clash
+                  ? { hidden: `offered by more than one upstream (${clash.join(", ")})` }
+                  : {}),
+              };
+            }),
             ...[...entry.loaded.hidden.values()].map(({ tool, why }) => ({
               name: tool.exposed,
               pin_state: tool.pinState,

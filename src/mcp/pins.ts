@@ -2,24 +2,18 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../schema/registry.ts";
 
-/** The parts of a tool definition that are pinned. */
-export interface PinnableTool {
-  /** Tool name as the upstream lists it. */
-  readonly name: string;
-  /** Description. */
-  readonly description?: unknown;
-  /** Input schema. */
-  readonly inputSchema?: unknown;
-  /** Output schema. */
-  readonly outputSchema?: unknown;
-  /** Annotations. */
-  readonly annotations?: unknown;
-}
+/** A tool definition as the upstream lists it (every field is pinned). */
+export type PinnableTool = Readonly<Record<string, unknown>> & { readonly name: string };
+
+/** The hash recipe of new pins: the whole definition (recipe 1 hashed five fields only). */
+export const PIN_RECIPE = 2;
 
 /** One pinned tool. */
 export interface PinRecord {
   /** sha256 hex of the pinned definition. */
   hash: string;
+  /** Hash recipe (absent = 1, the five-field recipe of older pin files). */
+  recipe?: number;
   /** When first seen (ISO 8601). */
   pinned_at: string;
   /** When an admin last approved a change (ISO 8601), if ever. */
@@ -29,21 +23,35 @@ export interface PinRecord {
 /** A tool's pin state: first seen now, matching its pin, or changed since. */
 export type PinState = "new" | "pinned" | "changed";
 
-/** The sha256 of a tool's name, description, inputSchema, outputSchema and annotations. */
+function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The sha256 of a tool's whole definition (canonical JSON of every field: name, title,
+ * description, schemas, annotations, icons, `_meta`, and any other), so any change the model can
+ * see is a change. A definition that is not plain JSON gets a hash no pin can match. */
 export function toolDefinitionHash(tool: PinnableTool): string {
-  let text: string;
   try {
-    text = canonicalJson({
+    return sha256(canonicalJson(tool));
+  } catch {
+    return sha256(`unencodable:${crypto.randomUUID()}`);
+  }
+}
+
+/** Recipe 1 (older pin files): the sha256 of name, description, inputSchema, outputSchema and
+ * annotations only; used to upgrade old pins, never to create new ones. */
+export function legacyToolDefinitionHash(tool: PinnableTool): string {
+  try {
+    return sha256(canonicalJson({
       name: tool.name,
       description: tool.description ?? null,
       inputSchema: tool.inputSchema ?? null,
       outputSchema: tool.outputSchema ?? null,
       annotations: tool.annotations ?? null,
-    });
+    }));
   } catch {
-    text = JSON.stringify(String(tool.name)) + ":unencodable";
+    return sha256(`unencodable:${crypto.randomUUID()}`);
   }
-  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /** The pin key of an upstream tool: `<upstream>/<tool>`. */
@@ -53,8 +61,13 @@ export function pinKey(upstream: string, tool: string): string {
 
 /** Pins in memory, saved to a JSON file after each change (effect). */
 export interface PinStore {
-  /** Compares a tool with its pin; a tool seen for the first time is pinned now ("new"). */
-  observe(upstream: string, tool: PinnableTool, now: number): { state: PinState; hash: string };
+  /** Compares a tool with its pin; a tool seen for the first time is pinned now ("new"). A
+   * recipe-1 pin whose old hash still matches is rewritten with the new recipe (`upgraded`). */
+  observe(
+    upstream: string,
+    tool: PinnableTool,
+    now: number,
+  ): { state: PinState; hash: string; upgraded?: true };
   /** Pins the given hash as approved (after a change). */
   approve(upstream: string, tool: string, hash: string, now: number): void;
   /** All pins by key. */
@@ -64,10 +77,11 @@ export interface PinStore {
 }
 
 function isRecord(value: unknown): value is PinRecord {
-  return typeof value === "object" && value !== null &&
-    typeof (value as PinRecord).hash === "string" &&
-    /^[0-9a-f]{64}$/.test((value as PinRecord).hash) &&
-    typeof (value as PinRecord).pinned_at === "string";
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as PinRecord;
+  return typeof record.hash === "string" && /^[0-9a-f]{64}$/.test(record.hash) &&
+    typeof record.pinned_at === "string" &&
+    (record.recipe === undefined || record.recipe === 1 || record.recipe === PIN_RECIPE);
 }
 
 /** Opens the pin file (missing = no pins; unreadable or malformed = error, fail closed). */
@@ -128,16 +142,28 @@ export async function openPinStore(
       const hash = toolDefinitionHash(tool);
       const pinned = pins.get(key);
       if (!pinned) {
-        pins.set(key, { hash, pinned_at: new Date(now).toISOString() });
+        pins.set(key, { hash, recipe: PIN_RECIPE, pinned_at: new Date(now).toISOString() });
         save();
         return { state: "new", hash };
       }
-      return { state: pinned.hash === hash ? "pinned" : "changed", hash };
+      if (pinned.recipe === PIN_RECIPE) {
+        return { state: pinned.hash === hash ? "pinned" : "changed", hash };
+      }
+      // A recipe-1 pin: upgraded only when the definition is still the one it pinned.
+      if (pinned.hash !== legacyToolDefinitionHash(tool)) return { state: "changed", hash };
+      pins.set(key, { ...pinned, hash, recipe: PIN_RECIPE });
+      save();
+      return { state: "pinned", hash, upgraded: true };
     },
     approve(upstream, tool, hash, now) {
       const key = pinKey(upstream, tool);
       const at = new Date(now).toISOString();
-      pins.set(key, { hash, pinned_at: pins.get(key)?.pinned_at ?? at, approved_at: at });
+      pins.set(key, {
+        hash,
+        recipe: PIN_RECIPE,
+        pinned_at: pins.get(key)?.pinned_at ?? at,
+        approved_at: at,
+      });
       save();
     },
     entries: () => pins,

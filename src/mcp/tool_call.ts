@@ -6,6 +6,7 @@ import {
   type AuditRecorder,
   checkAgainst,
   decide,
+  denialVerdict,
   type GatewayState,
   pickSchema,
   recordAudit,
@@ -13,7 +14,7 @@ import {
 } from "../pipeline.ts";
 import type { ExposedTool, Federation } from "./federation.ts";
 import type { JsonRpcNotification, JsonRpcRequest } from "./jsonrpc.ts";
-import { UpstreamError } from "./upstream.ts";
+import { ToolRefusedError, UpstreamError } from "./upstream.ts";
 
 /** What executing a call needs. */
 export interface ToolCallDeps {
@@ -74,6 +75,8 @@ export type ToolCallOutcome =
   };
 
 function describeUpstreamError(error: unknown): Verdict {
+  // Refused on a re-check after the upstream (re)initialized: the call was never sent.
+  if (error instanceof ToolRefusedError) return denialVerdict(error.denial);
   if (error instanceof UpstreamError) {
     const message = error.message.length > 300 ? error.message.slice(0, 300) + "…" : error.message;
     return error.failure === "timeout"
@@ -184,6 +187,7 @@ export async function executeToolCall(
         ? {
           definitionChanged: resolved.tool.pinState === "changed" &&
             state.policy.pinning.mode === "block",
+          refusal: resolved.denial,
           inputSchema: resolved.tool.inputSchema,
         }
         : undefined,

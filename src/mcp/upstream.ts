@@ -12,6 +12,8 @@ export type UpstreamFailure =
   /** The upstream answered with a JSON-RPC error object (`code`, `message` kept). */
   | "rpc";
 
+import type { Denial } from "../reasons.ts";
+
 /** An upstream failure; `message` never contains secrets (no header values, no env values). */
 export class UpstreamError extends Error {
   /** What kind of failure. */
@@ -30,6 +32,20 @@ export class UpstreamError extends Error {
   }
 }
 
+/** A call refused after the upstream restarted and its re-read catalog no longer offers the tool
+ * as it was (changed, ambiguous, clashing, gone): the call was never sent. Code that does not
+ * know it sees an `unavailable` failure (fail closed). */
+export class ToolRefusedError extends UpstreamError {
+  /** Why the call is refused (e.g. `tool_definition_changed`). */
+  readonly denial: Denial;
+  /** Creates a refusal. */
+  constructor(denial: Denial) {
+    super("unavailable", denial.reason);
+    this.name = "ToolRefusedError";
+    this.denial = denial;
+  }
+}
+
 /** Options of one upstream request. */
 export interface UpstreamRequestOptions {
   /** Bound on the whole request; on expiry `notifications/cancelled` goes upstream and the
@@ -43,6 +59,11 @@ export interface UpstreamRequestOptions {
   readonly onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
   /** Aborts the request (client went away): sends `notifications/cancelled` upstream. */
   readonly signal?: AbortSignal;
+  /** Called with the generation (see `UpstreamClient.generation`) of the session or process the
+   * request is about to be sent on, before each send (again after a re-initialize). A returned
+   * promise is awaited first (within the request's timeout); what it throws fails the request,
+   * which is then never sent. */
+  readonly beforeSend?: (generation: number) => Promise<void> | undefined;
 }
 
 /** What the upstream said at `initialize`. */
@@ -83,6 +104,9 @@ export interface UpstreamClient {
   notify(sessionKey: string, method: string, params?: Record<string, unknown>): Promise<void>;
   /** What the upstream said at its (first) initialize; undefined before. */
   info(): UpstreamInfo | undefined;
+  /** Counts (re)initializations: bumped each time an upstream session is initialized (HTTP: any
+   * session, first time or after a 404) or the process is (re)started (stdio). 0 before any. */
+  generation(): number;
   /** Listens to notifications not tied to a request (e.g. `notifications/tools/list_changed`);
    * `sessionKey` is the session whose stream carried it, or null (stdio: process-wide). */
   onNotification(

@@ -75,6 +75,8 @@ const BACKGROUND_TIMEOUT_MS = 5_000;
 interface Session {
   readonly key: string;
   readonly ref: SessionRef;
+  /** The client's generation when this session was initialized. */
+  readonly generation: number;
 }
 
 /** Creates a client for the Streamable HTTP upstream at `options.url` (nothing is sent yet). */
@@ -103,6 +105,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
   let status: UpstreamStatus = "idle";
   let info: UpstreamInfo | undefined;
   let nextId = 1;
+  let generation = 0;
   let listening: { key: string; stream: Listening } | undefined;
   let listenUnsupported = false;
 
@@ -150,7 +153,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
         signal: scope.signal,
         onNotification: (notification) => listeners.emit(notification, key),
       });
-      const created: Session = { key, ref: opened.ref };
+      const created: Session = { key, ref: opened.ref, generation: ++generation };
       info = opened.info;
       status = "up";
       ready.set(key, created);
@@ -233,6 +236,8 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
         const message: JsonRpcRequest = { jsonrpc: "2.0", id, method };
         if (params !== undefined) message.params = params;
         const inSession = current;
+        const check = requestOptions.beforeSend?.(inSession.generation);
+        if (check !== undefined) await raceAbort(check, scope.signal, ended);
         sent = { session: inSession, id };
         const answer = await exchange(target, inSession.ref, message, {
           signal: scope.signal,
@@ -321,6 +326,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     },
     notify,
     info: () => info,
+    generation: () => generation,
     onNotification: (listener) => listeners.add(listener),
     closeSession,
     async close() {

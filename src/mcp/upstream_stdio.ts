@@ -85,6 +85,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
   let starting: Promise<ProcessCalls> | undefined;
   let nextBackoff = backoff.initial;
   let restartAt = 0;
+  let generation = 0;
 
   const routes: RouteHandlers = {
     name,
@@ -139,7 +140,13 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
       scheduleRestart();
       throw error;
     }
-    const run: ProcessCalls = { process: child, pending: new Map(), nextId: 1, alive: true };
+    const run: ProcessCalls = {
+      process: child,
+      pending: new Map(),
+      nextId: 1,
+      alive: true,
+      generation: 0,
+    };
     child.exited.then((exit) => exited(run, exit));
     const scope = createRequestScope({ timeoutMs: options.startTimeoutMs, closed: closed.signal });
     try {
@@ -150,6 +157,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
       await child.send({ jsonrpc: "2.0", method: "notifications/initialized" });
       info = found;
       status = "up";
+      run.generation = ++generation;
       running = run;
       return run;
     } catch (error) {
@@ -207,6 +215,9 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
     let sent: { run: ProcessCalls; id: number } | undefined;
     try {
       const run = await raceAbort(ensure(scope), scope.signal, ended);
+      const check = requestOptions.beforeSend?.(run.generation);
+      if (check !== undefined) await raceAbort(check, scope.signal, ended);
+      if (!run.alive) throw new UpstreamError("unavailable", `Upstream "${name}" process exited`);
       const meta = params?._meta as Record<string, unknown> | undefined;
       const token = meta?.progressToken;
       const { id, answer } = sendRequest(run, { method, params }, {
@@ -249,6 +260,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
       await run.process.send(message);
     },
     info: () => info,
+    generation: () => generation,
     onNotification: (listener) => listeners.add(listener),
     closeSession: () => Promise.resolve(),
     async close() {

@@ -32,6 +32,8 @@ export interface ProcessCalls {
   nextId: number;
   /** False once the process has exited. */
   alive: boolean;
+  /** The client's generation once this process initialized (0 while it starts). */
+  generation: number;
 }
 
 /** Where routed messages go. */
