@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { type FastRoute, fastRoute, secure } from "./http/fast_path.ts";
 import { addAdminRoutes } from "./http/admin.ts";
+import { doorMiddleware } from "./http/door_guard.ts";
 import { decisionHandler, toolCallDeps } from "./http/decision_api.ts";
 import type { AppDeps } from "./http/deps.ts";
 import { answer } from "./http/errors.ts";
@@ -17,6 +18,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     secure(c.res);
   });
+  app.use(doorMiddleware(deps));
   const toolcall = decisionHandler("toolcall", deps);
   const toolresult = decisionHandler("toolresult", deps);
   app.post("/mcp/toolcall", (c) => toolcall(c.req.raw));

@@ -13,6 +13,8 @@ export const REASONS = {
   schema_missing: { http: 403, status: "blocked" },
   schema_invalid: { http: 403, status: "blocked" },
   tool_definition_changed: { http: 403, status: "blocked" },
+  forbidden_host: { http: 403, status: "blocked" },
+  forbidden_origin: { http: 403, status: "blocked" },
   tool_ambiguous: { http: 409, status: "blocked" },
   tool_name_clash: { http: 409, status: "blocked" },
   unauthorized: { http: 401, status: "error" },

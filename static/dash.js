@@ -238,7 +238,12 @@ async function reloadNow() {
   const button = byId("reload");
   button.disabled = true;
   try {
-    const { status, body } = await getJson("/reload", { method: "POST" });
+    // Admin changes are JSON from this origin only (§12, CSRF).
+    const { status, body } = await getJson("/reload", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     if (status === 401) return signOut();
     renderReloadResult(status, body);
     await refreshPolicy();

@@ -11,6 +11,12 @@ rules:
 `;
 
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+/** `POST /reload` as an admin client sends it: JSON (§12). */
+const reload = {
+  method: "POST",
+  headers: { ...admin, "content-type": "application/json" },
+  body: "{}",
+};
 
 Deno.test("admin endpoints refuse missing or wrong credentials with 401 Bearer", async () => {
   const gw = await startTestGateway({ policy: POLICY });
@@ -29,7 +35,12 @@ Deno.test("admin endpoints refuse missing or wrong credentials with 401 Bearer",
         { cookie: "mcpsec_admin=wrong" },
       ];
       for (const headers of attempts) {
-        const response = await fetch(gw.url + path, { method, headers });
+        const init: RequestInit = { method, headers };
+        if (method === "POST") {
+          init.headers = { ...headers, "content-type": "application/json" };
+          init.body = "{}";
+        }
+        const response = await fetch(gw.url + path, init);
         expect({ path, status: response.status }).toEqual({ path, status: 401 });
         expect(response.headers.get("www-authenticate")).toContain("Bearer");
         expect((await response.json()).reason_code).toBe("unauthorized");
@@ -107,11 +118,11 @@ Deno.test("/logs filters, limits and validates its query", async () => {
 Deno.test("POST /reload swaps a good policy and keeps the old one on any error", async () => {
   const gw = await startTestGateway({ policy: POLICY });
   try {
-    const before = await (await fetch(gw.url + "/healthz")).json();
+    const before = await (await fetch(gw.url + "/healthz", { headers: admin })).json();
     const call = { model_id: "gpt-4o", session_id: "s", tool_name: "search.web" };
     expect((await gw.post("/mcp/toolcall", call)).json.reason_code).toBe("tool_not_allowed");
     await Deno.writeTextFile(gw.policyPath, POLICY.replace('["calendar.*"]', '["search.*"]'));
-    const good = await fetch(gw.url + "/reload", { method: "POST", headers: admin });
+    const good = await fetch(gw.url + "/reload", reload);
     const goodBody = await good.json();
     expect(good.status).toBe(200);
     expect(goodBody).toMatchObject({ reloaded: true, rules: 1 });
@@ -119,18 +130,18 @@ Deno.test("POST /reload swaps a good policy and keeps the old one on any error",
     expect((await gw.post("/mcp/toolcall", call)).status).toBe(200);
 
     await Deno.writeTextFile(gw.policyPath, "rules:\n  - model: 5\n    alow_tools: []\n");
-    const bad = await fetch(gw.url + "/reload", { method: "POST", headers: admin });
+    const bad = await fetch(gw.url + "/reload", reload);
     const badBody = await bad.json();
     expect(bad.status).toBe(400);
     expect(badBody.reloaded).toBe(false);
     expect(badBody.errors.length).toBeGreaterThanOrEqual(2);
     expect(badBody.errors.join("\n")).toContain("alow_tools");
     expect((await gw.post("/mcp/toolcall", call)).status).toBe(200);
-    const health = await (await fetch(gw.url + "/healthz")).json();
+    const health = await (await fetch(gw.url + "/healthz", { headers: admin })).json();
     expect(health.policy_version).toBe(goodBody.policy_version);
 
     await Deno.writeTextFile(gw.policyPath, "");
-    expect((await fetch(gw.url + "/reload", { method: "POST", headers: admin })).status).toBe(400);
+    expect((await fetch(gw.url + "/reload", reload)).status).toBe(400);
 
     const reloads = await gw.logs("&event=policy_reload");
     expect(reloads.map((e) => [e.status, e.reason_code])).toEqual([
@@ -150,7 +161,7 @@ Deno.test("POST /reload swaps a good policy and keeps the old one on any error",
 Deno.test("the watched policy file is reloaded after a write, and a bad write is rejected", async () => {
   const gw = await startTestGateway({ policy: POLICY, watch: true });
   try {
-    const health = async () => await (await fetch(gw.url + "/healthz")).json();
+    const health = async () => await (await fetch(gw.url + "/healthz", { headers: admin })).json();
     const first = (await health()).policy_version;
     await Deno.writeTextFile(gw.policyPath, POLICY + '  - model: "claude-*"\n');
     await eventually(async () => (await health()).policy_version !== first, "hot reload");
@@ -176,7 +187,7 @@ Deno.test("/, /healthz, /metrics and /policy answer their documented shapes", as
     const root = await fetch(gw.url + "/");
     expect(await root.text()).toBe("MCP-Sec Gateway OK");
     expect(root.headers.get("x-content-type-options")).toBe("nosniff");
-    const health = await (await fetch(gw.url + "/healthz")).json();
+    const health = await (await fetch(gw.url + "/healthz", { headers: admin })).json();
     expect(health).toMatchObject({ status: "ok", identity_mode: "agents", upstreams: {} });
     expect(health.policy_version).toMatch(/^[0-9a-f]{12}$/);
     expect(health.audit_head).toMatch(/^[0-9a-f]{64}$/);

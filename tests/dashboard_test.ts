@@ -414,7 +414,9 @@ Deno.test({
     });
 
     await t.step("policy panel shows the version; Reload now shows the errors", async () => {
-      const health = await (await fetch(gw.url + "/healthz")).json();
+      const health = await (await fetch(gw.url + "/healthz", {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      })).json();
       expect(await page.locator("#policy-facts").textContent()).toContain(health.policy_version);
       expect(await page.locator("#h-policy").textContent()).toBe(health.policy_version);
       expect(await page.locator("#h-identity").textContent()).toContain("open identity mode");

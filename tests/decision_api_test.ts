@@ -383,7 +383,9 @@ ${POLICY}`;
       "planner",
       "other",
     ]);
-    const health = await (await fetch(gw.url + "/healthz")).json();
+    const health = await (await fetch(gw.url + "/healthz", {
+      headers: { authorization: `Bearer ${gw.adminToken}` },
+    })).json();
     expect(health.identity_mode).toBe("agents");
     expect(JSON.stringify(await gw.logs())).not.toContain("planner-key-0123456789");
   } finally {

@@ -197,7 +197,9 @@ Deno.test("upstream faults: timeout, down, garbage — clean errors, audited, ga
     }
     const still = await agent.client.callTool({ name: "calendar.echo", arguments: { text: "x" } });
     expect(still.structuredContent).toEqual({ text: "x" });
-    const health = await (await fetch(gw.url + "/healthz")).json();
+    const health = await (await fetch(gw.url + "/healthz", {
+      headers: { authorization: `Bearer ${gw.adminToken}` },
+    })).json();
     expect(health.upstreams).toMatchObject({ calendar: "up", down: "down" });
     const events = await gw.logs("&event=toolcall");
     expect(events.map((e) => e.reason_code)).toEqual([

@@ -20,7 +20,10 @@ Deno.test("a reload adds, swaps and removes upstreams while sessions keep workin
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
   const reload = async (policy: string) => {
     await Deno.writeTextFile(gw.policyPath, policy);
-    const response = await fetch(gw.url + "/reload", { method: "POST", headers: admin });
+    const response = await fetch(gw.url + "/reload", {
+      method: "POST",
+      headers: { ...admin, "content-type": "application/json" },
+    });
     expect(response.status).toBe(200);
     await response.body?.cancel();
   };

@@ -94,7 +94,9 @@ Deno.test("the reference server-everything runs as a stdio upstream behind the g
     expect(JSON.stringify(echo.content)).toContain("through the gateway");
     const invalid = await agent.client.callTool({ name: "everything.echo", arguments: {} });
     expect(decisionOf(invalid).reason_code).toBe("input_invalid");
-    const health = await (await fetch(gw.url + "/healthz")).json();
+    const health = await (await fetch(gw.url + "/healthz", {
+      headers: { authorization: `Bearer ${gw.adminToken}` },
+    })).json();
     expect(health.upstreams.everything).toBe("up");
   } finally {
     await agent.close();

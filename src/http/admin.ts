@@ -52,8 +52,37 @@ function json(value: unknown, status = 200): Response {
   });
 }
 
+/** Marker in `signin.html` where the "wrong token" message goes. */
+export const SIGNIN_MESSAGE_MARKER = "<!-- signin-message -->";
+
+/** The message shown when `/dash?token=` carried a wrong token. */
+export const WRONG_TOKEN_MESSAGE =
+  '<p class="reload-failed signin-error" role="alert">That token was wrong. Paste the admin token again.</p>';
+
+function signInPage(page: Uint8Array, status: number): Response {
+  return new Response(page as Uint8Array<ArrayBuffer>, {
+    status,
+    headers: {
+      "content-type": CONTENT_TYPES.html,
+      "content-security-policy": DASHBOARD_CSP,
+      "cache-control": "no-store",
+      "www-authenticate": 'Bearer realm="mcp-sec-gateway"',
+    },
+  });
+}
+
+/** The sign-in page with the "that token was wrong" message, built once from `signin.html`. */
+export function wrongTokenSignIn(signIn: Uint8Array | undefined): Uint8Array {
+  const text = new TextDecoder().decode(signIn ?? new Uint8Array());
+  const marked = text.includes(SIGNIN_MESSAGE_MARKER)
+    ? text.replace(SIGNIN_MESSAGE_MARKER, WRONG_TOKEN_MESSAGE)
+    : `${WRONG_TOKEN_MESSAGE}\n${text}`;
+  return new TextEncoder().encode(marked);
+}
+
 /** Adds the admin and observability routes to `app`. */
 export function addAdminRoutes(app: Hono, deps: AppDeps): void {
+  const wrongTokenPage = wrongTokenSignIn(deps.assets.files.get("signin.html"));
   const unauthorized = () =>
     answer("unauthorized", "admin credential required: Authorization: Bearer <ADMIN_TOKEN>");
 
@@ -62,10 +91,13 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
       headers: { "content-type": "text/plain; charset=utf-8" },
     }));
 
-  app.get("/healthz", () => {
+  // Public surface is minimal (§12): without the admin token only the status.
+  app.get("/healthz", (c) => {
+    const status = deps.audit.healthy ? "ok" : "degraded";
+    if (!isAdmin(c.req.raw, deps.adminToken)) return json({ status });
     const policy = deps.store.current.policy;
     return json({
-      status: deps.audit.healthy ? "ok" : "degraded",
+      status,
       policy_version: policy.version,
       identity_mode: policy.agents === null ? "open" : "agents",
       audit_head: deps.audit.head,
@@ -81,7 +113,7 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
   app.get("/dash", (c) => {
     const token = c.req.query("token");
     if (token !== undefined) {
-      if (!secretsEqual(token, deps.adminToken)) return asset(deps, "signin.html", 401);
+      if (!secretsEqual(token, deps.adminToken)) return signInPage(wrongTokenPage, 401);
       return new Response(null, {
         status: 303,
         headers: { location: "/dash", "set-cookie": adminCookie(deps.adminToken) },

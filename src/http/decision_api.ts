@@ -7,6 +7,7 @@ import type { AppDeps } from "./deps.ts";
 import { answer } from "./errors.ts";
 import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
 import { executeToolCall, type ToolCallDeps } from "../mcp/tool_call.ts";
+import { createDoorGuard, doorRefusalReason } from "../mcp/http_guard.ts";
 
 /** The tool-call dependencies drawn from the app's. */
 export function toolCallDeps(deps: AppDeps): ToolCallDeps {
@@ -32,6 +33,7 @@ export function decisionHandler(
   deps: AppDeps,
 ): (request: Request) => Promise<Response> {
   const execution = toolCallDeps(deps);
+  const door = createDoorGuard(deps);
   return async (request) => {
     const started = deps.monotonic();
     const now = deps.clock();
@@ -73,6 +75,10 @@ export function decisionHandler(
       reason,
     });
 
+    // DNS rebinding and browser pages (§12): a foreign Host or Origin is refused before the body
+    // is read, before identity, before any upstream.
+    const refusal = door.check(request.headers);
+    if (refusal !== null) return finish(refuse(refusal, doorRefusalReason(refusal)), NO_FACTS);
     const body = await readJsonBody(request, deps.maxBodyBytes);
     if (!body.ok) return finish(refuse(body.reasonCode, body.reason), NO_FACTS);
     const shape = checkDecisionBody(body.value, kind === "toolcall" ? "input" : "output");

@@ -1,4 +1,7 @@
-/** DNS-rebinding and browser defences of `/mcp` (§5.1): `Host` and `Origin` checks. Pure. */
+/**
+ * DNS-rebinding and browser defences of every door (§5.1, §12): `Host` and `Origin` checks for
+ * `/mcp`, the decision API and the admin routes, and the same-origin check of admin writes. Pure.
+ */
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
@@ -39,4 +42,71 @@ export function isAllowedOrigin(origin: string | null, allowed: readonly string[
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return false;
   return LOOPBACK_HOSTS.has(url.hostname) || url.hostname === "::1";
+}
+
+/** Why a door refuses a request before reading it: a foreign `Host` or `Origin`. */
+export type DoorRefusal = "forbidden_host" | "forbidden_origin";
+
+/** The `Host`/`Origin` check of a door, prepared once from `ALLOWED_HOSTS`/`ALLOWED_ORIGINS`. */
+export interface DoorGuard {
+  /** Null when `Host` and `Origin` are acceptable, else why not (§12). */
+  check(headers: Headers): DoorRefusal | null;
+  /** True when `Host` is a loopback name (any port) or listed. */
+  hostAllowed(host: string | null): boolean;
+}
+
+/** Most distinct accepted `Host` values remembered (they are loopback or listed names only). */
+const HOST_CACHE_LIMIT = 64;
+
+/**
+ * Builds a door guard. Accepted `Host` values are remembered exactly, so the usual request costs
+ * one `Set` lookup; a foreign value is never remembered. `Origin` is parsed only when present.
+ */
+export function createDoorGuard(
+  options: { allowedHosts: readonly string[]; allowedOrigins: readonly string[] },
+): DoorGuard {
+  const allowedHosts = options.allowedHosts.map((entry) => entry.trim().toLowerCase());
+  const allowedOrigins = options.allowedOrigins.map((entry) => entry.trim().toLowerCase());
+  const seen = new Set<string>();
+  const hostAllowed = (host: string | null): boolean => {
+    if (host === null) return false;
+    if (seen.has(host)) return true;
+    if (!isAllowedHost(host, allowedHosts)) return false;
+    if (seen.size < HOST_CACHE_LIMIT) seen.add(host);
+    return true;
+  };
+  return {
+    hostAllowed,
+    check(headers) {
+      if (!hostAllowed(headers.get("host"))) return "forbidden_host";
+      const origin = headers.get("origin");
+      if (origin !== null && !isAllowedOrigin(origin, allowedOrigins)) return "forbidden_origin";
+      return null;
+    },
+  };
+}
+
+/** Human-readable reason of a door refusal. */
+export function doorRefusalReason(refusal: DoorRefusal): string {
+  return refusal === "forbidden_host"
+    ? "Host not allowed (DNS rebinding protection); see ALLOWED_HOSTS"
+    : "Origin not allowed; see ALLOWED_ORIGINS";
+}
+
+/**
+ * The same-origin check of a state-changing admin request (§12, CSRF): a browser `Origin`, when
+ * present, must be exactly the gateway's own (scheme, host and port of the request's `Host`), and
+ * a `Sec-Fetch-Site`, when present, must say `same-origin` or `none`. `scheme` is the request's
+ * (`http` unless served over TLS, or `https` when a proxy says so in `X-Forwarded-Proto`).
+ * Clients that send neither header (curl, scripts) are not browsers and pass.
+ */
+export function isSameOriginWrite(
+  headers: { host: string | null; origin: string | null; secFetchSite: string | null },
+  scheme: "http" | "https",
+): boolean {
+  const site = headers.secFetchSite?.trim().toLowerCase();
+  if (site !== undefined && site !== "same-origin" && site !== "none") return false;
+  if (headers.origin === null) return true;
+  if (!headers.host) return false;
+  return headers.origin.trim().toLowerCase() === `${scheme}://${headers.host.trim().toLowerCase()}`;
 }
