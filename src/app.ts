@@ -26,7 +26,7 @@ export function createApp(deps: AppDeps): Hono {
   app.all("/mcp/toolcall", () => answer("method_not_allowed", "use POST"));
   app.all("/mcp/toolresult", () => answer("method_not_allowed", "use POST"));
   const execution = toolCallDeps(deps);
-  const relay = createRelay({ ...execution, sessions: deps.sessions });
+  const relay = deps.relay ?? createRelay({ ...execution, sessions: deps.sessions });
   const mcp = mcpHandler({ ...execution, ...deps, relay });
   app.all("/mcp", (c) => mcp(c.req.raw));
   addAdminRoutes(app, deps);

@@ -15,6 +15,7 @@ import { endSession } from "./mcp/endpoint.ts";
 import { createFederation, type PinEvent } from "./mcp/federation.ts";
 import { pinEventAudit } from "./mcp/catalog_events.ts";
 import { openPinStore, type PinStore } from "./mcp/pins.ts";
+import { createRelay } from "./mcp/relay.ts";
 import { createSessionStore } from "./mcp/sessions.ts";
 import { createIdleKeys } from "./mcp/idle_keys.ts";
 import { createClientRequests } from "./mcp/client_requests.ts";
@@ -181,6 +182,16 @@ export async function startGateway(
   const adminToken = config.adminToken ?? randomToken();
   const limiter = createLimiter();
   const sessions = createSessionStore({ idleMs: config.sessionIdleMs });
+  const relay = createRelay({
+    federation,
+    sessions,
+    state: () => store.current,
+    audit,
+    clock,
+    newId,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    log,
+  });
   const appDeps: AppDeps = {
     maxBodyBytes: config.maxBodyBytes,
     adminToken,
@@ -201,11 +212,13 @@ export async function startGateway(
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     apiSessions: createIdleKeys(config.sessionIdleMs),
     clientRequests,
+    relay,
     version: VERSION,
     maxSessionsPerAgent: config.maxSessionsPerAgent,
   };
   const app = createApp(appDeps);
-  const sessionDeps = toolCallDeps(appDeps);
+  // Ending a session (DELETE, expiry, revocation, eviction) also frees what the relay holds for it.
+  const sessionDeps = { ...toolCallDeps(appDeps), relay };
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,

@@ -67,6 +67,7 @@ rules:
   - model: "*"
     allow_tools: ["*"]
     allow_prompts: ["*"]
+    allow_resources: ["*"]
 upstreams:
   conformance:
     url: "${upstream.url}"

@@ -23,6 +23,7 @@ rules:
     allow_tools: ["conf.*"]
     allow_prompts: ["conf.*"]
     deny_prompts: ["conf.test_prompt_with_image"]
+    allow_resources: ["test://*"]
 upstreams:
   conformance:
     url: "${url}"

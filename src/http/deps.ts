@@ -5,6 +5,7 @@ import type { Logger } from "../log.ts";
 import type { Federation } from "../mcp/federation.ts";
 import type { ClientRequests } from "../mcp/client_requests.ts";
 import type { IdleKeys } from "../mcp/idle_keys.ts";
+import type { Relay } from "../mcp/relay.ts";
 import type { SessionStore } from "../mcp/sessions.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { StateStore } from "../state/store.ts";
@@ -53,6 +54,9 @@ export interface AppDeps {
   readonly upstreamTimeoutMs: number;
   /** Requests from upstreams to clients (sampling, elicitation, roots). */
   readonly clientRequests: ClientRequests;
+  /** Prompts, resources, completions; `createApp` makes one when absent. Handed in so that every
+   * way a session ends (expiry and revocation too) frees what the relay holds for it. */
+  readonly relay?: Relay;
   /** Upstream sessions opened for decision-API sessions, closed when idle. */
   readonly apiSessions: IdleKeys;
   /** The gateway's version. */

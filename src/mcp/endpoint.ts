@@ -5,6 +5,7 @@ import { recordEvent } from "../pipeline.ts";
 import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
 import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "./jsonrpc.ts";
 import { dispatchRequest, type MethodDeps } from "./methods.ts";
+import type { Relay } from "./relay.ts";
 import type { ToolCallDeps } from "./tool_call.ts";
 import { refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
@@ -271,7 +272,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
 export async function endSession(
   session: McpSession,
   reason: string,
-  deps: ToolCallDeps,
+  deps: ToolCallDeps & { readonly relay?: Pick<Relay, "forgetSession"> },
 ): Promise<void> {
   for (const controller of session.inFlight.values()) controller.abort();
   recordEvent(deps.audit, {
@@ -284,5 +285,6 @@ export async function endSession(
     reason,
     policyVersion: deps.state().policy.version,
   }, { now: deps.clock(), newId: deps.newId });
+  deps.relay?.forgetSession(session.auditId);
   await deps.federation.closeSession(session.auditId);
 }
