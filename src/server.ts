@@ -2,6 +2,7 @@
 import { type AppDeps, createApp } from "./app.ts";
 import { assetUrl, exists, loadDashboardAssets } from "./assets.ts";
 import { openAuditSink } from "./audit/sink.ts";
+import { chainFiles, countLogLines } from "./audit/verify.ts";
 import type { Config } from "./config/config.ts";
 import { createLimiter } from "./limits/limiter.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -280,6 +281,10 @@ export async function startGateway(
           await federation.close();
           await pins.flush().catch(() => {});
           await audit.close();
+          // The anchor for `verify-log --head/--expect-lines` (§12): proves later that no line
+          // was cut off the end. Counting reads the chain's files once (no hashing).
+          const lines = await countLogLines(await chainFiles(config.auditLogPath)).catch(() => "?");
+          log.info(`Audit head: ${audit.head} (${lines} lines)`);
         })();
         return stopping;
       },

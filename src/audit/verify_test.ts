@@ -2,7 +2,7 @@ import { expect } from "expect";
 import { join } from "node:path";
 import { chainLine, GENESIS_HASH } from "./chain.ts";
 import { buildAuditEvent } from "./event.ts";
-import { verifyLogFiles } from "./verify.ts";
+import { chainFiles, countLogLines, verifyLogFiles, wholeLogProblem } from "./verify.ts";
 
 function chained(count: number, reason = "r", from = GENESIS_HASH): string[] {
   const lines: string[] = [];
@@ -118,4 +118,52 @@ Deno.test("verifyLogFiles names an unreadable file without leaking more", async 
     `Cannot read audit log "${missing}": ENOENT`,
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("countLogLines counts lines as verifyLogFiles does, across files and chunk edges", async () => {
+  const dir = await Deno.makeTempDir();
+  const lines = chained(3, "x".repeat(70_000)); // each line longer than one read chunk
+  const whole = join(dir, "a.log");
+  const torn = join(dir, "b.log");
+  const empty = join(dir, "c.log");
+  await Deno.writeTextFile(whole, lines.map((line) => line + "\n").join(""));
+  await Deno.writeTextFile(torn, "first\nsecond without newline");
+  await Deno.writeTextFile(empty, "");
+  expect(await countLogLines([whole])).toBe(3);
+  expect((await verifyLogFiles([whole], { from: GENESIS_HASH })).ok).toBe(true);
+  expect(await countLogLines([torn])).toBe(2);
+  expect(await countLogLines([empty])).toBe(0);
+  expect(await countLogLines([whole, torn, empty])).toBe(5);
+  await expect(countLogLines([join(dir, "missing.log")])).rejects.toThrow(
+    /^Cannot read audit log ".*missing\.log": [A-Z_]+$/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("chainFiles lists rotated files oldest first, then the file", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  expect(await chainFiles(path)).toEqual([path]);
+  for (const n of [2, 1, 10]) await Deno.writeTextFile(`${path}.${n}`, "");
+  expect(await chainFiles(path)).toEqual([`${path}.1`, `${path}.2`, `${path}.10`]);
+  await Deno.writeTextFile(path, "");
+  expect(await chainFiles(path)).toEqual([`${path}.1`, `${path}.2`, `${path}.10`, path]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("wholeLogProblem: the head must be the last line's, the count at least N", () => {
+  const head = "ab".repeat(32);
+  const other = "cd".repeat(32);
+  expect(wholeLogProblem({ count: 5, head }, {})).toBeNull();
+  expect(wholeLogProblem({ count: 5, head }, { head, minLines: 5 })).toBeNull();
+  expect(wholeLogProblem({ count: 6, head }, { minLines: 5 })).toBeNull();
+  expect(wholeLogProblem({ count: 4, head: other }, { head })).toMatch(
+    new RegExp(`^Cut short: the last line's hash is ${other}, expected ${head}`),
+  );
+  expect(wholeLogProblem({ count: 0, head: GENESIS_HASH }, { head })).toBe(
+    `Cut short: the log is empty, expected head ${head}`,
+  );
+  expect(wholeLogProblem({ count: 4, head }, { minLines: 5 })).toBe(
+    "Cut short: 4 lines, at least 5 expected",
+  );
 });

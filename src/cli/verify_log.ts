@@ -1,9 +1,14 @@
 import { GENESIS_HASH, isHash } from "../audit/chain.ts";
-import { listRotatedFiles } from "../audit/log_file.ts";
-import { verifyLogFiles } from "../audit/verify.ts";
+import {
+  chainFiles,
+  verifyLogFiles,
+  type WholeLogExpectation,
+  wholeLogProblem,
+} from "../audit/verify.ts";
 
 /** Usage line of `verify-log`. */
-export const VERIFY_LOG_USAGE = "Usage: verify-log [--from HASH] [FILE...]";
+export const VERIFY_LOG_USAGE =
+  "Usage: verify-log [--from HASH] [--head HASH] [--expect-lines N] [FILE...]";
 
 /** What `verify-log` needs from its surroundings. */
 export interface VerifyLogIo {
@@ -16,9 +21,11 @@ export interface VerifyLogIo {
 }
 
 /**
- * `verify-log [--from HASH] FILE…` (§6): verifies the files in order as one chain; without FILE,
- * `AUDIT_LOG_PATH` (default audit.log) preceded by its rotated files .1, .2, …
- * Returns 0 when intact, 1 when broken or unreadable, 2 on a usage error.
+ * `verify-log [--from HASH] [--head HASH] [--expect-lines N] FILE…` (§6, §12): verifies the files
+ * in order as one chain; without FILE, `AUDIT_LOG_PATH` (default audit.log) preceded by its rotated
+ * files .1, .2, … `--head` requires the last line's hash to be HASH and `--expect-lines` at least N
+ * lines in all, so a log cut short is caught. Returns 0 when intact, 1 when broken, cut short or
+ * unreadable, 2 on a usage error.
  */
 export async function verifyLogCommand(args: string[], io: VerifyLogIo): Promise<number> {
   const parsed = parseArgs(args);
@@ -34,9 +41,14 @@ export async function verifyLogCommand(args: string[], io: VerifyLogIo): Promise
   try {
     const files = parsed.files.length > 0
       ? parsed.files
-      : await defaultFiles(io.env.AUDIT_LOG_PATH || "audit.log");
+      : await chainFiles(io.env.AUDIT_LOG_PATH || "audit.log");
     const result = await verifyLogFiles(files, { from: parsed.from });
     if (result.ok) {
+      const problem = wholeLogProblem(result, parsed.expected);
+      if (problem !== null) {
+        io.print(problem);
+        return 1;
+      }
       io.print(`OK: ${result.count} lines, head ${result.head}`);
       return 0;
     }
@@ -48,10 +60,15 @@ export async function verifyLogCommand(args: string[], io: VerifyLogIo): Promise
   }
 }
 
-type ParsedArgs = { from: string; files: string[]; help: boolean } | { error: string };
+type ParsedArgs =
+  | { from: string; expected: WholeLogExpectation; files: string[]; help: boolean }
+  | { error: string };
+
+const COUNT = /^[0-9]{1,15}$/;
 
 function parseArgs(args: string[]): ParsedArgs {
   let from = GENESIS_HASH;
+  const expected: { head?: string; minLines?: number } = {};
   const files: string[] = [];
   let options = true;
   for (let i = 0; i < args.length; i++) {
@@ -59,29 +76,30 @@ function parseArgs(args: string[]): ParsedArgs {
     if (options && arg === "--") {
       options = false;
     } else if (options && (arg === "-h" || arg === "--help")) {
-      return { from, files, help: true };
+      return { from, expected, files, help: true };
     } else if (options && (arg === "--from" || arg.startsWith("--from="))) {
       const value = arg === "--from" ? args[++i] : arg.slice("--from=".length);
       if (!isHash(value?.toLowerCase())) {
         return { error: "verify-log: --from needs a 64-character hex sha256" };
       }
       from = value.toLowerCase();
+    } else if (options && (arg === "--head" || arg.startsWith("--head="))) {
+      const value = arg === "--head" ? args[++i] : arg.slice("--head=".length);
+      if (!isHash(value?.toLowerCase())) {
+        return { error: "verify-log: --head needs a 64-character hex sha256" };
+      }
+      expected.head = value.toLowerCase();
+    } else if (options && (arg === "--expect-lines" || arg.startsWith("--expect-lines="))) {
+      const value = arg === "--expect-lines" ? args[++i] : arg.slice("--expect-lines=".length);
+      if (value === undefined || !COUNT.test(value)) {
+        return { error: "verify-log: --expect-lines N needs a whole number of lines" };
+      }
+      expected.minLines = Number(value);
     } else if (options && arg.startsWith("-") && arg !== "-") {
       return { error: "verify-log: unknown option" };
     } else {
       files.push(arg);
     }
   }
-  return { from, files, help: false };
-}
-
-async function defaultFiles(path: string): Promise<string[]> {
-  const rotated = (await listRotatedFiles(path)).map((file) => file.path);
-  if (rotated.length === 0) return [path];
-  try {
-    await Deno.stat(path);
-    return [...rotated, path];
-  } catch {
-    return rotated;
-  }
+  return { from, expected, files, help: false };
 }

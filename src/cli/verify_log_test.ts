@@ -123,3 +123,77 @@ Deno.test("verify-log: usage errors exit 2; --help exits 0", async () => {
   expect(await verifyLogCommand([`--from=${GENESIS_HASH}`, "--", "--help"], empty)).toBe(1);
   expect(empty.err[0]).toContain('"--help"');
 });
+
+/** Cuts the last `count` lines off the file at `path`. */
+async function cutLastLines(path: string, count: number): Promise<void> {
+  const lines = (await Deno.readTextFile(path)).split("\n").filter((line) => line !== "");
+  await Deno.writeTextFile(path, lines.slice(0, -count).map((line) => line + "\n").join(""));
+}
+
+Deno.test("verify-log --head / --expect-lines prove a file was not cut short", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  const head = await writeLog(path, 5);
+  for (
+    const args of [
+      ["--head", head, path],
+      [`--head=${head.toUpperCase()}`, path],
+      ["--expect-lines", "5", path],
+      ["--expect-lines=4", path], // at least N: a log that grew since N was noted passes
+      ["--head", head, "--expect-lines", "5", path],
+    ]
+  ) {
+    const t = io();
+    expect({ args, code: await verifyLogCommand(args, t) }).toEqual({ args, code: 0 });
+    expect(t.out).toEqual([`OK: 5 lines, head ${head}`]);
+  }
+  await cutLastLines(path, 2);
+  const plain = io();
+  expect(await verifyLogCommand([path], plain)).toBe(0); // the chain of what is left is whole
+  expect(plain.out[0]).toMatch(/^OK: 3 lines, head [0-9a-f]{64}$/);
+  const byHead = io();
+  expect(await verifyLogCommand(["--head", head, path], byHead)).toBe(1);
+  expect(byHead.out[0]).toMatch(
+    new RegExp(`^Cut short: the last line's hash is [0-9a-f]{64}, expected ${head}`),
+  );
+  const byCount = io();
+  expect(await verifyLogCommand(["--expect-lines", "5", path], byCount)).toBe(1);
+  expect(byCount.out).toEqual(["Cut short: 3 lines, at least 5 expected"]);
+  await Deno.writeTextFile(path, "");
+  const emptied = io();
+  expect(await verifyLogCommand(["--head", head, path], emptied)).toBe(1);
+  expect(emptied.out[0]).toContain("the log is empty");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify-log --head: a broken chain is reported as broken, before the head", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  const head = await writeLog(path, 3);
+  const lines = (await Deno.readTextFile(path)).split("\n");
+  lines[0] = lines[0].replace('"payload":{"i":0}', '"payload":{"i":9}');
+  await Deno.writeTextFile(path, lines.join("\n"));
+  const t = io();
+  expect(await verifyLogCommand(["--head", head, path], t)).toBe(1);
+  expect(t.out[0]).toMatch(new RegExp(`^Broken at ${path}:1: `));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("verify-log: bad --head / --expect-lines values are usage errors (exit 2)", async () => {
+  for (
+    const args of [
+      ["--head"],
+      ["--head", "abc", "a.log"],
+      ["--expect-lines"],
+      ["--expect-lines", "-1", "a.log"],
+      ["--expect-lines", "1.5", "a.log"],
+      ["--expect-lines", "1e3", "a.log"],
+      ["--expect-lines=", "a.log"],
+      ["--expect-lines", "99999999999999999999", "a.log"],
+    ]
+  ) {
+    const t = io();
+    expect({ args, code: await verifyLogCommand(args, t) }).toEqual({ args, code: 2 });
+    expect(t.err.at(-1)).toContain("--expect-lines N");
+  }
+});
