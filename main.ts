@@ -1,25 +1,48 @@
 /** MCP-Sec Gateway entry point: `serve` (default), `check-policy`, `verify-log`, `hash-key`. */
 import { checkPolicyCommand } from "./src/cli/check_policy.ts";
 import { hashKeyCommand } from "./src/cli/hash_key.ts";
+import { parseCommandLine } from "./src/cli/help.ts";
 import { verifyLogCommand } from "./src/cli/verify_log.ts";
 import { parseConfig } from "./src/config/config.ts";
-import { readEnvironment } from "./src/config/load.ts";
+import {
+  describeConfig,
+  type EnvFile,
+  envFileWarnings,
+  mergeEnvironment,
+  readEnvFile,
+} from "./src/config/load.ts";
+import { createLogger } from "./src/log.ts";
+import { watchLauncher } from "./src/parent_watch.ts";
 import { startGateway } from "./src/server.ts";
-
-const USAGE =
-  `usage: mcp-sec-gateway [serve | check-policy [path] | verify-log [--from HASH] [FILE…] | hash-key <key>]`;
 
 /** Parses argv and runs one subcommand; returns the exit code (serve: when stopped). */
 export async function main(args: string[]): Promise<number> {
-  const [command = "serve", ...rest] = args;
   const io = {
     print: (line: string) => console.log(line),
     printError: (line: string) => console.error(line),
   };
-  const env = await readEnvironment();
+  const parsed = parseCommandLine(args);
+  if (parsed.kind === "help" || parsed.kind === "version") {
+    io.print(parsed.text);
+    return 0;
+  }
+  if (parsed.kind === "usage") {
+    io.printError(parsed.error);
+    return 2;
+  }
+  const { command, args: rest } = parsed;
+  let file: EnvFile;
+  try {
+    file = await readEnvFile();
+  } catch (error) {
+    io.printError(`Cannot start: ${(error as Error).message}`);
+    return 1;
+  }
+  const processEnv = Deno.env.toObject();
+  const env = mergeEnvironment(file, processEnv);
   switch (command) {
     case "serve":
-      return await serve(env);
+      return await serve(env, { file, processEnv });
     case "check-policy":
       return await checkPolicyCommand(rest, {
         ...io,
@@ -30,23 +53,22 @@ export async function main(args: string[]): Promise<number> {
       return await verifyLogCommand(rest, { ...io, env });
     case "hash-key":
       return hashKeyCommand(rest, io);
-    case "help":
-    case "--help":
-    case "-h":
-      io.print(USAGE);
-      return 0;
-    default:
-      io.printError(`Unknown command "${command}"\n${USAGE}`);
-      return 2;
   }
 }
 
-async function serve(env: Record<string, string>): Promise<number> {
+async function serve(
+  env: Record<string, string>,
+  sources: { file: EnvFile; processEnv: Record<string, string> },
+): Promise<number> {
   const parsed = parseConfig(env);
   if (!parsed.ok) {
     for (const error of parsed.errors) console.error(`Cannot start: ${error}`);
     return 1;
   }
+  const log = createLogger(parsed.config.logLevel, (line) => console.error(line));
+  const policyText = await Deno.readTextFile(parsed.config.policyPath).catch(() => "");
+  for (const warning of envFileWarnings(sources.file, { policyText })) log.warn(warning);
+  for (const line of describeConfig(parsed.config, sources)) log.debug(`Configuration: ${line}`);
   const started = await startGateway({ config: parsed.config, env });
   if (!started.ok) {
     for (const error of started.errors) console.error(error);
@@ -60,6 +82,14 @@ async function serve(env: Record<string, string>): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  watchLauncher({
+    onWatch: (launchers) =>
+      log.debug(`Watching the launcher(s): ${launchers.map((l) => l.pid).join(", ")}`),
+    onGone: (launcher) => {
+      log.info(`The command that started the gateway (pid ${launcher.pid}) exited: stopping`);
+      stop();
+    },
+  });
   await stopped.promise;
   return 0;
 }

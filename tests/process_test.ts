@@ -174,10 +174,11 @@ Deno.test("check-policy and hash-key subcommands", async () => {
       bad.stderr.split("\n").filter((line) => line.startsWith("Cannot load policy"))
         .length,
     ).toBeGreaterThanOrEqual(2);
-    const hashed = await run(["hash-key", "test"]);
+    const hashed = await run(["hash-key", "0123456789abcdef-test"]);
     expect(hashed.stdout.trim()).toBe(
-      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+      "2b476584d0d0a8437c9da4e2f8c8d177458b1a94d67e9e631c7ac814f8021cfb",
     );
+    expect((await run(["hash-key", "test"])).code).toBe(1); // shorter than 16 characters
     const unknown = await run(["frobnicate"]);
     expect(unknown.code).toBe(2);
   } finally {

@@ -56,6 +56,35 @@ export interface Config {
   readonly maxSessionsPerAgent: number;
 }
 
+/**
+ * Every environment variable the gateway reads as configuration, with the `Config` field it sets:
+ * the one list `.env` checks and the debug listing use (src/config/load.ts). Add a key here when
+ * `parseConfig` reads a new one (load_test.ts checks the two agree).
+ */
+export const CONFIG_KEYS = {
+  PORT: "port",
+  HOST: "host",
+  POLICY_PATH: "policyPath",
+  SCHEMA_DIR: "schemaDir",
+  AUDIT_LOG_PATH: "auditLogPath",
+  AUDIT_STDOUT: "auditStdout",
+  ADMIN_TOKEN: "adminToken",
+  LOG_LEVEL: "logLevel",
+  MAX_BODY_BYTES: "maxBodyBytes",
+  UPSTREAM_TIMEOUT_MS: "upstreamTimeoutMs",
+  UPSTREAM_START_TIMEOUT_MS: "upstreamStartTimeoutMs",
+  SESSION_IDLE_MS: "sessionIdleMs",
+  ALLOWED_HOSTS: "allowedHosts",
+  ALLOWED_ORIGINS: "allowedOrigins",
+  AUDIT_MAX_BYTES: "auditMaxBytes",
+  PINS_PATH: "pinsPath",
+  HEADER_TIMEOUT_MS: "headerTimeoutMs",
+  BODY_TIMEOUT_MS: "bodyTimeoutMs",
+  IDLE_TIMEOUT_MS: "idleTimeoutMs",
+  MAX_CONNECTIONS: "maxConnections",
+  MAX_SESSIONS_PER_AGENT: "maxSessionsPerAgent",
+} as const satisfies Record<string, keyof Config>;
+
 /** The result of parsing: a config, or every problem found. */
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
