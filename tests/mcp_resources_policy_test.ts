@@ -224,20 +224,24 @@ upstreams:
       "/healthz to turn degraded",
     );
     const before = upstream.received.length;
-    for (
-      const pending of [
-        client.readResource({ uri: "memo://notes" }),
-        client.subscribeResource({ uri: "memo://notes" }),
-        client.listResources(),
-        client.listResourceTemplates(),
-        client.listPrompts(),
+    const requests: [string, () => Promise<unknown>][] = [
+      ["read", () => client.readResource({ uri: "memo://notes" })],
+      ["subscribe", () => client.subscribeResource({ uri: "memo://notes" })],
+      ["resources/list", () => client.listResources()],
+      ["templates/list", () => client.listResourceTemplates()],
+      ["prompts/list", () => client.listPrompts()],
+      ["logging/setLevel", () => client.setLoggingLevel("debug")],
+      ["complete", () =>
         client.complete({
           ref: { type: "ref/resource", uri: "memo://notes" },
           argument: { name: "x", value: "" },
-        }),
-      ]
-    ) {
-      expect((await rpcFailure(pending)).data.reason_code).toBe("audit_unavailable");
+        })],
+    ];
+    for (const [what, send] of requests) {
+      expect([what, (await rpcFailure(send())).data.reason_code]).toEqual([
+        what,
+        "audit_unavailable",
+      ]);
     }
     expect(upstream.received.slice(before)).toEqual([]);
   } finally {

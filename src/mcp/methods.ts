@@ -1,4 +1,4 @@
-/** The JSON-RPC methods of `/mcp` (§5.3): ping, tools/list, tools/call. */
+/** The JSON-RPC methods of `/mcp` (§5.3): ping, tools/list, tools/call; the rest goes to the relay. */
 import { isToolVisible } from "../policy/evaluate.ts";
 import { isValidToolName } from "../tool_name.ts";
 import {
@@ -39,8 +39,6 @@ export async function dispatchRequest(
       return rpcJson(rpcResult(message.id, { tools: await visibleTools(session, deps) }));
     case "tools/call":
       return await callTool(message, session, deps);
-    case "logging/setLevel":
-      return await setLevel(message, session, deps);
     case "initialize":
       return rpcJson(rpcError(message.id, RPC.INVALID_REQUEST, "session already initialized"), {
         status: 400,
@@ -57,38 +55,6 @@ export async function dispatchRequest(
       );
     }
   }
-}
-
-const LOG_LEVELS = [
-  "debug",
-  "info",
-  "notice",
-  "warning",
-  "error",
-  "critical",
-  "alert",
-  "emergency",
-];
-
-/** Passes the client's log level to every upstream (for this session's upstream sessions). */
-async function setLevel(
-  message: JsonRpcRequest,
-  session: McpSession,
-  deps: MethodDeps,
-): Promise<Response> {
-  const level = message.params?.level;
-  if (typeof level !== "string" || !LOG_LEVELS.includes(level)) {
-    return rpcJson(
-      rpcError(message.id, RPC.INVALID_PARAMS, `level must be one of ${LOG_LEVELS.join(", ")}`),
-    );
-  }
-  await deps.federation.broadcast(
-    session.auditId,
-    "logging/setLevel",
-    { level },
-    deps.upstreamTimeoutMs,
-  );
-  return rpcJson(rpcResult(message.id, {}));
 }
 
 /** The tools the session's model may use now, under their exposed names, in one page. */

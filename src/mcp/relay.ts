@@ -24,6 +24,17 @@ export type { RelayDeps } from "./relay_common.ts";
 
 const MAX_PROMPTS_PER_UPSTREAM = 10_000;
 
+const LOG_LEVELS = [
+  "debug",
+  "info",
+  "notice",
+  "warning",
+  "error",
+  "critical",
+  "alert",
+  "emergency",
+];
+
 /** The relay of one gateway. */
 export interface Relay {
   /** Answers a relayed method; undefined when `message.method` is not one of them. */
@@ -181,6 +192,41 @@ export function createRelay(deps: RelayDeps): Relay {
     });
   }
 
+  /** `logging/setLevel`: passed to every upstream (this session's upstream sessions), audited. */
+  async function setLevel(message: JsonRpcRequest, session: McpSession) {
+    const level = message.params?.level;
+    if (typeof level !== "string" || !LOG_LEVELS.includes(level)) {
+      return rpcError(
+        message.id,
+        RPC.INVALID_PARAMS,
+        `level must be one of ${LOG_LEVELS.join(", ")}`,
+      );
+    }
+    const payload = { level };
+    const closed = auditGate(deps, session, {
+      id: message.id,
+      event: "logging_set_level",
+      name: null,
+      payload,
+    });
+    if (closed) return closed;
+    auditRelay(deps, session, {
+      event: "logging_set_level",
+      name: null,
+      payload,
+      status: "allowed",
+      reasonCode: "ok",
+      reason: `sent to ${deps.federation.upstreams().length} upstream(s)`,
+    });
+    await deps.federation.broadcast(
+      session.auditId,
+      "logging/setLevel",
+      payload,
+      deps.upstreamTimeoutMs,
+    );
+    return rpcResult(message.id, {});
+  }
+
   function complete(message: JsonRpcRequest, session: McpSession) {
     const ref = message.params?.ref as Record<string, unknown> | undefined;
     if (ref?.type === "ref/prompt" && typeof ref.name === "string") {
@@ -223,6 +269,8 @@ export function createRelay(deps: RelayDeps): Relay {
           return resources.call(message, session);
         case "completion/complete":
           return complete(message, session);
+        case "logging/setLevel":
+          return setLevel(message, session);
         default:
           return undefined;
       }
