@@ -1,5 +1,11 @@
 import { expect } from "expect";
-import { hostnameOf, isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
+import {
+  createDoorGuard,
+  hostnameOf,
+  isAllowedHost,
+  isAllowedOrigin,
+  isSameOriginWrite,
+} from "./http_guard.ts";
 
 Deno.test("hostnameOf strips ports and keeps IPv6 brackets", () => {
   expect(hostnameOf("LocalHost:8080")).toBe("localhost");
@@ -28,4 +34,60 @@ Deno.test("isAllowedOrigin accepts no origin, loopback origins and listed ones",
   expect(isAllowedOrigin("null", [])).toBe(false);
   expect(isAllowedOrigin("file://localhost", [])).toBe(false);
   expect(isAllowedOrigin("https://app.example", ["https://app.example"])).toBe(true);
+});
+
+Deno.test("createDoorGuard: foreign Host first, then a foreign Origin; accepted hosts remembered", () => {
+  const guard = createDoorGuard({
+    allowedHosts: [" GW.example "],
+    allowedOrigins: ["https://app.example"],
+  });
+  const check = (headers: Record<string, string>) => guard.check(new Headers(headers));
+  expect(check({ host: "127.0.0.1:8080" })).toBeNull();
+  expect(check({ host: "127.0.0.1:8080" })).toBeNull(); // the remembered value
+  expect(check({ host: "gw.example:443", origin: "https://app.example" })).toBeNull();
+  expect(check({ host: "[::1]:9", origin: "http://localhost:3000" })).toBeNull();
+  expect(check({})).toBe("forbidden_host");
+  expect(check({ host: "" })).toBe("forbidden_host");
+  expect(check({ host: "evil.example", origin: "http://evil.example" })).toBe("forbidden_host");
+  expect(check({ host: "localhost", origin: "http://evil.example" })).toBe("forbidden_origin");
+  expect(check({ host: "localhost", origin: "null" })).toBe("forbidden_origin");
+  // A foreign value is never remembered, however often it comes.
+  for (let i = 0; i < 100; i++) expect(guard.hostAllowed("evil.example")).toBe(false);
+  // Remembering is bounded: many loopback ports later, every one is still judged correctly.
+  for (let port = 1; port < 200; port++) expect(guard.hostAllowed(`localhost:${port}`)).toBe(true);
+  expect(guard.hostAllowed("localhost.evil:1")).toBe(false);
+});
+
+Deno.test("isSameOriginWrite: exact scheme, host and port of the request's Host", () => {
+  const write = (
+    fields: { host?: string; origin?: string; site?: string },
+    scheme: "http" | "https" = "http",
+  ) =>
+    isSameOriginWrite({
+      host: fields.host ?? null,
+      origin: fields.origin ?? null,
+      secFetchSite: fields.site ?? null,
+    }, scheme);
+  expect(write({ host: "127.0.0.1:8080" })).toBe(true); // no Origin: not a browser
+  expect(write({ host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080" })).toBe(true);
+  expect(write({ host: "LOCALHOST:8080", origin: "http://localhost:8080" })).toBe(true);
+  expect(write({ host: "gw.example", origin: "https://gw.example" }, "https")).toBe(true);
+  expect(write({ host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080", site: "same-origin" }))
+    .toBe(true);
+  expect(write({ host: "127.0.0.1:8080", site: "none" })).toBe(true);
+  for (
+    const refused of [
+      { host: "127.0.0.1:8080", origin: "http://127.0.0.1:9090" }, // another port
+      { host: "127.0.0.1:8080", origin: "http://localhost:8080" }, // another host name
+      { host: "127.0.0.1:8080", origin: "https://127.0.0.1:8080" }, // another scheme
+      { host: "127.0.0.1:8080", origin: "null" },
+      { host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080/" },
+      { origin: "http://127.0.0.1:8080" }, // no Host
+      { host: "127.0.0.1:8080", site: "same-site" },
+      { host: "127.0.0.1:8080", origin: "http://127.0.0.1:8080", site: "cross-site" },
+    ]
+  ) {
+    expect({ refused, ok: write(refused) }).toEqual({ refused, ok: false });
+  }
+  expect(write({ host: "gw.example", origin: "http://gw.example" }, "https")).toBe(false);
 });
