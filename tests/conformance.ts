@@ -41,6 +41,16 @@ export interface ConformanceScenario {
   readonly failures: string[];
   /** `checkId: message` of every WARNING check (do not fail the scenario). */
   readonly warnings: string[];
+  /** How many checks of each status the scenario wrote (all zero when it crashed). */
+  readonly counts?: ConformanceCounts;
+}
+
+/** Checks of one scenario by status (`passed` in the suite's summary is `success`). */
+export interface ConformanceCounts {
+  readonly success: number;
+  readonly failure: number;
+  readonly warning: number;
+  readonly info: number;
 }
 
 /** Outcome of a run. */
@@ -204,11 +214,19 @@ function toScenario(name: string, checks: Check[] | undefined): ConformanceScena
       passed: false,
       failures: ["no checks.json written (scenario crashed; see raw output)"],
       warnings: [],
+      counts: { success: 0, failure: 1, warning: 0, info: 0 },
     };
   }
   const describe = (check: Check) =>
     `${String(check.id)}: ${String(check.errorMessage ?? check.description ?? "")}`;
   const failures = checks.filter((check) => check.status === "FAILURE").map(describe);
   const warnings = checks.filter((check) => check.status === "WARNING").map(describe);
-  return { name, passed: failures.length === 0, failures, warnings };
+  const count = (status: string) => checks.filter((check) => check.status === status).length;
+  const counts = {
+    success: count("SUCCESS"),
+    failure: count("FAILURE"),
+    warning: count("WARNING"),
+    info: count("INFO"),
+  };
+  return { name, passed: failures.length === 0, failures, warnings, counts };
 }
