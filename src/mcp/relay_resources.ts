@@ -5,7 +5,6 @@
  * that owns the URI, audited before they are forwarded, refused while the audit is down.
  */
 import { evaluateResource } from "../policy/evaluate.ts";
-import { recordEvent } from "../pipeline.ts";
 import {
   type JsonRpcId,
   type JsonRpcMessage,
@@ -18,30 +17,16 @@ import {
 import {
   auditGate,
   auditRelay,
-  listAll,
   policyRefusal,
   type RelayDeps,
   RESOURCE_NOT_FOUND,
   type Upstream,
   upstreamFailure,
 } from "./relay_common.ts";
-import {
-  createResourceOwners,
-  MAX_TEMPLATES_PER_UPSTREAM,
-  MAX_URI_LENGTH,
-  MAX_URIS_PER_UPSTREAM,
-  type UriOwner,
-} from "./resource_owners.ts";
+import { createResourceListing, RESOURCE_LISTS } from "./resource_listing.ts";
+import { MAX_URI_LENGTH, type UriOwner } from "./resource_owners.ts";
 import type { McpSession } from "./sessions.ts";
 import { createSubscriptionTable, MAX_SUBSCRIPTIONS_PER_SESSION } from "./subscriptions.ts";
-
-/** A failed listing is tried again for routing no sooner than this. */
-const RELIST_BACKOFF_MS = 5_000;
-
-const LISTS = {
-  resources: { method: "resources/list", key: "resources", field: "uri" },
-  templates: { method: "resources/templates/list", key: "resourceTemplates", field: "uriTemplate" },
-} as const;
 
 /** The resource methods of one relay, with their ownership and subscription tables. */
 export interface ResourceRelay {
@@ -64,93 +49,13 @@ export interface ResourceRelay {
 
 /** Creates the resource relay. */
 export function createResourceRelay(deps: RelayDeps): ResourceRelay {
-  const owners = createResourceOwners();
+  const listing = createResourceListing(deps);
+  const owners = listing.owners;
   const subscriptions = createSubscriptionTable({
     maxPerSession: MAX_SUBSCRIPTIONS_PER_SESSION,
     isLive: (sessionKey) => deps.sessions.byAuditId(sessionKey) !== undefined,
   });
-  /** Listings in progress, per upstream and kind, so concurrent callers share one. */
-  const inFlight = new Map<string, Promise<Record<string, unknown>[] | undefined>>();
-  /** When an upstream's listing last failed (for the backoff). */
-  const failedAt = new Map<string, number>();
-  /** Clashes already reported (bounded). */
-  const reported = new Set<string>();
-
   const live = (): Upstream[] => deps.federation.upstreams();
-
-  function reportClashes(session: McpSession, upstream: string, kind: string, items: string[]) {
-    for (const item of items) {
-      const key = `${kind}\u0000${upstream}\u0000${item}`;
-      if (reported.has(key)) continue;
-      if (reported.size >= 10_000) reported.clear();
-      reported.add(key);
-      const others = live().filter((u) => u.name !== upstream).map((u) => u.name);
-      const reason = `${kind === "templates" ? "resource template" : "resource URI"} ` +
-        `${JSON.stringify(item.slice(0, 200))} listed by upstream "${upstream}" and another ` +
-        "upstream: served by neither";
-      deps.log.warn(`Resource clash: ${reason}`);
-      recordEvent(deps.audit, {
-        event: "resource_clash",
-        sessionId: session.auditId,
-        payload: { [kind === "templates" ? "uriTemplate" : "uri"]: item, upstream, others },
-        status: "blocked",
-        reasonCode: "unknown_resource",
-        reason,
-        policyVersion: deps.state().policy.version,
-      }, { now: deps.clock(), newId: deps.newId });
-    }
-  }
-
-  /** Lists one kind on one upstream (shared by concurrent callers) and records it. */
-  function listOne(
-    upstream: Upstream,
-    session: McpSession,
-    kind: "resources" | "templates",
-  ): Promise<Record<string, unknown>[] | undefined> {
-    const key = `${upstream.name}\u0000${kind}`;
-    const running = inFlight.get(key);
-    if (running) return running;
-    const { method, key: listKey, field } = LISTS[kind];
-    const max = kind === "resources" ? MAX_URIS_PER_UPSTREAM : MAX_TEMPLATES_PER_UPSTREAM;
-    const pending = listAll(deps, upstream, session.auditId, {
-      method,
-      key: listKey,
-      maxItems: max + 1,
-    }).then(({ items, complete }) => {
-      if (!complete) {
-        failedAt.set(upstream.name, deps.clock());
-        return undefined;
-      }
-      failedAt.delete(upstream.name);
-      const texts = items.map((item) => item[field]).filter((t) => typeof t === "string");
-      const all = deps.federation.upstreams();
-      const recorded = kind === "resources"
-        ? owners.recordResources(upstream, texts, all)
-        : owners.recordTemplates(upstream, texts, all);
-      if (recorded.dropped > 0) {
-        deps.log.warn(
-          `Upstream "${upstream.name}" listed ${recorded.dropped} ${kind} beyond the gateway's ` +
-            `bounds (${max} per upstream, ${MAX_URI_LENGTH} characters each); not served`,
-        );
-      }
-      reportClashes(session, upstream.name, kind, recorded.clashes);
-      return items;
-    }).finally(() => inFlight.delete(key));
-    inFlight.set(key, pending);
-    return pending;
-  }
-
-  /** Lists what has not been listed yet on every upstream, so ownership is known before routing. */
-  async function ensureListed(session: McpSession): Promise<void> {
-    const now = deps.clock();
-    const missing = owners.unlisted(live()).filter((upstream) =>
-      now - (failedAt.get(upstream.name) ?? -Infinity) >= RELIST_BACKOFF_MS
-    );
-    await Promise.all(missing.flatMap((upstream) => [
-      listOne(upstream, session, "resources"),
-      listOne(upstream, session, "templates"),
-    ]));
-  }
 
   const notFound = (
     id: JsonRpcId,
@@ -184,7 +89,7 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
     kind: "resources" | "templates",
   ) {
     const event = kind === "resources" ? "resource_list" : "resource_template_list";
-    const { method, key, field } = LISTS[kind];
+    const { method, key, field } = RESOURCE_LISTS[kind];
     const closed = auditGate(deps, session, {
       id: message.id,
       event,
@@ -204,7 +109,7 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
     const policy = deps.state().policy;
     const now = deps.clock();
     const lists = await Promise.all(upstreams.map(async (upstream) => {
-      const items = await listOne(upstream, session, kind) ?? [];
+      const items = await listing.list(upstream, session, kind) ?? [];
       const all = live();
       return items.filter((item) => {
         const text = item[field];
@@ -253,7 +158,7 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
         ),
       };
     }
-    await ensureListed(session);
+    await listing.ensureListed(session);
     const upstreams = live();
     const owner = template
       ? owners.ownerOfTemplate(uri, upstreams)
