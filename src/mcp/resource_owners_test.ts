@@ -89,3 +89,37 @@ Deno.test("templateGlob: every expression matches any run; the match is linear",
       (literal === b || !templateGlob(literal).test(b));
   }));
 });
+
+Deno.test("resource owners (property): a URI goes only to an upstream that listed it or whose template matches it, never to one of two listers", () => {
+  const uri = fc.constantFrom("m://a", "m://b", "m://c/1", "m://c/2", "e://x");
+  const template = fc.constantFrom("m://c/{id}", "m://{+all}", "e://{x}", "z://{q}");
+  fc.assert(fc.property(
+    fc.array(uri, { maxLength: 4 }),
+    fc.array(uri, { maxLength: 4 }),
+    fc.array(template, { maxLength: 2 }),
+    fc.array(template, { maxLength: 2 }),
+    uri,
+    (listedA, listedB, templatesA, templatesB, asked) => {
+      const a = { name: "a", client: {} };
+      const b = { name: "b", client: {} };
+      const owners = createResourceOwners();
+      owners.recordResources(a, listedA, [a, b]);
+      owners.recordResources(b, listedB, [a, b]);
+      owners.recordTemplates(a, templatesA, [a, b]);
+      owners.recordTemplates(b, templatesB, [a, b]);
+      const owner = owners.ownerOfUri(asked, [a, b]);
+      const inA = listedA.includes(asked);
+      const inB = listedB.includes(asked);
+      if (inA && inB) return owner.kind === "clash";
+      if (inA || inB) {
+        return owner.kind === "owner" && owner.upstream === (inA ? "a" : "b") &&
+          owner.via === "listed";
+      }
+      if (owner.kind !== "owner") return true;
+      const templates = owner.upstream === "a" ? templatesA : templatesB;
+      const rivals = owner.upstream === "a" ? templatesB : templatesA;
+      return templates.some((t) => templateGlob(t).test(asked)) &&
+        !rivals.some((t) => templateGlob(t).test(asked));
+    },
+  ));
+});
