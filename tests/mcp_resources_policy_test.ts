@@ -312,6 +312,17 @@ upstreams:
     const clashes = await gw.logs("&event=resource_clash");
     expect(clashes.length).toBeGreaterThan(0);
     expect(JSON.stringify(clashes.map((e) => e.payload))).toContain("test://static-text");
+    const upstreams = await (await fetch(gw.url + "/upstreams", {
+      headers: { authorization: `Bearer ${gw.adminToken}` },
+    })).json();
+    expect(upstreams.resource_clashes).toEqual([
+      { kind: "uri", value: "test://static-text", upstreams: ["conformance", "memory"] },
+      {
+        kind: "uriTemplate",
+        value: "test://template/{id}/data",
+        upstreams: ["conformance", "memory"],
+      },
+    ]);
   } finally {
     await first.close();
     await gw.close();

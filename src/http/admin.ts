@@ -161,7 +161,10 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
 
   app.get("/upstreams", async (c) => {
     if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
-    return json({ upstreams: await deps.federation.views() });
+    return json({
+      upstreams: await deps.federation.views(),
+      resource_clashes: deps.relay?.resourceClashes() ?? [],
+    });
   });
 
   app.post("/pins/approve", async (c) => {

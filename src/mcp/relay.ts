@@ -9,6 +9,7 @@ import { type JsonRpcMessage, type JsonRpcRequest, RPC, rpcError, rpcResult } fr
 import { auditGate, auditRelay, type RelayDeps } from "./relay_common.ts";
 import { createPromptRelay } from "./relay_prompts.ts";
 import { createResourceRelay } from "./relay_resources.ts";
+import type { ResourceClash } from "./resource_owners.ts";
 import type { McpSession } from "./sessions.ts";
 
 export type { RelayDeps } from "./relay_common.ts";
@@ -32,6 +33,8 @@ export interface Relay {
   forgetSession(sessionKey: string): void;
   /** Resource subscriptions held in all sessions (introspection). */
   subscriptionCount(): number;
+  /** URIs and templates listed by two or more upstreams, served by none (for `/upstreams`). */
+  resourceClashes(): ResourceClash[];
   /** Stops listening to upstreams. */
   close(): void;
 }
@@ -135,6 +138,7 @@ export function createRelay(deps: RelayDeps): Relay {
       resources.forgetSession(sessionKey);
     },
     subscriptionCount: () => resources.subscriptionCount(),
+    resourceClashes: () => resources.clashes(),
     close() {
       stopListening();
     },

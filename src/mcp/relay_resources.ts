@@ -24,7 +24,7 @@ import {
   upstreamFailure,
 } from "./relay_common.ts";
 import { createResourceListing, RESOURCE_LISTS } from "./resource_listing.ts";
-import { MAX_URI_LENGTH, type UriOwner } from "./resource_owners.ts";
+import { MAX_URI_LENGTH, type ResourceClash, type UriOwner } from "./resource_owners.ts";
 import type { McpSession } from "./sessions.ts";
 import { createSubscriptionTable, MAX_SUBSCRIPTIONS_PER_SESSION } from "./subscriptions.ts";
 
@@ -45,6 +45,8 @@ export interface ResourceRelay {
   forgetSession(sessionKey: string): void;
   /** Subscriptions held in all (introspection for tests and metrics). */
   subscriptionCount(): number;
+  /** URIs and templates listed by two or more upstreams, served by none (for `/upstreams`). */
+  clashes(): ResourceClash[];
 }
 
 /** Creates the resource relay. */
@@ -291,5 +293,6 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
       subscriptions.forget(sessionKey);
     },
     subscriptionCount: () => subscriptions.size,
+    clashes: () => owners.clashes(live()),
   };
 }

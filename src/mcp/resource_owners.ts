@@ -28,6 +28,19 @@ export interface LiveUpstream {
   readonly client: object;
 }
 
+/** A URI or template text that two or more upstreams list (served by none of them). */
+export interface ResourceClash {
+  /** `uri` or `uriTemplate`. */
+  readonly kind: "uri" | "uriTemplate";
+  /** The URI or template text. */
+  readonly value: string;
+  /** The upstreams listing it. */
+  readonly upstreams: readonly string[];
+}
+
+/** Most clashes `clashes()` returns. */
+export const MAX_CLASHES_SHOWN = 1000;
+
 /** The ownership table of one gateway. */
 export interface ResourceOwners {
   /** Records an upstream's complete `resources/list` (URIs); returns the URIs that now clash. */
@@ -50,6 +63,8 @@ export interface ResourceOwners {
   /** Who serves a template text (`ref/resource` completions): the one upstream that listed it,
    * else `ownerOfUri` of the text. */
   ownerOfTemplate(text: string, live: readonly LiveUpstream[]): UriOwner;
+  /** The clashes among the live upstreams' listings (at most `MAX_CLASHES_SHOWN`), for admins. */
+  clashes(live: readonly LiveUpstream[]): ResourceClash[];
 }
 
 interface Listing {
@@ -153,6 +168,30 @@ export function createResourceOwners(): ResourceOwners {
       if (listed.length === 1) return { kind: "owner", upstream: listed[0], via: "listed" };
       if (listed.length > 1) return { kind: "clash", upstreams: listed };
       return this.ownerOfUri(text, live);
+    },
+    clashes(live) {
+      const found: ResourceClash[] = [];
+      const listings = live.map((upstream) => ({
+        name: upstream.name,
+        listing: current(upstream),
+      }));
+      for (const kind of ["uri", "uriTemplate"] as const) {
+        const seen = new Map<string, string[]>();
+        for (const { name, listing } of listings) {
+          const items = kind === "uri" ? listing?.uris : listing?.templates?.keys();
+          for (const item of items ?? []) {
+            const names = seen.get(item);
+            if (names) names.push(name);
+            else seen.set(item, [name]);
+          }
+        }
+        for (const [value, upstreams] of seen) {
+          if (upstreams.length < 2) continue;
+          if (found.length >= MAX_CLASHES_SHOWN) return found;
+          found.push({ kind, value, upstreams });
+        }
+      }
+      return found;
     },
   };
 }

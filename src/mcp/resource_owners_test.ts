@@ -59,6 +59,9 @@ Deno.test("resource owners: unlisted URIs go to the one upstream whose templates
     "memory://entity/{id}",
   ]);
   expect(owners.ownerOfTemplate("memory://entity/{id}", both).kind).toBe("clash");
+  expect(owners.clashes(both)).toEqual([
+    { kind: "uriTemplate", value: "memory://entity/{id}", upstreams: ["memory", "hostile"] },
+  ]);
 });
 
 Deno.test("resource owners: a new client, a removed upstream or a list change forgets listings", () => {
