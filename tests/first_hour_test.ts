@@ -187,7 +187,11 @@ Deno.test({
       }
       // Ends when the last holder of the pipe, the gateway itself, has exited.
       const drained = (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
+        while (true) {
+          const next = await reader.read();
+          if (next.done) return;
+          seen += next.value;
+        }
       })();
       const denied = await fetch(url + "/mcp/toolcall", {
         method: "POST",
@@ -215,6 +219,7 @@ Deno.test({
       if (!exited && alive(gatewayPid)) Deno.kill(gatewayPid, "SIGKILL");
       expect(exited).toBe(true);
       expect(alive(gatewayPid)).toBe(false);
+      expect(seen).toMatch(/The command that started the gateway \(pid \d+\) exited: stopping/);
       // A clean stop: the lock was released (emptied), every line is in the file and verifies.
       expect(await Deno.readTextFile(`${audit}.lock`)).toBe("");
       const lines = (await Deno.readTextFile(audit)).trim().split("\n");
