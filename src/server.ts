@@ -19,6 +19,8 @@ import { openPinStore, type PinStore } from "./mcp/pins.ts";
 import { createRelay } from "./mcp/relay.ts";
 import { createSessionStore } from "./mcp/sessions.ts";
 import { createIdleKeys } from "./mcp/idle_keys.ts";
+import { revokeAfterReload } from "./mcp/revocation.ts";
+import type { Policy } from "./policy/types.ts";
 import { createClientRequests } from "./mcp/client_requests.ts";
 import { toolCallDeps } from "./http/decision_api.ts";
 import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
@@ -153,6 +155,7 @@ export async function startGateway(
     onReload: (result, state) => {
       if (result.ok) {
         log.info(`Policy reloaded: version ${result.version}`);
+        revokeStale(state.policy);
         federation.apply(state.policy).catch((error) =>
           log.error(`Applying upstreams failed: ${(error as Error).message}`)
         );
@@ -182,7 +185,10 @@ export async function startGateway(
 
   const adminToken = config.adminToken ?? randomToken();
   const limiter = createLimiter();
-  const sessions = createSessionStore({ idleMs: config.sessionIdleMs });
+  const sessions = createSessionStore({
+    idleMs: config.sessionIdleMs,
+    maxPerAgent: config.maxSessionsPerAgent,
+  });
   const relay = createRelay({
     federation,
     sessions,
@@ -211,7 +217,7 @@ export async function startGateway(
     allowedHosts: config.allowedHosts,
     allowedOrigins: config.allowedOrigins,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
-    apiSessions: createIdleKeys(config.sessionIdleMs),
+    apiSessions: createIdleKeys(config.sessionIdleMs, { maxPerOwner: config.maxSessionsPerAgent }),
     clientRequests,
     relay,
     version: VERSION,
@@ -237,6 +243,8 @@ export async function startGateway(
   if (policy.agents === null) {
     log.warn(
       "OPEN IDENTITY MODE: no `agents:` in the policy, so callers declare their own model_id. " +
+        "Caps and rate limits are keyed by the declared model and session ids (a caller can " +
+        "escape them by declaring new ones) and all sessions share one pool. " +
         "Add agents with hashed keys to require authentication.",
     );
   }
@@ -256,6 +264,17 @@ export async function startGateway(
       onError: (message) => log.warn(message),
     })
     : () => {};
+  // Revocation is immediate (§12): a good reload re-checks every live session at once.
+  let policyChecked = policy;
+  const revokeStale = (next: Policy) => {
+    revokeAfterReload(policyChecked, next, {
+      sessions,
+      apiSessions: appDeps.apiSessions,
+      endSession: (session, reason) => void endSession(session, reason, sessionDeps),
+      closeApiSession: (key) => void federation.closeSession(key),
+    });
+    policyChecked = next;
+  };
   const sweeper = setInterval(() => {
     const now = clock();
     limiter.sweep(now);

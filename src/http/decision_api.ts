@@ -8,6 +8,7 @@ import { answer } from "./errors.ts";
 import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
 import { executeToolCall, type ToolCallDeps } from "../mcp/tool_call.ts";
 import { createDoorGuard, doorRefusalReason } from "../mcp/http_guard.ts";
+import { apiSessionKey } from "../mcp/idle_keys.ts";
 
 /** The tool-call dependencies drawn from the app's. */
 export function toolCallDeps(deps: AppDeps): ToolCallDeps {
@@ -115,8 +116,10 @@ export function decisionHandler(
     }
     if (kind === "toolcall" && deps.federation.claims(toolName)) {
       // A tool of a configured upstream: run it there (§4), one upstream session per session_id.
-      const sessionKey = `api:${agentId ?? ""}:${sessionId}`;
-      deps.apiSessions.touch(sessionKey, now);
+      const sessionKey = apiSessionKey(agentId, sessionId);
+      // Bounded per agent (§12): past MAX_SESSIONS_PER_AGENT its least recently used one closes.
+      const evicted = deps.apiSessions.touch(sessionKey, now, agentId);
+      if (evicted !== undefined) void deps.federation.closeSession(evicted);
       const outcome = await executeToolCall({
         agentId,
         modelId,

@@ -1,12 +1,19 @@
 /** `/mcp`: MCP Streamable HTTP (§5.1) — guards, sessions, identity, then method dispatch. */
 import { readJsonBody } from "../http/body.ts";
-import { agentMayUseModel, bearerToken, defaultModel, findAgent } from "../identity/identify.ts";
+import {
+  agentMayUseModel,
+  bearerToken,
+  defaultModel,
+  findAgent,
+  hashKey,
+} from "../identity/identify.ts";
 import { recordEvent } from "../pipeline.ts";
 import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
 import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "./jsonrpc.ts";
 import { dispatchRequest, type MethodDeps } from "./methods.ts";
 import type { Relay } from "./relay.ts";
 import type { ToolCallDeps } from "./tool_call.ts";
+import { revocationReason } from "./revocation.ts";
 import { refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
 
@@ -30,6 +37,12 @@ export interface EndpointDeps extends MethodDeps {
   readonly version: string;
 }
 
+/** Who is calling: the agent (null in open identity mode) and the hash of the key it used. */
+interface Caller {
+  readonly agentId: string | null;
+  readonly keySha256: string | null;
+}
+
 /** Creates the handler of `/mcp` (POST, GET, DELETE). */
 export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Response> {
   function auditAuthFailure(
@@ -51,27 +64,57 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     }, { now: deps.clock(), newId: deps.newId });
   }
 
-  function authenticate(request: Request): { ok: true; agentId: string | null } | {
+  function authenticate(request: Request): { ok: true; caller: Caller } | {
     ok: false;
     response: Response;
   } {
     const agents = deps.state().policy.agents;
-    if (agents === null) return { ok: true, agentId: null };
+    if (agents === null) return { ok: true, caller: OPEN_CALLER };
     const key = bearerToken(request.headers.get("authorization"));
     const agent = key === undefined ? undefined : findAgent(agents, key);
     if (!agent) {
+      // The key of an agent a reload removed or re-keyed, on one of that agent's sessions: the
+      // session is revoked (403, audited, ended) rather than merely unauthenticated.
+      const revoked = key === undefined ? undefined : revokedByOldKey(request, key);
+      if (revoked !== undefined) return { ok: false, response: revoked };
       const reason = key === undefined
         ? "missing Authorization: Bearer <agent key>"
         : "unknown agent key";
       auditAuthFailure("unauthenticated", reason, {});
       return { ok: false, response: refuse(401, reason) };
     }
-    return { ok: true, agentId: agent.id };
+    return { ok: true, caller: { agentId: agent.id, keySha256: agent.keySha256 } };
+  }
+
+  /** Refuses and ends a session the policy in force no longer accepts (§12 revocation). */
+  function revoke(session: McpSession, reason: string): Response {
+    deps.sessions.delete(session.id);
+    void endSession(session, `session revoked by a policy reload: ${reason}`, deps);
+    recordEvent(deps.audit, {
+      event: "auth_failure",
+      agentId: session.agentId,
+      modelId: session.modelId,
+      sessionId: session.auditId,
+      status: "blocked",
+      reasonCode: "forbidden_model",
+      reason: `session revoked: ${reason}`,
+      policyVersion: deps.state().policy.version,
+    }, { now: deps.clock(), newId: deps.newId });
+    return refuse(403, `session revoked: ${reason}; initialize again`);
+  }
+
+  function revokedByOldKey(request: Request, key: string): Response | undefined {
+    const id = request.headers.get("mcp-session-id");
+    const session = id ? deps.sessions.get(id, deps.clock()) : undefined;
+    if (session === undefined || session.agentId === null) return undefined;
+    if (session.keySha256 !== hashKey(key)) return undefined;
+    const reason = session.revoked ?? revocationReason(session, deps.state().policy);
+    return reason === undefined ? undefined : revoke(session, reason);
   }
 
   function sessionFor(
     request: Request,
-    agentId: string | null,
+    caller: Caller,
   ): { ok: true; session: McpSession } | { ok: false; response: Response } {
     const id = request.headers.get("mcp-session-id");
     if (!id) {
@@ -79,13 +122,23 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     }
     const session = deps.sessions.get(id, deps.clock());
     // A session belongs to the agent that created it: any other key sees no such session.
-    if (!session || session.agentId !== agentId) {
+    if (!session || session.agentId !== caller.agentId) {
       return {
         ok: false,
         response: refuse(404, "session not found or expired; initialize again", {
           code: SESSION_NOT_FOUND_CODE,
         }),
       };
+    }
+    // Revocation (§12): re-checked only when the policy version changed since the last check.
+    const policy = deps.state().policy;
+    if (session.policyVersion !== policy.version || session.revoked !== undefined) {
+      const reason = session.revoked ?? revocationReason(session, policy) ??
+        (session.keySha256 !== caller.keySha256
+          ? `the key of agent ${JSON.stringify(caller.agentId)} was changed`
+          : undefined);
+      if (reason !== undefined) return { ok: false, response: revoke(session, reason) };
+      session.policyVersion = policy.version;
     }
     // A missing header means 2025-03-26 (§5.1); an unsupported version is refused. A different
     // supported version than the negotiated one is accepted: the official conformance suite
@@ -114,8 +167,9 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
   function initialize(
     request: Request,
     message: JsonRpcRequest,
-    agentId: string | null,
+    caller: Caller,
   ): Response {
+    const { agentId } = caller;
     if (request.headers.get("mcp-session-id")) {
       return refuse(400, "initialize must not carry an Mcp-Session-Id");
     }
@@ -150,9 +204,11 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       return refuse(400, "a model id is required: send X-Model-Id (1 to 256 characters)");
     }
     const capabilities = params.capabilities;
-    const session = deps.sessions.create({
+    const created = deps.sessions.create({
       agentId,
+      keySha256: caller.keySha256,
       modelId,
+      policyVersion: policy.version,
       protocolVersion,
       clientCapabilities: typeof capabilities === "object" && capabilities !== null &&
           !Array.isArray(capabilities)
@@ -163,6 +219,24 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
         version: String(clientInfo.version ?? "").slice(0, 64),
       },
     }, deps.clock());
+    if (!created.ok) {
+      deps.log.warn(`Refused a new MCP session: ${created.reason}`);
+      return refuse(503, `${created.reason}; try again later`, { headers: { "retry-after": "1" } });
+    }
+    const { session } = created;
+    // Past the agent's quota (§12 MAX_SESSIONS_PER_AGENT) its own least recently used session
+    // made room: ended properly (upstream sessions, streams, audit), never silently dropped.
+    for (const old of created.evicted) {
+      void endSession(
+        old,
+        agentId === null
+          ? "session ended to make room: the open identity mode pool is full"
+          : `session ended to make room: agent ${
+            JSON.stringify(agentId)
+          } reached its maximum of live sessions (MAX_SESSIONS_PER_AGENT)`,
+        deps,
+      );
+    }
     recordEvent(deps.audit, {
       event: "mcp_session",
       agentId,
@@ -193,7 +267,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     }, { headers: { "mcp-session-id": session.id } });
   }
 
-  async function post(request: Request, agentId: string | null): Promise<Response> {
+  async function post(request: Request, caller: Caller): Promise<Response> {
     const accept = (request.headers.get("accept") ?? "").toLowerCase();
     if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
       return refuse(406, "Accept must list application/json and text/event-stream");
@@ -209,9 +283,9 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       return rpcJson(rpcError(null, RPC.INVALID_REQUEST, classified.reason), { status: 400 });
     }
     if (classified.kind === "request" && classified.message.method === "initialize") {
-      return initialize(request, classified.message, agentId);
+      return initialize(request, classified.message, caller);
     }
-    const found = sessionFor(request, agentId);
+    const found = sessionFor(request, caller);
     if (!found.ok) return found.response;
     const { session } = found;
     if (classified.kind === "notification") {
@@ -247,7 +321,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       if (!(request.headers.get("accept") ?? "").toLowerCase().includes("text/event-stream")) {
         return refuse(406, "Accept must list text/event-stream");
       }
-      const found = sessionFor(request, identity.agentId);
+      const found = sessionFor(request, identity.caller);
       if (!found.ok) return found.response;
       const lastEventId = request.headers.get("last-event-id");
       if (lastEventId !== null) {
@@ -258,23 +332,29 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
         refuse(409, "this session already has an open GET stream");
     }
     if (request.method === "DELETE") {
-      const found = sessionFor(request, identity.agentId);
+      const found = sessionFor(request, identity.caller);
       if (!found.ok) return found.response;
       deps.sessions.delete(found.session.id);
       await endSession(found.session, "session ended by the client", deps);
       return new Response(null, { status: 200 });
     }
-    return await post(request, identity.agentId);
+    return await post(request, identity.caller);
   };
 }
 
-/** Aborts a session's calls, ends its upstream sessions and audits the end. */
+const OPEN_CALLER: Caller = Object.freeze({ agentId: null, keySha256: null });
+
+/** Aborts a session's calls, closes its streams, ends its upstream sessions and audits the end
+ * (once: a session already ended is left alone). */
 export async function endSession(
   session: McpSession,
   reason: string,
   deps: ToolCallDeps & { readonly relay?: Pick<Relay, "forgetSession"> },
 ): Promise<void> {
+  if (session.ended) return;
+  session.ended = true;
   for (const controller of session.inFlight.values()) controller.abort();
+  session.streams.close();
   recordEvent(deps.audit, {
     event: "mcp_session",
     agentId: session.agentId,
