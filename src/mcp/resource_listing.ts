@@ -63,17 +63,21 @@ export function createResourceListing(deps: RelayDeps): ResourceListing {
       if (reported.has(key)) continue;
       if (reported.size >= MAX_REPORTED) reported.clear();
       reported.add(key);
-      const others = deps.federation.upstreams().filter((u) => u.name !== upstream).map((u) =>
-        u.name
-      );
-      const reason = `${kind === "templates" ? "resource template" : "resource URI"} ` +
-        `${JSON.stringify(item.slice(0, 200))} listed by upstream "${upstream}" and another ` +
-        "upstream: served by neither";
+      const live = deps.federation.upstreams();
+      const owner = kind === "resources"
+        ? owners.ownerOfUri(item, live)
+        : owners.ownerOfTemplate(item, live);
+      const upstreams = owner.kind === "clash" ? owner.upstreams : [upstream];
+      const what = kind === "templates" ? "resource template" : "resource URI";
+      const names = upstreams.map((u) => `"${u}"`).join(", ");
+      const reason =
+        `${what} ${JSON.stringify(item.slice(0, 200))} listed by upstreams ${names}: ` +
+        "served by none of them";
       deps.log.warn(`Resource clash: ${reason}`);
       recordEvent(deps.audit, {
         event: "resource_clash",
         sessionId: session.auditId,
-        payload: { [RESOURCE_LISTS[kind].field]: item, upstream, others },
+        payload: { [RESOURCE_LISTS[kind].field]: item, upstreams },
         status: "blocked",
         reasonCode: "unknown_resource",
         reason,
