@@ -50,7 +50,9 @@ function wellFormed(path: string, body: string): boolean {
 }
 
 function hostIsLoopback(host: string | undefined): boolean {
-  if (host === undefined) return false;
+  // Without Host the gateway goes by the URL, where Deno writes `localhost` (only non-browser
+  // clients omit Host, so a rebinding page never can).
+  if (host === undefined) return true;
   const lowered = host.toLowerCase();
   const name = lowered.startsWith("[")
     ? lowered.slice(0, lowered.indexOf("]") + 1)

@@ -334,3 +334,68 @@ Deno.test("admin POSTs: only application/json (415), only the gateway's own Orig
     await gw.close();
   }
 });
+
+/** Runs curl with `attacker.example` resolving to the gateway's address (a rebound name). */
+async function curlRebound(
+  gw: TestGateway,
+  options: { http2: boolean; name: string },
+): Promise<{ status: number; body: string; error: string }> {
+  const port = new URL(gw.url).port;
+  const output = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-w",
+      "\n%{http_code}",
+      options.http2 ? "--http2-prior-knowledge" : "--http1.1",
+      "--resolve",
+      `${options.name}:${port}:127.0.0.1`,
+      "-H",
+      "content-type: application/json",
+      "--data",
+      JSON.stringify({ model_id: "gpt-4o", session_id: "s", tool_name: "search.web" }),
+      `http://${options.name}:${port}/mcp/toolcall`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  const error = new TextDecoder().decode(output.stderr);
+  const split = text.lastIndexOf("\n");
+  return { status: Number(text.slice(split + 1)), body: text.slice(0, split), error };
+}
+
+async function hasCurl(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("curl", { args: ["--version"], stdout: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("a rebound name is refused over HTTP/1.1 and HTTP/2 (:authority, no Host header)", async () => {
+  if (!(await hasCurl())) {
+    console.log("SKIPPED rebinding-with-curl test: no curl on PATH");
+    return;
+  }
+  const gw = await startTestGateway({ policy: policy() });
+  try {
+    for (const http2 of [false, true]) {
+      const rebound = await curlRebound(gw, { http2, name: "attacker.example" });
+      expect({ http2, status: rebound.status, error: rebound.error }).toEqual({
+        http2,
+        status: 403,
+        error: "",
+      });
+      expect(JSON.parse(rebound.body).reason_code).toBe("forbidden_host");
+      const own = await curlRebound(gw, { http2, name: "localhost" });
+      expect({ http2, status: own.status, error: own.error }).toEqual({
+        http2,
+        status: 200,
+        error: "",
+      });
+    }
+  } finally {
+    await gw.close();
+  }
+});

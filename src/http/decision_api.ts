@@ -78,7 +78,7 @@ export function decisionHandler(
 
     // DNS rebinding and browser pages (§12): a foreign Host or Origin is refused before the body
     // is read, before identity, before any upstream.
-    const refusal = door.check(request.headers);
+    const refusal = door.check(request.headers, request.url);
     if (refusal !== null) return finish(refuse(refusal, doorRefusalReason(refusal)), NO_FACTS);
     const body = await readJsonBody(request, deps.maxBodyBytes);
     if (!body.ok) return finish(refuse(body.reasonCode, body.reason), NO_FACTS);

@@ -5,7 +5,12 @@
  * decision API (`/mcp/…`) run their own guards, with their own answer shapes and audit.
  */
 import type { MiddlewareHandler } from "hono";
-import { createDoorGuard, doorRefusalReason, isSameOriginWrite } from "../mcp/http_guard.ts";
+import {
+  createDoorGuard,
+  doorRefusalReason,
+  isSameOriginWrite,
+  requestHost,
+} from "../mcp/http_guard.ts";
 import { isJsonMediaType } from "./body.ts";
 import { answer } from "./errors.ts";
 
@@ -28,7 +33,7 @@ export function doorMiddleware(
     if (path === "/mcp" || path.startsWith("/mcp/")) return await next();
     const method = c.req.method;
     const headers = c.req.raw.headers;
-    const host = headers.get("host");
+    const host = requestHost(headers, c.req.url);
     const publicRoot = path === "/" && (method === "GET" || method === "HEAD");
     if (!publicRoot && !door.hostAllowed(host)) {
       return answer("forbidden_host", doorRefusalReason("forbidden_host"));

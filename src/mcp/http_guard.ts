@@ -47,10 +47,25 @@ export function isAllowedOrigin(origin: string | null, allowed: readonly string[
 /** Why a door refuses a request before reading it: a foreign `Host` or `Origin`. */
 export type DoorRefusal = "forbidden_host" | "forbidden_origin";
 
+/**
+ * The host a request was sent to: its `Host` header, else the authority of its URL. Only clients
+ * that are not browsers omit `Host`: HTTP/2 ones carry `:authority`, which Deno puts in the URL,
+ * and for an HTTP/1.0 request without `Host` Deno writes `localhost` there.
+ */
+export function requestHost(headers: Headers, url: string): string | null {
+  const host = headers.get("host");
+  if (host !== null) return host;
+  const start = url.indexOf("://");
+  if (start < 0) return null;
+  const end = url.indexOf("/", start + 3);
+  const authority = url.slice(start + 3, end < 0 ? url.length : end);
+  return authority === "" ? null : authority;
+}
+
 /** The `Host`/`Origin` check of a door, prepared once from `ALLOWED_HOSTS`/`ALLOWED_ORIGINS`. */
 export interface DoorGuard {
-  /** Null when `Host` and `Origin` are acceptable, else why not (§12). */
-  check(headers: Headers): DoorRefusal | null;
+  /** Null when the request's host (`requestHost`) and `Origin` are acceptable, else why not. */
+  check(headers: Headers, url: string): DoorRefusal | null;
   /** True when `Host` is a loopback name (any port) or listed. */
   hostAllowed(host: string | null): boolean;
 }
@@ -77,8 +92,8 @@ export function createDoorGuard(
   };
   return {
     hostAllowed,
-    check(headers) {
-      if (!hostAllowed(headers.get("host"))) return "forbidden_host";
+    check(headers, url) {
+      if (!hostAllowed(requestHost(headers, url))) return "forbidden_host";
       const origin = headers.get("origin");
       if (origin !== null && !isAllowedOrigin(origin, allowedOrigins)) return "forbidden_origin";
       return null;

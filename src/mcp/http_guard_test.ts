@@ -5,6 +5,7 @@ import {
   isAllowedHost,
   isAllowedOrigin,
   isSameOriginWrite,
+  requestHost,
 } from "./http_guard.ts";
 
 Deno.test("hostnameOf strips ports and keeps IPv6 brackets", () => {
@@ -41,12 +42,16 @@ Deno.test("createDoorGuard: foreign Host first, then a foreign Origin; accepted 
     allowedHosts: [" GW.example "],
     allowedOrigins: ["https://app.example"],
   });
-  const check = (headers: Record<string, string>) => guard.check(new Headers(headers));
+  const check = (headers: Record<string, string>, url = "http:///mcp/toolcall") =>
+    guard.check(new Headers(headers), url);
   expect(check({ host: "127.0.0.1:8080" })).toBeNull();
   expect(check({ host: "127.0.0.1:8080" })).toBeNull(); // the remembered value
   expect(check({ host: "gw.example:443", origin: "https://app.example" })).toBeNull();
   expect(check({ host: "[::1]:9", origin: "http://localhost:3000" })).toBeNull();
-  expect(check({})).toBe("forbidden_host");
+  expect(check({})).toBe("forbidden_host"); // no Host and no authority
+  expect(check({}, "http://127.0.0.1:8080/mcp/toolcall")).toBeNull(); // HTTP/2: :authority
+  expect(check({}, "http://evil.example/mcp/toolcall")).toBe("forbidden_host");
+  expect(check({ host: "evil.example" }, "http://127.0.0.1/x")).toBe("forbidden_host");
   expect(check({ host: "" })).toBe("forbidden_host");
   expect(check({ host: "evil.example", origin: "http://evil.example" })).toBe("forbidden_host");
   expect(check({ host: "localhost", origin: "http://evil.example" })).toBe("forbidden_origin");
@@ -90,4 +95,14 @@ Deno.test("isSameOriginWrite: exact scheme, host and port of the request's Host"
     expect({ refused, ok: write(refused) }).toEqual({ refused, ok: false });
   }
   expect(write({ host: "gw.example", origin: "http://gw.example" }, "https")).toBe(false);
+});
+
+Deno.test("requestHost: the Host header, else the URL's authority", () => {
+  const headers = (host?: string) => new Headers(host === undefined ? {} : { host });
+  expect(requestHost(headers("evil.example"), "http://127.0.0.1:1/x")).toBe("evil.example");
+  expect(requestHost(headers(), "http://127.0.0.1:8080/x?y")).toBe("127.0.0.1:8080");
+  expect(requestHost(headers(), "http://[::1]:9")).toBe("[::1]:9");
+  expect(requestHost(headers(), "http:///x")).toBeNull();
+  expect(requestHost(headers(), "not a url")).toBeNull();
+  expect(requestHost(headers(""), "http://127.0.0.1/x")).toBe("");
 });
