@@ -22,6 +22,7 @@ export const REASONS = {
   unknown_tool: { http: 404, status: "error" },
   unknown_resource: { http: 404, status: "error" },
   method_not_allowed: { http: 405, status: "error" },
+  request_timeout: { http: 408, status: "error" },
   payload_too_large: { http: 413, status: "error" },
   unsupported_media_type: { http: 415, status: "error" },
   input_invalid: { http: 422, status: "blocked" },

@@ -23,6 +23,7 @@ import { revokeAfterReload } from "./mcp/revocation.ts";
 import type { Policy } from "./policy/types.ts";
 import { createClientRequests } from "./mcp/client_requests.ts";
 import { toolCallDeps } from "./http/decision_api.ts";
+import { listenTcp, readOpenFilesLimit, serveConnections } from "./http/listener.ts";
 import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
@@ -74,6 +75,9 @@ export async function resolveSources(
   };
 }
 
+/** How long shutdown lets requests in flight finish before it closes every connection. */
+export const SHUTDOWN_GRACE_MS = 5000;
+
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
@@ -89,8 +93,17 @@ export async function startGateway(
     createLogger(config.logLevel, (line) => console.error(line));
   const notice = options.notice ?? ((line: string) => console.error(line));
   const sources = await resolveSources(config, options.env);
+  // Bind first, so that a taken port is reported before any upstream is started.
+  const listening = listenTcp({ hostname: config.host, port: config.port });
   const loaded = await loadState(sources);
-  if (!loaded.ok) return { ok: false, errors: loaded.errors };
+  if (!loaded.ok || !listening.ok) {
+    if (listening.ok) listening.listener.close();
+    return {
+      ok: false,
+      errors: [...(loaded.ok ? [] : loaded.errors), ...(listening.ok ? [] : [listening.error])],
+    };
+  }
+  const listener = listening.listener;
 
   let audit;
   try {
@@ -102,6 +115,7 @@ export async function startGateway(
       onRecover: () => log.info("Audit log writable again"),
     });
   } catch (error) {
+    listener.close();
     return { ok: false, errors: [(error as Error).message] };
   }
   const newId = () => crypto.randomUUID();
@@ -112,6 +126,7 @@ export async function startGateway(
       onError: (message) => log.error(message),
     });
   } catch (error) {
+    listener.close();
     await audit.close();
     return { ok: false, errors: [(error as Error).message] };
   }
@@ -226,12 +241,21 @@ export async function startGateway(
   const app = createApp(appDeps);
   // Ending a session (DELETE, expiry, revocation, eviction) also frees what the relay holds for it.
   const sessionDeps = { ...toolCallDeps(appDeps), relay };
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen: () => {},
-  }, app.fetch);
-  const address = server.addr as Deno.NetAddr;
+  const fdLimit = config.maxConnections === undefined ? await readOpenFilesLimit() : undefined;
+  const server = serveConnections({
+    listener,
+    handler: app.fetch,
+    limits: {
+      headerTimeoutMs: config.headerTimeoutMs,
+      bodyTimeoutMs: config.bodyTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
+    },
+    fdLimit,
+    clock: () => performance.now(), // not `clock`: connection deadlines run on real time
+    log,
+  });
+  const address = server.addr;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   const url = `http://${host}:${address.port}`;
   if (!linearEngineAvailable()) {
@@ -296,7 +320,7 @@ export async function startGateway(
         stopping ??= (async () => {
           stopWatching();
           clearInterval(sweeper);
-          await server.shutdown();
+          await server.shutdown(SHUTDOWN_GRACE_MS);
           await federation.close();
           await pins.flush().catch(() => {});
           await audit.close();

@@ -1,6 +1,7 @@
 /** Reads a request body as JSON within a byte limit, refusing other media types. */
 import { concatBytes, decodeUtf8Strict } from "../bytes.ts";
 import type { ReasonCode } from "../reasons.ts";
+import { type BodyWatch, bodyWatchOf } from "./body_deadline.ts";
 
 const DIGITS = /^[0-9]{1,16}$/;
 
@@ -17,7 +18,10 @@ export function isJsonMediaType(header: string | null): boolean {
   return type === "application/json";
 }
 
-/** Reads at most `maxBytes` of the body (413 past that, 415 for non-JSON, 400 for bad JSON). */
+/**
+ * Reads at most `maxBytes` of the body (413 past that, 415 for non-JSON, 400 for bad JSON, 408
+ * when the connection's body deadline passes first, §12).
+ */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<BodyResult> {
   if (!isJsonMediaType(request.headers.get("content-type"))) {
     return {
@@ -40,7 +44,16 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   // one go. Without one (chunked), count the bytes as they come.
   const framed = declared !== null && DIGITS.test(declared) &&
     request.headers.get("transfer-encoding") === null;
-  const bytes = framed ? await request.bytes() : await readLimited(request.body, maxBytes);
+  const reading = framed ? request.bytes() : readLimited(request.body, maxBytes);
+  const watch = bodyWatchOf(request);
+  const bytes = watch === undefined ? await reading : await withinDeadline(reading, watch);
+  if (bytes === TIMED_OUT) {
+    return {
+      ok: false,
+      reasonCode: "request_timeout",
+      reason: "request body not received in time",
+    };
+  }
   if (bytes === undefined || bytes.byteLength > maxBytes) return tooLarge;
   let text: string;
   try {
@@ -53,6 +66,22 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   } catch {
     return { ok: false, reasonCode: "bad_request", reason: "request body is not valid JSON" };
   }
+}
+
+const TIMED_OUT = Symbol("timed out");
+
+/** Settles with the body, or with TIMED_OUT when the listener says its deadline passed. */
+function withinDeadline<T>(reading: Promise<T>, watch: BodyWatch): Promise<T | typeof TIMED_OUT> {
+  return new Promise((resolve, reject) => {
+    watch.wait(() => resolve(TIMED_OUT));
+    reading.then((value) => {
+      watch.done();
+      resolve(value);
+    }, (error) => {
+      watch.done();
+      reject(error);
+    });
+  });
 }
 
 async function readLimited(
