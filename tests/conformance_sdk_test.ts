@@ -236,3 +236,72 @@ Deno.test({
 if (!THROUGH_GATEWAY) {
   console.log(`conformance through the gateway (SDK upstream) ignored: ${KNOWN_GAP}`);
 }
+
+/** Initializes a session on `url` with raw fetch at 2025-11-25; returns its id. */
+async function rawSession(url: string): Promise<string> {
+  const headers = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  };
+  const init = await fetch(url, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "raw", version: "1" },
+      },
+    }),
+  });
+  await init.body?.cancel();
+  const id = init.headers.get("mcp-session-id")!;
+  const done = await fetch(url, {
+    method: "POST",
+    headers: { ...headers, "mcp-session-id": id, "mcp-protocol-version": "2025-11-25" },
+    body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+  });
+  await done.body?.cancel();
+  return id;
+}
+
+/** The whole SSE answer to a `test_reconnection` call sent with a stale protocol header. */
+async function staleHeaderCall(url: string, session: string): Promise<string> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": session,
+      "mcp-protocol-version": "2025-03-26",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "test_reconnection", arguments: {} },
+    }),
+  });
+  expect(response.headers.get("content-type")).toBe("text/event-stream");
+  return await response.text();
+}
+
+Deno.test("conformance (SDK McpServer upstream): a stale protocol header is handled at the negotiated version, or as sent on request", async () => {
+  const negotiated = await startSdkConformanceServer();
+  const asSent = await startSdkConformanceServer({ protocolHeader: "as-sent" });
+  try {
+    // negotiated (default): priming event with retry, then the stream is closed mid-call
+    const primed = await staleHeaderCall(negotiated.url, await rawSession(negotiated.url));
+    expect(primed).toMatch(/^id: [^\n]+\nretry: \d+\ndata: \n\n$/);
+    // as sent (the bare SDK): no priming, the answer arrives on the POST stream
+    const plain = await staleHeaderCall(asSent.url, await rawSession(asSent.url));
+    expect(plain).not.toContain("retry:");
+    expect(plain).toContain("Reconnection test completed successfully.");
+  } finally {
+    await negotiated.close();
+    await asSent.close();
+  }
+});
