@@ -140,6 +140,33 @@ upstreams:
   }
 });
 
+Deno.test("a caller whose rule allows no resource sends nothing upstream", async () => {
+  const upstream = startShadowServer({ resources: ["memo://notes"], templates: ["memo://{id}"] });
+  const gw = await startTestGateway({
+    policy: `
+rules:
+  - model: "*"
+    allow_tools: ["*"]
+upstreams:
+  memo:
+    url: "${upstream.url}"
+`,
+  });
+  const agent = await connect(gw.url, "gpt-4o");
+  try {
+    const { client } = agent;
+    expect(uris(await client.listResources())).toEqual([]);
+    expect(templates(await client.listResourceTemplates())).toEqual([]);
+    expect((await rpcFailure(client.readResource({ uri: "memo://notes" }))).code).toBe(-32002);
+    expect((await rpcFailure(client.subscribeResource({ uri: "memo://7" }))).code).toBe(-32002);
+    expect([upstream.lists(), upstream.received]).toEqual([0, []]);
+  } finally {
+    await agent.close();
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 Deno.test("outside active hours no prompt, resource or completion is listed or relayed", async () => {
   const upstream = await startConformanceServer();
   const gw = await startTestGateway({

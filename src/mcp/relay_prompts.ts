@@ -1,7 +1,7 @@
 /** The prompt half of the relay: `prompts/list` (namespaced like tools, filtered by
  * `allow_prompts`/`deny_prompts`), `prompts/get` and `ref/prompt` completions under the prompt
  * rules, each gated on the audit and audited before it is forwarded. */
-import { evaluatePrompt } from "../policy/evaluate.ts";
+import { evaluatePrompt, mayListAny } from "../policy/evaluate.ts";
 import { isValidToolName } from "../tool_name.ts";
 import { type JsonRpcMessage, type JsonRpcRequest, RPC, rpcError, rpcResult } from "./jsonrpc.ts";
 import {
@@ -57,7 +57,11 @@ export function createPromptRelay(deps: RelayDeps): PromptRelay {
       payload,
     });
     if (closed) return closed;
-    const upstreams = deps.federation.upstreams();
+    // A caller whose rule allows no prompt now sends nothing upstream.
+    const upstreams =
+      mayListAny(deps.state().policy, { modelId: session.modelId, kind: "prompt" }, deps.clock())
+        ? deps.federation.upstreams()
+        : [];
     auditRelay(deps, session, {
       event: "prompt_list",
       name: null,

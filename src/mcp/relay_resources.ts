@@ -4,7 +4,7 @@
  * `ref/resource` completions checked against the caller's rule, routed only to the one upstream
  * that owns the URI, audited before they are forwarded, refused while the audit is down.
  */
-import { evaluateResource } from "../policy/evaluate.ts";
+import { evaluateResource, mayListAny } from "../policy/evaluate.ts";
 import {
   type JsonRpcId,
   type JsonRpcMessage,
@@ -99,7 +99,12 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
       payload: { method },
     });
     if (closed) return closed;
-    const upstreams = live();
+    const policy = deps.state().policy;
+    const now = deps.clock();
+    // A caller whose rule allows no resource now sends nothing upstream.
+    const upstreams = mayListAny(policy, { modelId: session.modelId, kind: "resource" }, now)
+      ? live()
+      : [];
     auditRelay(deps, session, {
       event,
       name: null,
@@ -108,8 +113,6 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
       reasonCode: "ok",
       reason: `listed on ${upstreams.length} upstream(s), filtered by the caller's rule`,
     });
-    const policy = deps.state().policy;
-    const now = deps.clock();
     const lists = await Promise.all(upstreams.map(async (upstream) => {
       const items = await listing.list(upstream, session, kind) ?? [];
       const all = live();

@@ -119,6 +119,22 @@ export function evaluateResource(
   return evaluateName(policy, { modelId: facts.modelId, name: facts.uri, kind: "resource" }, now);
 }
 
+/**
+ * Whether `modelId` could be allowed any prompt or resource now: its rule exists, has at least one
+ * `allow_prompts` / `allow_resources` glob, and is active. False means a list need not even be
+ * asked of the upstreams.
+ */
+export function mayListAny(
+  policy: Policy,
+  facts: { modelId: string; kind: "prompt" | "resource" },
+  now: number,
+): boolean {
+  const rule = findRule(policy, facts.modelId);
+  if (rule === undefined) return false;
+  const allow = facts.kind === "prompt" ? rule.allowPrompts : rule.allowResources ?? NONE;
+  return allow.length > 0 && isActiveAt(rule, policy.defaults, now);
+}
+
 /** Start minute included, end minute excluded; start = end is all day; end < start wraps midnight. */
 function inRange(range: HourRange, minute: number): boolean {
   if (range.start === range.end) return true;

@@ -6,6 +6,7 @@ import {
   findRule,
   isActiveAt,
   isToolVisible,
+  mayListAny,
 } from "./evaluate.ts";
 import { parsePolicy } from "./parse.ts";
 import type { Policy } from "./types.ts";
@@ -280,4 +281,22 @@ rules:
   // resources and tools keep their own globs
   expect(evaluatePolicy(policy, { modelId: "gpt-4o", toolName: "file.x" }, MONDAY_NOON).kind)
     .toBe("allow");
+});
+
+Deno.test("mayListAny: a rule with allow globs, active now", () => {
+  const policy = load(`defaults: { timezone: UTC }
+rules:
+  - model: "gpt-*"
+    allow_prompts: ["docs.*"]
+    allow_resources: ["file:///*"]
+    active_hours: "08:00-18:00"
+  - model: "claude-*"
+    allow_tools: ["*"]
+`);
+  const may = (modelId: string, kind: "prompt" | "resource", now = MONDAY_NOON) =>
+    mayListAny(policy, { modelId, kind }, now);
+  expect([may("gpt-4o", "prompt"), may("gpt-4o", "resource")]).toEqual([true, true]);
+  expect(may("gpt-4o", "resource", at("2024-01-15T19:00:00Z"))).toBe(false);
+  expect([may("claude-3", "prompt"), may("claude-3", "resource")]).toEqual([false, false]);
+  expect(may("mistral", "resource")).toBe(false);
 });
