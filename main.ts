@@ -72,7 +72,10 @@ async function serve(
   const started = await startGateway({ config: parsed.config, env });
   if (!started.ok) {
     for (const error of started.errors) console.error(error);
-    console.error(`Cannot start: ${started.errors.length} problem(s) above`);
+    // One problem (e.g. `Cannot listen on 127.0.0.1:8080: address in use`) is its own line.
+    if (started.errors.length > 1) {
+      console.error(`Cannot start: ${started.errors.length} problem(s) above`);
+    }
     return 1;
   }
   const { gateway } = started;
@@ -80,8 +83,18 @@ async function serve(
   const stop = () => {
     gateway.shutdown().then(stopped.resolve, stopped.resolve);
   };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  // Shutdown is bounded (connections get a grace, then are closed); a second signal exits at once.
+  let signalled = false;
+  const onSignal = () => {
+    if (signalled) {
+      console.error("Second signal: exiting without waiting for the shutdown to finish");
+      Deno.exit(130);
+    }
+    signalled = true;
+    stop();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   watchLauncher({
     onWatch: (launchers) =>
       log.debug(`Watching the launcher(s): ${launchers.map((l) => l.pid).join(", ")}`),

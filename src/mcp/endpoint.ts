@@ -275,6 +275,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     const body = await readJsonBody(request, deps.maxBodyBytes);
     if (!body.ok) {
       if (body.reasonCode === "payload_too_large") return refuse(413, body.reason);
+      if (body.reasonCode === "request_timeout") return refuse(408, body.reason);
       if (body.reasonCode === "unsupported_media_type") return refuse(415, body.reason);
       return rpcJson(rpcError(null, RPC.PARSE_ERROR, body.reason), { status: 400 });
     }
