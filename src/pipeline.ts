@@ -177,21 +177,53 @@ export interface AuditRecorder {
   /** Appends one event (synchronous, no I/O on the request path); `payloadJson` is its
    * payload's JSON text, reused for the line. */
   append(event: AuditEvent, payloadJson?: string | null): void;
+  /** Appends one event and resolves once its line is in the file (write-ahead, §12); rejects
+   * when it cannot be written. */
+  appendDurable(event: AuditEvent, payloadJson?: string | null): Promise<void>;
   /** False while the audit cannot be written: the gateway then fails closed. */
   readonly healthy: boolean;
+}
+
+/** What `recordAudit` needs besides the event: the clock, and an id (given, or made fresh). */
+export interface RecordContext {
+  /** Epoch ms of the event. */
+  readonly now: number;
+  /** New event ids. */
+  readonly newId: () => string;
+  /** Use this id instead of a fresh one (the closing line of a forwarded call, §12). */
+  readonly eventId?: string;
 }
 
 /** Builds an audit event with a fresh id and appends it; returns the event id. */
 export function recordAudit(
   recorder: AuditRecorder,
   input: AuditInput,
-  context: { now: number; newId: () => string },
+  context: RecordContext,
 ): string {
-  const eventId = context.newId();
+  const eventId = context.eventId ?? context.newId();
   // payload_sha256 now, so /logs shows it at once; the line hash waits for the chainer.
   const { event, payloadJson } = buildAuditRecord(input, { now: context.now, eventId });
   recorder.append(event, payloadJson);
   return eventId;
+}
+
+/**
+ * The write-ahead line of a call about to be forwarded (§12): `status: "forwarded"`, no
+ * `upstream_ms`, written to the file before this resolves. Rejects when the audit cannot be
+ * written: the call must then not be forwarded.
+ */
+export function recordForwarded(
+  recorder: AuditRecorder,
+  input: Omit<AuditInput, "status" | "reasonCode" | "upstreamMs">,
+  context: { now: number; eventId: string },
+): Promise<void> {
+  const { event, payloadJson } = buildAuditRecord({
+    ...input,
+    status: "forwarded",
+    reasonCode: "ok",
+    upstreamMs: null,
+  }, context);
+  return recorder.appendDurable(event, payloadJson);
 }
 
 /** Audits an event that is not a tool decision (reloads, pins, sessions, auth failures): ids the

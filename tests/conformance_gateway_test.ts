@@ -100,7 +100,13 @@ upstreams:
   // the gateway still enforced and audited the suite's tool calls and the upstream's requests
   const events = (name: string) => audited.filter((e) => e.event === name);
   expect(events("toolcall").length).toBeGreaterThanOrEqual(10);
-  expect(events("toolcall").every((e) => typeof e.upstream_ms === "number")).toBe(true);
+  const closing = events("toolcall").filter((e) => e.status !== "forwarded");
+  expect(closing.every((e) => typeof e.upstream_ms === "number")).toBe(true);
+  // every closing line has its write-ahead line (§12)
+  const ahead = new Set(
+    events("toolcall").filter((e) => e.status === "forwarded").map((e) => e.event_id),
+  );
+  expect(closing.every((e) => ahead.has(e.event_id))).toBe(true);
   expect(events("mcp_request").map((e) => (e.payload as { method: string }).method)).toEqual(
     expect.arrayContaining(["sampling/createMessage", "elicitation/create"]),
   );

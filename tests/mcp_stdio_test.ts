@@ -57,7 +57,10 @@ Deno.test("a stdio upstream is shared by sessions, isolated from the gateway's e
     const after = await second.client.callTool({ name: "local.echo", arguments: { text: "back" } });
     expect(after.structuredContent).toEqual({ text: "back" });
     const events = await gw.logs("&event=toolcall&tool_name=local.crash");
-    expect(events.map((e) => e.reason_code)).toEqual(["upstream_error"]);
+    expect(events.map((e) => [e.status, e.reason_code])).toEqual([
+      ["forwarded", "ok"],
+      ["error", "upstream_error"],
+    ]);
   } finally {
     Deno.env.delete("MCPSEC_GATEWAY_SECRET_FOR_TEST");
     await first.close();

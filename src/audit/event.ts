@@ -2,6 +2,13 @@ import { createHash } from "node:crypto";
 import type { Status } from "../reasons.ts";
 import { redactShared } from "./redact.ts";
 
+/**
+ * The `status` of an audit event: a decision's (`allowed`, `blocked`, `error`), or `forwarded`
+ * for the write-ahead line of a call sent upstream (§12), closed later by a line with the same
+ * `event_id`.
+ */
+export type AuditStatus = Status | "forwarded";
+
 /** Largest payload JSON text (UTF-8 bytes) kept whole; longer ones are truncated (§6). */
 export const MAX_PAYLOAD_BYTES = 8192;
 
@@ -42,7 +49,7 @@ export interface AuditInput {
   /** The input/output (raw; redacted here). Absent or null = no payload. */
   payload?: unknown;
   /** Outcome. */
-  status: Status;
+  status: AuditStatus;
   /** Machine-readable reason code. */
   reasonCode: string;
   /** Human-readable reason (never secrets). */
@@ -78,7 +85,7 @@ export interface AuditEvent {
   /** sha256 hex of the redacted payload's full JSON text, or null without payload. */
   payload_sha256: string | null;
   /** Outcome. */
-  status: Status;
+  status: AuditStatus;
   /** Machine-readable reason code. */
   reason_code: string;
   /** Human-readable reason. */

@@ -7,9 +7,9 @@ import {
   describeError,
   findChainStart,
   listRotatedFiles,
-  type LogFileState,
   lockLogFile,
   type LogFileLock,
+  type LogFileState,
   readLastByte,
 } from "./log_file.ts";
 import { createRing } from "./ring.ts";
@@ -44,6 +44,13 @@ export interface AuditSink {
    * `buildAuditRecord`) is the redacted payload's JSON, reused for the line.
    */
   append(event: AuditEvent, payloadJson?: string | null): void;
+  /**
+   * Write-ahead (§12): queues `event` like `append`, has the queue written now (on the next turn,
+   * no timer) and resolves once this event's line is in the file (`write(2)` done, not fsynced).
+   * Concurrent calls share one write; the chain order is the append order. Rejects, leaving the
+   * event queued, when the write fails, the sink is unhealthy or closed, or the queue is full.
+   */
+  appendDurable(event: AuditEvent, payloadJson?: string | null): Promise<void>;
   /** False while the log cannot be written (the gateway answers 503 then) and after close. */
   readonly healthy: boolean;
   /** The newest hash written to the file (`audit_head`). */
@@ -135,6 +142,12 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let lock: Promise<unknown> = Promise.resolve();
+  // Write-ahead bookkeeping: events queued and lines wholly written since open, and the callers
+  // waiting for a line (in queue order). A waiter for event n resolves once `writtenCount >= n`.
+  let queuedCount = 0;
+  let writtenCount = 0;
+  let waiters: { count: number; resolve(): void; reject(error: Error): void }[] = [];
+  let urgent: Promise<Error | null> | null = null;
 
   function schedule(delay: number): void {
     if (timer !== null || closed) return;
@@ -144,11 +157,15 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     }, delay);
   }
 
-  function run(): Promise<Error | null> {
-    const result = lock.then(writeAll);
+  function run(onStart?: () => void): Promise<Error | null> {
+    const result = lock.then(() => {
+      onStart?.();
+      return writeAll();
+    });
     lock = result.catch(() => null);
     return result.then((error) => {
       if (error !== null) {
+        rejectWaiters(error);
         failures++;
         if (healthy) {
           healthy = false;
@@ -165,6 +182,30 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       }
       return error;
     });
+  }
+
+  /** Starts a write of the whole queue now, or joins the one queued and not yet started. */
+  function runSoon(): Promise<Error | null> {
+    if (urgent === null) {
+      if (timer !== null) clearTimeout(timer); // this write takes the whole queue
+      timer = null;
+      urgent = run(() => {
+        urgent = null; // events appended from now on need a write of their own
+      });
+    }
+    return urgent;
+  }
+
+  function resolveWaiters(): void {
+    let done = 0;
+    while (done < waiters.length && waiters[done].count <= writtenCount) waiters[done++].resolve();
+    if (done > 0) waiters = waiters.slice(done);
+  }
+
+  function rejectWaiters(error: Error): void {
+    const failed = waiters;
+    waiters = [];
+    for (const waiter of failed) waiter.reject(error);
   }
 
   async function writeAll(): Promise<Error | null> {
@@ -280,6 +321,8 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     };
     if (completed === 0) return;
     queuedLines -= completed;
+    writtenCount += completed;
+    if (waiters.length > 0) resolveWaiters();
     writtenHead = run.hashes[run.next - 1];
     if (run.next === run.ends.length) runs.shift();
     await copyToStdout(run.bytes.subarray(lineStart(run, first), run.ends[run.next - 1]));
@@ -300,37 +343,63 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     }
   }
 
+  /** Queues one event; false when it was dropped (closed, unserialisable, queue full). */
+  function push(event: AuditEvent, payloadJson: string | null | undefined, writeNow: boolean) {
+    if (closed) {
+      dropped++;
+      return false;
+    }
+    let held: HeldEvent;
+    try {
+      held = { prefix: flatten(linePrefix(event, payloadJson)), prev: null, hash: null };
+    } catch {
+      dropped++; // a payload no event builder made (a cycle, a bigint): cannot be a line
+      return false;
+    }
+    ring.push(held);
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A failing subscriber must never break auditing.
+      }
+    }
+    if (pending.length + queuedLines >= maxQueue) {
+      dropped++;
+      if (!dropReported) {
+        dropReported = true;
+        onError(`Audit queue full (${maxQueue} events): new events are being dropped`);
+      }
+      return false;
+    }
+    pending.push(held);
+    queuedCount++;
+    if (!writeNow) {
+      schedule(healthy ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** failures));
+    }
+    return true;
+  }
+
   return {
     append(event: AuditEvent, payloadJson?: string | null): void {
-      if (closed) {
-        dropped++;
-        return;
+      push(event, payloadJson, false);
+    },
+    appendDurable(event: AuditEvent, payloadJson?: string | null): Promise<void> {
+      // Unhealthy: queue the event (it is written on recovery) but do not wait for a write that
+      // the backoff is holding back; the caller fails closed.
+      if (!healthy || closed) {
+        push(event, payloadJson, false);
+        return Promise.reject(new Error(`Cannot write audit log "${path}": the log is failing`));
       }
-      let held: HeldEvent;
-      try {
-        held = { prefix: flatten(linePrefix(event, payloadJson)), prev: null, hash: null };
-      } catch {
-        dropped++; // a payload no event builder made (a cycle, a bigint): cannot be a line
-        return;
+      if (!push(event, payloadJson, true)) {
+        return Promise.reject(new Error(`Cannot write audit log "${path}": event not queued`));
       }
-      ring.push(held);
-      for (const listener of listeners) {
-        try {
-          listener(event);
-        } catch {
-          // A failing subscriber must never break auditing.
-        }
-      }
-      if (pending.length + queuedLines >= maxQueue) {
-        dropped++;
-        if (!dropReported) {
-          dropReported = true;
-          onError(`Audit queue full (${maxQueue} events): new events are being dropped`);
-        }
-        return;
-      }
-      pending.push(held);
-      schedule(healthy ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** failures));
+      const count = queuedCount;
+      const written = new Promise<void>((resolve, reject) => {
+        waiters.push({ count, resolve, reject });
+      });
+      void runSoon();
+      return written;
     },
     get healthy(): boolean {
       return healthy && !closed;
@@ -363,6 +432,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       const error = await run();
       chainer.close();
       fileLock?.release();
+      rejectWaiters(new Error(`Cannot write audit log "${path}": closed`));
       if (error !== null) {
         const lost = pending.length + queuedLines;
         throw new Error(`${error.message} (${lost} audit events not written)`);

@@ -10,6 +10,7 @@ import {
   type GatewayState,
   pickSchema,
   recordAudit,
+  recordForwarded,
   type Verdict,
 } from "../pipeline.ts";
 import type { ExposedTool, Federation } from "./federation.ts";
@@ -116,8 +117,10 @@ export function checkCallResult(
 }
 
 /**
- * Resolves the tool, decides (policy, pin, limits, input schema), forwards it upstream, checks
- * the result, audits once with `upstream_ms`, and returns the outcome. Never throws.
+ * Resolves the tool, decides (policy, pin, limits, input schema), writes the write-ahead
+ * `forwarded` line to the audit file (§12; not forwarded when that fails), forwards it upstream,
+ * checks the result, writes the closing line (same `event_id`, with `upstream_ms`), and returns
+ * the outcome. Never throws.
  */
 export async function executeToolCall(
   request: ToolCallRequest,
@@ -127,6 +130,8 @@ export async function executeToolCall(
   const now = deps.clock();
   const state = deps.state();
   let upstreamMs: number | null = null;
+  // Set once the write-ahead line is queued: the closing line then carries the same id.
+  let forwardedId: string | undefined;
   const finish = (verdict: Verdict, result?: Record<string, unknown>): ToolCallOutcome => {
     const latencyMs = deps.monotonic() - started - (upstreamMs ?? 0);
     const eventId = recordAudit(deps.audit, {
@@ -142,7 +147,7 @@ export async function executeToolCall(
       latencyMs,
       upstreamMs,
       policyVersion: state.policy.version,
-    }, { now, newId: deps.newId });
+    }, { now, newId: deps.newId, eventId: forwardedId });
     deps.metrics.observe({
       status: verdict.status,
       reasonCode: verdict.reasonCode,
@@ -198,6 +203,27 @@ export async function executeToolCall(
       return finish({ status: "error", reasonCode: "upstream_error", reason: resolved.reason });
     }
     const { tool, client } = resolved;
+    forwardedId = deps.newId();
+    try {
+      // Write-ahead (§12): the line is in the file before the upstream can act on the call.
+      await recordForwarded(deps.audit, {
+        event: "toolcall",
+        agentId: request.agentId,
+        modelId: request.modelId,
+        sessionId: request.sessionId,
+        toolName: request.toolName,
+        payload: request.args,
+        reason: `${verdict.reason}; forwarded to upstream "${tool.upstream}"`,
+        latencyMs: deps.monotonic() - started,
+        policyVersion: state.policy.version,
+      }, { now, eventId: forwardedId });
+    } catch {
+      return finish({
+        status: "error",
+        reasonCode: "audit_unavailable",
+        reason: "the audit log cannot be written; the call was not forwarded",
+      });
+    }
     const upstreamStarted = deps.monotonic();
     let result: Record<string, unknown>;
     try {
@@ -217,6 +243,14 @@ export async function executeToolCall(
       return finish(describeUpstreamError(error));
     }
     upstreamMs = deps.monotonic() - upstreamStarted;
+    if (!deps.audit.healthy) {
+      // The closing line cannot be written now: no answer that looks like success goes out.
+      return finish({
+        status: "error",
+        reasonCode: "audit_unavailable",
+        reason: "the audit log cannot be written; the upstream's answer is withheld",
+      });
+    }
     const failure = checkCallResult(result, tool, state);
     if (failure) return finish(failure);
     return finish({
