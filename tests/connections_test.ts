@@ -205,6 +205,33 @@ Deno.test("an idle keep-alive connection is closed after IDLE_TIMEOUT_MS", async
   });
 });
 
+Deno.test("a client that pipelines requests and never reads the answers is cut", async () => {
+  await withGateway(SHORT, async ({ url }) => {
+    const conn = await connect(url);
+    // 600 pipelined requests for a 14 KB file: megabytes of answers that are never read.
+    const one = "GET /dash/dash.css HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
+    await conn.write(encoder.encode(one.repeat(600)));
+    const start = performance.now();
+    // Wait until the gateway is stuck writing, without reading: probe the socket's send side.
+    let closedAt: number | undefined;
+    const probe = (async () => {
+      while (performance.now() - start < 5000) {
+        try {
+          await conn.write(encoder.encode("\r\n")); // fails once the gateway closed (RST)
+        } catch {
+          closedAt = performance.now();
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the attacker's pace
+      }
+    })();
+    await probe;
+    closeQuietly(conn);
+    expect(closedAt).toBeDefined();
+    expect(closedAt! - start).toBeLessThan(3000);
+  });
+});
+
 Deno.test("MAX_CONNECTIONS: one more is refused at once; slots free when the idle ones go", async () => {
   await withGateway(
     { ...SHORT, HEADER_TIMEOUT_MS: "600", MAX_CONNECTIONS: "4" },

@@ -44,7 +44,7 @@ export interface Config {
   readonly auditMaxBytes: number;
   /** Tool pin file. */
   readonly pinsPath: string;
-  /** Bound from a connection's accept (or its previous answer) to a complete request head. */
+  /** Bound from a connection's accept to its first complete request head (then IDLE_TIMEOUT_MS). */
   readonly headerTimeoutMs: number;
   /** Bound from a complete request head to a complete body. */
   readonly bodyTimeoutMs: number;
