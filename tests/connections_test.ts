@@ -232,6 +232,21 @@ Deno.test("a client that pipelines requests and never reads the answers is cut",
   });
 });
 
+Deno.test("answers are not compressed by the server, whatever the client accepts", async () => {
+  await withGateway(SHORT, async ({ url }) => {
+    for (const path of ["/dash/dash.css", "/healthz"]) {
+      const text = await rawRequest(
+        url,
+        `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept-encoding: gzip, br\r\n` +
+          "connection: close\r\n\r\n",
+      );
+      expect(text).toMatch(/^HTTP\/1\.1 200 /);
+      expect(text.toLowerCase()).not.toContain("content-encoding");
+      expect(text).toContain("nosniff");
+    }
+  });
+});
+
 Deno.test("MAX_CONNECTIONS: one more is refused at once; slots free when the idle ones go", async () => {
   await withGateway(
     { ...SHORT, HEADER_TIMEOUT_MS: "600", MAX_CONNECTIONS: "4" },

@@ -256,6 +256,7 @@ function serveConnection(context: {
           log.error(`Handler failed: ${(error as Error).message}`);
           response = new Response("Internal Server Error", { status: 500 });
         }
+        if (request.headers.has("accept-encoding")) keepUncompressed(response);
         table.responseStarted(entry, method === "GET" && isEventStream(response));
         await event.respondWith(response);
         if (!table.responseDone(entry)) break;
@@ -266,6 +267,22 @@ function serveConnection(context: {
       close(entry);
     }
   };
+}
+
+/**
+ * `Deno.serveHttp` compresses answers by itself when the client accepts it (`Deno.serve` does
+ * not): costly per request (a compressor's state for a few hundred bytes) and a change of
+ * behaviour. `no-transform` is the one switch it honours.
+ */
+function keepUncompressed(response: Response): void {
+  try {
+    const headers = response.headers;
+    const cacheControl = headers.get("cache-control");
+    if (cacheControl === null) headers.set("cache-control", "no-transform");
+    else if (!cacheControl.includes("no-transform")) {
+      headers.set("cache-control", `${cacheControl}, no-transform`);
+    }
+  } catch { /* immutable headers: left as they are */ }
 }
 
 function isEventStream(response: Response): boolean {
