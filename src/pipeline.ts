@@ -1,6 +1,7 @@
 /** The one decision pipeline both front doors share (§1): policy → limits → schema → audit. */
 import type { AuditEvent, AuditInput } from "./audit/event.ts";
 import { buildAuditRecord } from "./audit/event.ts";
+import type { Scrubber } from "./audit/scrub.ts";
 import type { Limiter } from "./limits/limiter.ts";
 import { evaluatePolicy } from "./policy/evaluate.ts";
 import type { Policy } from "./policy/types.ts";
@@ -192,6 +193,9 @@ export interface RecordContext {
   readonly newId: () => string;
   /** Use this id instead of a fresh one (the closing line of a forwarded call, §12). */
   readonly eventId?: string;
+  /** Scrubs `reason` and payload strings (default: credential shapes only); `scrubberFor(policy)`
+   * adds the configured upstream credentials (§12). */
+  readonly scrubber?: Scrubber;
 }
 
 /** Builds an audit event with a fresh id and appends it; returns the event id. */
@@ -202,7 +206,11 @@ export function recordAudit(
 ): string {
   const eventId = context.eventId ?? context.newId();
   // payload_sha256 now, so /logs shows it at once; the line hash waits for the chainer.
-  const { event, payloadJson } = buildAuditRecord(input, { now: context.now, eventId });
+  const { event, payloadJson } = buildAuditRecord(input, {
+    now: context.now,
+    eventId,
+    scrubber: context.scrubber,
+  });
   recorder.append(event, payloadJson);
   return eventId;
 }
@@ -215,7 +223,7 @@ export function recordAudit(
 export function recordForwarded(
   recorder: AuditRecorder,
   input: Omit<AuditInput, "status" | "reasonCode" | "upstreamMs">,
-  context: { now: number; eventId: string },
+  context: { now: number; eventId: string; scrubber?: Scrubber },
 ): Promise<void> {
   const { event, payloadJson } = buildAuditRecord({
     ...input,

@@ -1,6 +1,7 @@
 /** Starts the gateway: load and check everything, open the audit, serve, watch (effects). */
 import { type AppDeps, createApp } from "./app.ts";
 import { assetUrl, exists, loadDashboardAssets } from "./assets.ts";
+import { scrubberFor } from "./audit/scrub.ts";
 import { openAuditSink } from "./audit/sink.ts";
 import { chainFiles, countLogLines } from "./audit/verify.ts";
 import type { Config } from "./config/config.ts";
@@ -90,7 +91,12 @@ export async function startGateway(
   const { config } = options;
   const clock = options.clock ?? Date.now;
   const log = options.log ??
-    createLogger(config.logLevel, (line) => console.error(line));
+    createLogger(
+      config.logLevel,
+      (line) => console.error(line),
+      // Secrets never echoed (§12): the credentials of the policy in force are scrubbed too.
+      () => scrubberFor(store.current.policy),
+    );
   const notice = options.notice ?? ((line: string) => console.error(line));
   const sources = await resolveSources(config, options.env);
   // Bind first, so that a taken port is reported before any upstream is started.

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Status } from "../reasons.ts";
 import { redactShared } from "./redact.ts";
+import { type Scrubber, SHAPE_SCRUBBER } from "./scrub.ts";
 
 /**
  * The `status` of an audit event: a decision's (`allowed`, `blocked`, `error`), or `forwarded`
@@ -115,13 +116,15 @@ export function buildAuditEvent(
 
 /**
  * `buildAuditEvent` plus the redacted payload's JSON text, which the sink reuses for the line
- * instead of serialising the payload again.
+ * instead of serialising the payload again. The `reason` and every payload string pass through
+ * `context.scrubber` (default: the credential-shape detectors only, §12).
  */
 export function buildAuditRecord(
   input: AuditInput,
-  context: { now: number; eventId: string },
+  context: { now: number; eventId: string; scrubber?: Scrubber },
 ): AuditRecord {
-  const body = payloadFields(input.payload);
+  const scrubber = context.scrubber ?? SHAPE_SCRUBBER;
+  const body = payloadFields(input.payload, scrubber);
   const event: AuditEvent = {
     timestamp: isoTimestamp(context.now),
     event_id: context.eventId,
@@ -135,7 +138,7 @@ export function buildAuditRecord(
     payload_sha256: body.json === null ? null : sha256Hex(body.json),
     status: input.status,
     reason_code: input.reasonCode,
-    reason: input.reason,
+    reason: scrubber.text(input.reason),
     latency_ms: milliseconds(input.latencyMs) ?? 0,
     upstream_ms: milliseconds(input.upstreamMs),
     policy_version: input.policyVersion,
@@ -181,11 +184,12 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 function payloadFields(
   payload: unknown,
+  scrubber: Scrubber,
 ): { payload: unknown; truncated: boolean; json: string | null } {
   if (payload === undefined || payload === null) {
     return { payload: null, truncated: false, json: null };
   }
-  const redacted = redactShared(payload);
+  const redacted = redactShared(payload, scrubber);
   const text = redacted === undefined ? undefined : JSON.stringify(redacted);
   if (text === undefined || text === "null") {
     return { payload: null, truncated: false, json: null };

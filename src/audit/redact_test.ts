@@ -24,25 +24,48 @@ const SECRET_KEYS = [
   "ssh-private-key",
   "credentials",
   "aws_credentials",
+  // §12: the word rule
+  "aws_secret_access_key",
+  "SecretAccessKey",
+  "client_secret",
+  "passphrase",
+  "private_key_pem",
+  "ssh_key",
+  "x-api-key",
+  "auth_header",
+  "auth",
+  "accessToken",
+  "APIKey",
+  "secrets",
+  "passwords",
+  "api_keys",
+  "cookies",
+  "credential",
+  "id_jwt",
+  "db.password",
 ];
 
 const PLAIN_KEYS = [
   "max_tokens",
+  "maxTokens",
   "tokens",
   "token_count",
-  "secrets",
+  "tokenCount",
+  "keyboard",
   "secretary",
-  "passwords",
-  "api_keys",
   "author",
-  "cookies",
-  "credential",
+  "authority",
   "key",
+  "keys",
+  "monkey",
+  "primary_key",
   "private",
+  "auth_mode",
+  "oauth_url",
   "",
 ];
 
-Deno.test("isSecretKey: equals or ends with a secret word, case- and dash-insensitive", () => {
+Deno.test("isSecretKey: the word rule (§12), camelCase and separators split into words", () => {
   for (const key of SECRET_KEYS) expect([key, isSecretKey(key)]).toEqual([key, true]);
   for (const key of PLAIN_KEYS) expect([key, isSecretKey(key)]).toEqual([key, false]);
 });

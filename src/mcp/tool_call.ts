@@ -16,6 +16,8 @@ import {
 import type { ExposedTool, Federation } from "./federation.ts";
 import type { JsonRpcNotification, JsonRpcRequest } from "./jsonrpc.ts";
 import { ToolRefusedError, UpstreamError } from "./upstream.ts";
+import { secretValues } from "../audit/redact.ts";
+import { type Scrubber, scrubberFor } from "../audit/scrub.ts";
 
 /** What executing a call needs. */
 export interface ToolCallDeps {
@@ -75,11 +77,13 @@ export type ToolCallOutcome =
     result?: Record<string, unknown>;
   };
 
-function describeUpstreamError(error: unknown): Verdict {
+function describeUpstreamError(error: unknown, scrubber: Scrubber): Verdict {
   // Refused on a re-check after the upstream (re)initialized: the call was never sent.
   if (error instanceof ToolRefusedError) return denialVerdict(error.denial);
   if (error instanceof UpstreamError) {
-    const message = error.message.length > 300 ? error.message.slice(0, 300) + "…" : error.message;
+    // Scrubbed before the cut, so that no secret is left half-cut and unrecognisable (§12).
+    const text = scrubber.text(error.message);
+    const message = text.length > 300 ? text.slice(0, 300) + "…" : text;
     return error.failure === "timeout"
       ? { status: "error", reasonCode: "upstream_timeout", reason: message }
       : { status: "error", reasonCode: "upstream_error", reason: message };
@@ -130,9 +134,18 @@ export async function executeToolCall(
   const now = deps.clock();
   const state = deps.state();
   let upstreamMs: number | null = null;
+  // Configured upstream credentials (compiled once per policy), plus this call's own secret
+  // argument values when it has any: none of them is ever echoed (§12).
+  const policyScrubber = scrubberFor(state.policy);
+  let scrubber: Scrubber | undefined;
+  const scrub = (): Scrubber => scrubber ??= policyScrubber.with(secretValues(request.args));
   // Set once the write-ahead line is queued: the closing line then carries the same id.
   let forwardedId: string | undefined;
-  const finish = (verdict: Verdict, result?: Record<string, unknown>): ToolCallOutcome => {
+  const finish = (decided: Verdict, upstreamResult?: Record<string, unknown>): ToolCallOutcome => {
+    const clean = scrub();
+    const reason = clean.text(decided.reason);
+    const verdict = reason === decided.reason ? decided : { ...decided, reason };
+    const result = upstreamResult && clean.valuesDeep(upstreamResult);
     const latencyMs = deps.monotonic() - started - (upstreamMs ?? 0);
     const eventId = recordAudit(deps.audit, {
       event: "toolcall",
@@ -147,7 +160,7 @@ export async function executeToolCall(
       latencyMs,
       upstreamMs,
       policyVersion: state.policy.version,
-    }, { now, newId: deps.newId, eventId: forwardedId });
+    }, { now, newId: deps.newId, eventId: forwardedId, scrubber: clean });
     deps.metrics.observe({
       status: verdict.status,
       reasonCode: verdict.reasonCode,
@@ -216,7 +229,7 @@ export async function executeToolCall(
         reason: `${verdict.reason}; forwarded to upstream "${tool.upstream}"`,
         latencyMs: deps.monotonic() - started,
         policyVersion: state.policy.version,
-      }, { now, eventId: forwardedId });
+      }, { now, eventId: forwardedId, scrubber: scrub() });
     } catch {
       return finish({
         status: "error",
@@ -240,7 +253,7 @@ export async function executeToolCall(
     } catch (error) {
       upstreamMs = deps.monotonic() - upstreamStarted;
       deps.metrics.upstreamError(tool.upstream);
-      return finish(describeUpstreamError(error));
+      return finish(describeUpstreamError(error, scrub()));
     }
     upstreamMs = deps.monotonic() - upstreamStarted;
     if (!deps.audit.healthy) {

@@ -1,4 +1,5 @@
 /** Prometheus counters and a latency histogram (§9), with bounded label cardinality. */
+import { SHAPE_SCRUBBER } from "../audit/scrub.ts";
 
 const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
 const MAX_SERIES = 5000;
@@ -32,8 +33,13 @@ export interface Metrics {
   render(): string;
 }
 
+// Label values come from callers (model ids): credential-shaped text never becomes a label (§12).
+// Runs once per new series, never per sample.
 function escapeLabel(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+  return SHAPE_SCRUBBER.text(value).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(
+    /"/g,
+    '\\"',
+  );
 }
 
 /** Creates empty metrics. Past 5000 distinct label sets, new ones are counted as `other`. */

@@ -49,3 +49,17 @@ Deno.test("metrics escape labels and cap the number of series", () => {
   expect(series.length).toBeLessThanOrEqual(5001);
   expect(series.some((line) => line.includes('model="other"'))).toBe(true);
 });
+
+Deno.test("metrics: a credential-shaped model id never becomes a label (§12)", () => {
+  const metrics = createMetrics();
+  metrics.observe({
+    status: "allowed",
+    reasonCode: "ok",
+    modelId: "Bearer abcdef1234567890",
+    toolName: "search.web",
+    latencyMs: 1,
+  });
+  const text = metrics.render();
+  expect(text).not.toContain("abcdef1234567890");
+  expect(text).toContain('model="Bearer [REDACTED]"');
+});
