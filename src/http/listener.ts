@@ -137,6 +137,12 @@ export function serveConnections(options: ServeConnectionsOptions): ConnectionSe
   const clock = options.clock ?? (() => performance.now());
   const maxConnections = options.limits.maxConnections ?? defaultMaxConnections(options.fdLimit);
   const limits: ConnectionLimits = { ...options.limits, maxConnections };
+  log.debug(
+    `Connections: at most ${maxConnections} at once` +
+      (options.limits.maxConnections === undefined
+        ? ` (default for a descriptor limit of ${options.fdLimit ?? "unknown"})`
+        : ""),
+  );
   const table: ConnectionTable<HttpConn> = createConnectionTable(limits, { now: clock() });
   const warnAccept = rateLimitedWarning(log, clock);
   const warnFull = rateLimitedWarning(log, clock);
