@@ -7,6 +7,8 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { z } from "zod";
 import { eventually, startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
 import { connectClient } from "./mcp_client.ts";
+import { startHttpUpstream } from "./fixtures/rug_pull_server.ts";
+import { legacyToolDefinitionHash, PIN_RECIPE, toolDefinitionHash } from "../src/mcp/pins.ts";
 
 /** An upstream whose `transfer` tool description can be changed at run time (a rug pull). */
 function startMutableUpstream() {
@@ -125,5 +127,66 @@ pinning: { mode: block }
     await agent.close();
     await gw.close();
     await bank.close();
+  }
+});
+
+Deno.test("pins of the older five-field recipe are upgraded when they still match, changed when not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pins-upgrade-" });
+  const transfer = {
+    name: "transfer",
+    title: "Transfer",
+    description: "Transfers money between the user's own accounts",
+    inputSchema: { type: "object", properties: { amount: { type: "number" } } },
+  };
+  const balance = { name: "balance", description: "Shows the balance", inputSchema: {} };
+  const tools = `${dir}/tools.json`;
+  const pinsPath = `${dir}/pins.json`;
+  await Deno.writeTextFile(tools, JSON.stringify([transfer, balance]));
+  const old = (hash: string) => ({ hash, pinned_at: "2026-01-01T00:00:00.000Z" });
+  const oldPins = {
+    "bank/transfer": old(legacyToolDefinitionHash(transfer)),
+    // Pinned by the old recipe with another description: a real change, not an upgrade.
+    "bank/balance": old(legacyToolDefinitionHash({ ...balance, description: "Old text" })),
+  };
+  await Deno.writeTextFile(pinsPath, JSON.stringify({ version: 1, tools: oldPins }));
+  const bank = await startHttpUpstream({ tools, calls: `${dir}/calls.log` });
+  const gw = await startTestGateway({
+    policy: `
+defaults:
+  timezone: UTC
+rules:
+  - model: "*"
+    allow_tools: ["bank.*"]
+upstreams:
+  bank:
+    url: "${bank.url}"
+pinning: { mode: block }
+`,
+    env: { PINS_PATH: pinsPath },
+  });
+  const agent = await connectClient(gw.url, { "x-model-id": "gpt-4o" });
+  try {
+    const names = (await agent.client.listTools()).tools.map((t: { name: string }) => t.name);
+    expect(names).toEqual(["bank.transfer"]);
+    const events = await gw.logs("&event=pin_change");
+    expect(events.map((e) => [e.tool_name, e.status, (e.payload as { change: string }).change]))
+      .toEqual([
+        ["bank.transfer", "allowed", "upgraded"],
+        ["bank.balance", "blocked", "changed"],
+      ]);
+    await agent.close();
+    await gw.gateway.shutdown(); // flushes the pin file
+    const file = JSON.parse(await Deno.readTextFile(pinsPath));
+    expect(file.tools["bank/transfer"]).toEqual({
+      ...oldPins["bank/transfer"],
+      hash: toolDefinitionHash(transfer),
+      recipe: PIN_RECIPE,
+    });
+    expect(file.tools["bank/balance"]).toEqual(oldPins["bank/balance"]);
+  } finally {
+    await agent.close();
+    await gw.close();
+    await bank.kill();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -6,7 +6,7 @@
  */
 import { expect } from "expect";
 import { join } from "node:path";
-import { rugPullServerCommand } from "./fixtures/rug_pull_server.ts";
+import { rugPullServerCommand, startHttpUpstream } from "./fixtures/rug_pull_server.ts";
 import { eventually, startTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from "./harness.ts";
 import { connectClient } from "./mcp_client.ts";
 
@@ -27,55 +27,6 @@ type Decision = { reason_code: string };
 const decisionOf = (result: Record<string, unknown>) =>
   (result._meta as Record<string, Decision>)["mcp-sec-gateway/decision"];
 const ADMIN = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "content-type": "application/json" };
-
-/** A fixture process serving Streamable HTTP on a fixed loopback port. */
-interface HttpUpstream {
-  readonly port: number;
-  readonly url: string;
-  readonly pid: number;
-  /** SIGKILLs the process and waits for its exit. */
-  kill(): Promise<void>;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function startHttpUpstream(
-  options: { tools: string; calls: string; port?: number; extra?: string[] },
-): Promise<HttpUpstream> {
-  const port = options.port ?? freePort();
-  const [program, ...args] = rugPullServerCommand([
-    "--tools",
-    options.tools,
-    "--calls",
-    options.calls,
-    "--http",
-    String(port),
-    ...(options.extra ?? []),
-  ]);
-  const child = new Deno.Command(program, { args, stdout: "piped", stderr: "inherit" }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("listening")) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error("the HTTP fixture exited before listening");
-    seen += value;
-  }
-  return {
-    port,
-    url: `http://127.0.0.1:${port}/mcp`,
-    pid: child.pid,
-    async kill() {
-      child.kill("SIGKILL");
-      await child.status;
-      await reader.cancel();
-    },
-  };
-}
 
 async function withDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "rug-pull-" });

@@ -116,11 +116,14 @@ export async function openPinStore(
     }
   }
 
+  // `writing` never rejects (an unobserved rejection would end the process); the last save's
+  // error is kept for `flush`.
   let writing: Promise<void> = Promise.resolve();
+  let failure: unknown;
   let dirty = false;
   function save(): void {
     dirty = true;
-    writing = writing.catch(() => {}).then(async () => {
+    writing = writing.then(async () => {
       if (!dirty) return;
       dirty = false;
       const body = JSON.stringify({ version: 1, tools: Object.fromEntries(pins) }, null, 2) + "\n";
@@ -128,11 +131,12 @@ export async function openPinStore(
       try {
         await Deno.writeTextFile(temp, body, { mode: 0o600 });
         await Deno.rename(temp, options.path);
+        failure = undefined;
       } catch (error) {
         await Deno.remove(temp).catch(() => {});
         dirty = true;
+        failure = error;
         options.onError(`Cannot save pins "${options.path}": ${(error as Error).message}`);
-        throw error;
       }
     });
   }
@@ -167,6 +171,9 @@ export async function openPinStore(
       save();
     },
     entries: () => pins,
-    flush: () => writing,
+    async flush() {
+      await writing;
+      if (failure !== undefined) throw failure;
+    },
   };
 }

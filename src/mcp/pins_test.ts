@@ -108,3 +108,34 @@ Deno.test("a malformed pin file is refused (fail closed), a missing one is empty
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a pin file that cannot be written is reported and never crashes the process", async () => {
+  const dir = await Deno.makeTempDir();
+  const errors: string[] = [];
+  let failed!: () => void;
+  const saveFailed = new Promise<void>((resolve) => failed = resolve);
+  const store = await openPinStore({
+    path: join(dir, "gone", "pins.json"),
+    onError: (message) => {
+      errors.push(message);
+      failed();
+    },
+  });
+  try {
+    expect(store.observe("up", tool, 0).state).toBe("new");
+    await saveFailed;
+    // One turn of the event loop with nobody awaiting the save: an unhandled rejection here
+    // would end the gateway (and fails this test).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await expect(store.flush()).rejects.toThrow();
+    expect(errors[0]).toContain("Cannot save pins");
+    expect(store.observe("up", tool, 2).state).toBe("pinned"); // kept in memory
+    await Deno.mkdir(join(dir, "gone"));
+    store.observe("up", { ...tool, name: "second" }, 3);
+    await store.flush();
+    const file = JSON.parse(await Deno.readTextFile(join(dir, "gone", "pins.json")));
+    expect(Object.keys(file.tools).sort()).toEqual(["up/echo", "up/second"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

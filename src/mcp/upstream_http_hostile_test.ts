@@ -299,3 +299,49 @@ Deno.test("http upstream: the GET stream reconnects after it ends, sending Last-
     await server.close();
   }
 });
+
+Deno.test("http upstream: every initialize bumps the generation; beforeSend sees it before each send and can stop it", async () => {
+  let forget = false;
+  const server = startRawHttpServer((call) => {
+    if (call.httpMethod === "POST" && call.body?.method === "tools/call") {
+      if (forget) {
+        forget = false; // a redeployed upstream: the old session id is unknown
+        return json({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "gone" } }, 404);
+      }
+      return json({ jsonrpc: "2.0", id: call.body.id, result: { content: [] } });
+    }
+    return basics(call)!;
+  });
+  const upstream = client(server.url);
+  const seen: number[] = [];
+  const check = (generation: number) => {
+    seen.push(generation);
+    return undefined;
+  };
+  const sent = () => server.calls.filter((c) => c.body?.method === "tools/call").length;
+  try {
+    expect(upstream.generation()).toBe(0);
+    await upstream.request("a", "tools/call", { name: "t" }, { ...CALL, beforeSend: check });
+    await upstream.request("b", "tools/call", { name: "t" }, { ...CALL, beforeSend: check });
+    expect([upstream.generation(), seen]).toEqual([2, [1, 2]]);
+
+    forget = true;
+    await upstream.request("a", "tools/call", { name: "t" }, { ...CALL, beforeSend: check });
+    expect([upstream.generation(), seen.slice(2)]).toEqual([3, [1, 3]]);
+    expect(sent()).toBe(4); // one answered 404, then re-sent on the new session
+
+    forget = true;
+    const refusal = new UpstreamError("unavailable", "refused by the re-check");
+    const error = await failure(
+      upstream.request("b", "tools/call", { name: "t" }, {
+        ...CALL,
+        beforeSend: (generation) => generation > 2 ? Promise.reject(refusal) : undefined,
+      }),
+    );
+    expect(error).toBe(refusal);
+    expect([upstream.generation(), sent()]).toEqual([4, 5]); // the 404 one only, never re-sent
+  } finally {
+    await upstream.close();
+    await server.close();
+  }
+});

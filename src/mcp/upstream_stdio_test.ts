@@ -119,20 +119,33 @@ Deno.test("stdio upstream: the child gets only PATH, HOME and its configured env
   }
 });
 
-Deno.test("stdio upstream: a crash mid-call is unavailable, the next call restarts", async () => {
+Deno.test("stdio upstream: a crash mid-call is unavailable, the next call restarts (a new generation)", async () => {
   const upstream = fixture();
+  const seen: number[] = [];
+  const check = (generation: number) => void seen.push(generation);
   try {
-    await upstream.request("a", "tools/list", undefined, CALL);
+    expect(upstream.generation()).toBe(0);
+    await upstream.request("a", "tools/list", undefined, { ...CALL, beforeSend: check });
     const error = await failure(upstream.request("a", "tools/call", { name: "crash" }, CALL));
     expect(error.failure).toBe("unavailable");
     expect(error.message).toContain("process exited (code 3)");
     expect(upstream.status()).toBe("down");
+    expect(upstream.generation()).toBe(1);
     const echoed = await upstream.request("b", "tools/call", {
       name: "echo",
       arguments: { text: "back" },
-    }, CALL);
+    }, { ...CALL, beforeSend: check });
     expect(echoed.structuredContent).toEqual({ text: "back" });
     expect(upstream.status()).toBe("up");
+    expect([upstream.generation(), seen]).toEqual([2, [1, 2]]);
+    // A check that refuses keeps the request from being sent (the process stays up).
+    const refusal = new UpstreamError("unavailable", "refused by the re-check");
+    const refused = await failure(upstream.request("b", "tools/call", { name: "crash" }, {
+      ...CALL,
+      beforeSend: () => Promise.reject(refusal),
+    }));
+    expect(refused).toBe(refusal);
+    expect([upstream.status(), upstream.generation()]).toEqual(["up", 2]);
   } finally {
     await upstream.close();
   }
