@@ -1,12 +1,11 @@
-import type { Status } from "../reasons.ts";
-import type { AuditEvent } from "./event.ts";
+import type { AuditEvent, AuditStatus } from "./event.ts";
 
 /** A checked `/logs` query (§9); null filters match everything. */
 export interface LogQuery {
   /** Most recent matching events returned, 1..1000. */
   limit: number;
   /** Exact `status`. */
-  status: Status | null;
+  status: AuditStatus | null;
   /** Exact `model_id`. */
   modelId: string | null;
   /** Exact `tool_name`. */
@@ -26,7 +25,7 @@ export const DEFAULT_LOG_LIMIT = 100;
 export const MAX_LOG_LIMIT = 1000;
 
 const PARAMS = ["limit", "status", "model_id", "tool_name", "session_id", "event", "since"];
-const STATUSES: readonly string[] = ["allowed", "blocked", "error"];
+const STATUSES: readonly string[] = ["allowed", "blocked", "error", "forwarded"];
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Checks `/logs` query parameters; empty values mean "no filter" (and default limit). */
@@ -55,7 +54,10 @@ export function parseLogQuery(
   }
   const status = value("status");
   if (status !== null && !STATUSES.includes(status)) {
-    return { ok: false, error: `Query parameter "status" must be allowed, blocked or error` };
+    return {
+      ok: false,
+      error: `Query parameter "status" must be allowed, blocked, error or forwarded`,
+    };
   }
   const sinceText = value("since");
   let since: number | null = null;
@@ -69,7 +71,7 @@ export function parseLogQuery(
     ok: true,
     query: {
       limit,
-      status: status as Status | null,
+      status: status as AuditStatus | null,
       modelId: value("model_id"),
       toolName: value("tool_name"),
       sessionId: value("session_id"),

@@ -110,3 +110,8 @@ Deno.test("selectEvents: with timestampAt, events at or before since are never r
   expect(ids(selectEvents(lazy, query("limit=2")))).toEqual(["e8", "e9"]);
   expect(read).toEqual(["e9", "e8"]);
 });
+
+Deno.test("status=forwarded selects the write-ahead lines (§12)", () => {
+  const parsed = parseLogQuery(new URLSearchParams("status=forwarded"));
+  expect(parsed.ok && parsed.query.status).toBe("forwarded");
+});
