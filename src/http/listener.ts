@@ -191,6 +191,7 @@ export function serveConnections(options: ServeConnectionsOptions): ConnectionSe
       }
       let http: HttpConn;
       try {
+        conn.setNoDelay(true); // SSE events and small answers go out at once, never held by Nagle
         http = serveHttp!(conn);
       } catch (error) {
         warnAccept(`Cannot serve a connection: ${(error as Error).message}`);
