@@ -466,6 +466,72 @@ Deno.test("SIGTERM stops the gateway at once while a client holds an MCP SSE str
   });
 });
 
+/** Starts a gateway process and leaves a request in flight on it: a body that never comes. */
+async function gatewayWithStuckRequest(cwd: string) {
+  const gateway = await serveProcess(cwd, {});
+  const conn = await connect(gateway.url);
+  await conn.write(encoder.encode(
+    "POST /mcp/toolcall HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n" +
+      'content-length: 100\r\n\r\n{"model_id":',
+  ));
+  // The request is in flight once a later one on another connection has been answered.
+  expect(await rawRequest(gateway.url, HEALTHZ)).toMatch(/^HTTP\/1\.1 200 /);
+  return { gateway, conn };
+}
+
+async function exitWithin(child: Deno.ChildProcess, ms: number): Promise<number | "running"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    child.status.then((status) => status.code),
+    new Promise<"running">((resolve) => timer = setTimeout(resolve, ms, "running")),
+  ]);
+  clearTimeout(timer);
+  if (outcome === "running") {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+  return outcome;
+}
+
+Deno.test("SIGTERM with a request stuck in flight: a bounded grace, then exit", async () => {
+  await inTempDir(async (cwd) => {
+    const { gateway, conn } = await gatewayWithStuckRequest(cwd);
+    const start = performance.now();
+    gateway.child.kill("SIGTERM");
+    const code = await exitWithin(gateway.child, 15_000);
+    const ms = performance.now() - start;
+    closeQuietly(conn);
+    await gateway.output;
+    expect(code).toBe(0);
+    expect(ms).toBeGreaterThan(4000); // the request in flight had its grace (5 s)…
+    expect(ms).toBeLessThan(9000); // …and no more
+  });
+});
+
+Deno.test("a second SIGTERM exits at once, without the grace", async () => {
+  await inTempDir(async (cwd) => {
+    const { gateway, conn } = await gatewayWithStuckRequest(cwd);
+    const start = performance.now();
+    gateway.child.kill("SIGTERM");
+    // Signals do not queue: send the second once the first is seen (the port no longer accepts).
+    while (performance.now() - start < 3000) {
+      try {
+        closeQuietly(await connect(gateway.url));
+      } catch {
+        break;
+      }
+    }
+    gateway.child.kill("SIGTERM");
+    const code = await exitWithin(gateway.child, 15_000);
+    const ms = performance.now() - start;
+    closeQuietly(conn);
+    const stderr = await gateway.output;
+    expect(code).toBe(130);
+    expect(ms).toBeLessThan(3000);
+    expect(stderr).toContain("Second signal");
+  });
+});
+
 Deno.test("a port in use is one line on stderr and a non-zero exit, no stack trace", async () => {
   await inTempDir(async (cwd) => {
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
