@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Status } from "../reasons.ts";
-import { redactShared } from "./redact.ts";
+import { redact, redactShared } from "./redact.ts";
 import { type Scrubber, SHAPE_SCRUBBER } from "./scrub.ts";
 
 /**
@@ -189,8 +189,13 @@ function payloadFields(
   if (payload === undefined || payload === null) {
     return { payload: null, truncated: false, json: null };
   }
-  const redacted = redactShared(payload, scrubber);
-  const text = redacted === undefined ? undefined : JSON.stringify(redacted);
+  let redacted = redactShared(payload);
+  let text = redacted === undefined ? undefined : JSON.stringify(redacted);
+  // One scan of the JSON text decides whether any string in it needs scrubbing (rarely).
+  if (text !== undefined && scrubber.mayHold(text)) {
+    redacted = redact(redacted, scrubber);
+    text = JSON.stringify(redacted);
+  }
   if (text === undefined || text === "null") {
     return { payload: null, truncated: false, json: null };
   }

@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
+import { compileScrubber } from "./scrub.ts";
 import { expect } from "expect";
 import {
   AUDIT_FIELDS,
   type AuditInput,
   buildAuditEvent,
+  buildAuditRecord,
   MAX_PAYLOAD_BYTES,
+  sha256Hex,
   truncateUtf8,
 } from "./event.ts";
 
@@ -130,4 +133,24 @@ Deno.test("buildAuditEvent rounds times to 3 decimals and keeps upstream_ms when
   const bad = buildAuditEvent(input({ latencyMs: Number.NaN, upstreamMs: null }), CONTEXT);
   expect(bad.latency_ms).toBe(0);
   expect(bad.upstream_ms).toBe(null);
+});
+
+Deno.test("buildAuditRecord scrubs the reason and payload strings (§12), hashing the scrubbed JSON", () => {
+  const { event, payloadJson } = buildAuditRecord({
+    event: "toolcall",
+    agentId: null,
+    modelId: "gpt-4o",
+    sessionId: "s",
+    toolName: "t.x",
+    payload: { note: "key AKIAIOSFODNN7EXAMPLE", plain: "hello" },
+    status: "error",
+    reasonCode: "upstream_error",
+    reason: "upstream said: bad credential configured-secret-123",
+    latencyMs: 1,
+    policyVersion: null,
+  }, { now: 0, eventId: "e", scrubber: compileScrubber(["configured-secret-123"]) });
+  expect(event.reason).toBe("upstream said: bad credential [REDACTED]");
+  expect(event.payload).toEqual({ note: "key [REDACTED]", plain: "hello" });
+  expect(payloadJson).toBe('{"note":"key [REDACTED]","plain":"hello"}');
+  expect(event.payload_sha256).toBe(sha256Hex(payloadJson!));
 });

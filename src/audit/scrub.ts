@@ -26,6 +26,9 @@ export interface Scrubber {
   text(text: string): string;
   /** True when `text` holds something `text()` would replace. */
   test(text: string): boolean;
+  /** A cheap pre-check, also valid on JSON text: false means neither `text` nor any string
+   * inside it (when it is JSON) holds anything to replace; true means look closer. */
+  mayHold(text: string): boolean;
   /** Only the exact configured and extra values replaced (no shape detectors): for tool results,
    * whose own credential-looking text is §15's business. */
   values(text: string): string;
@@ -144,6 +147,8 @@ export function compileScrubber(exact: Iterable<string> = []): Scrubber {
   }
   // Longest first, so "Bearer abc…" goes whole before its "abc…" part is looked for.
   const secrets = [...unique].sort((a, b) => b.length - a.length);
+  // How each secret reads inside JSON text (quotes, backslashes, control characters escaped).
+  const inJson = secrets.map((secret) => JSON.stringify(secret).slice(1, -1));
 
   function values(text: string): string {
     let out = text;
@@ -161,6 +166,9 @@ export function compileScrubber(exact: Iterable<string> = []): Scrubber {
   const self: Scrubber = {
     text: (text) => scrubShapes(values(text)),
     test: (text) => values(text) !== text || hasShape(text),
+    mayHold: (text) =>
+      HINT.test(text) ||
+      secrets.some((secret, i) => text.includes(secret) || text.includes(inJson[i])),
     values,
     valuesDeep,
     with: (extra) => extra.length === 0 ? self : compileScrubber([...secrets, ...extra]),

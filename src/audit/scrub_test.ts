@@ -223,3 +223,13 @@ Deno.test("redact with a scrubber replaces shapes inside strings under plain key
     n: 1,
   });
 });
+
+Deno.test("mayHold: a cheap pre-check that also sees secrets as JSON text escapes them", () => {
+  const scrubber = compileScrubber(['quote"in-secret\\x']);
+  expect(scrubber.mayHold(JSON.stringify({ a: 'has quote"in-secret\\x' }))).toBe(true);
+  expect(scrubber.mayHold(JSON.stringify({ a: "nothing here", n: 3 }))).toBe(false);
+  expect(SHAPE_SCRUBBER.mayHold(JSON.stringify({ note: "Bearer abcdef123456" }))).toBe(true);
+  expect(SHAPE_SCRUBBER.text("token ghp_1a2b3c4d5e and the token bucket")).toBe(
+    "token [REDACTED] and the token bucket",
+  );
+});
