@@ -5,9 +5,10 @@ import type { Denial } from "../reasons.ts";
 import type { CompileResult } from "../schema/compile.ts";
 import type { UpstreamSchemaCache } from "../schema/registry.ts";
 import type { PinState, PinStore } from "./pins.ts";
-import { type Catalog, readCatalog, shorten } from "./catalog.ts";
+import type { Catalog } from "./catalog.ts";
+import { createCatalogCache, upstreamView } from "./catalog_cache.ts";
 import type { PinEvent } from "./catalog_events.ts";
-import { clashDenial, findClashes, guardedClient } from "./federation_guard.ts";
+import { clashDenial, guardedClient } from "./federation_guard.ts";
 import type { JsonRpcNotification } from "./jsonrpc.ts";
 import type { UpstreamClient, UpstreamStatus } from "./upstream.ts";
 
@@ -160,101 +161,12 @@ export function createFederation(deps: FederationDeps): Federation {
     );
   }
 
-  /** Names offered by more than one upstream, from the catalogs read so far. */
-  let clashes: ReadonlyMap<string, readonly string[]> = new Map();
-
-  function updateClashes(): void {
-    clashes = findClashes([...entries.values()]);
-    for (const [name, upstreams] of clashes) {
-      const key = `clash:${name}:${upstreams.join(",")}`;
-      if (reported.has(key)) continue;
-      reported.add(key);
-      deps.log.warn(`Tool "${name}" is offered by more than one upstream; hidden and refused`);
-      deps.onPinEvent({ tool: name, change: "clash", mode: pinMode, hash: "", upstreams });
-    }
-  }
-
-  /** The entry's catalog: the cached one unless the upstream (re)initialized a session or
-   * restarted its process since it was read (one number compare), else a fresh read. */
-  function catalogOf(entry: Entry): Promise<Catalog> {
-    const current = entry.catalog;
-    if (current !== undefined) {
-      if (current !== entry.loadedFrom) return current; // being read: its answer is fresher
-      if (entry.loaded!.generation >= entry.client.generation()) return current;
-    }
-    const reading: Promise<Catalog> = readCatalog({
-      name: entry.name,
-      prefix: entry.config.prefix,
-      client: entry.client,
-      pinMode,
-      reported,
-    }, deps).then(
-      (catalog) => {
-        if (entry.catalog === reading) {
-          entry.loaded = catalog;
-          entry.loadedFrom = reading;
-          entry.error = undefined;
-          if (entries.get(entry.name) === entry) updateClashes();
-        }
-        return catalog;
-      },
-      (error) => {
-        if (entry.catalog === reading) entry.catalog = undefined;
-        entry.error = shorten(error instanceof Error ? error.message : String(error));
-        deps.log.warn(`Upstream "${entry.name}" left out of tools/list: ${entry.error}`);
-        throw error;
-      },
-    );
-    entry.catalog = reading;
-    return reading;
-  }
-
-  /** Tools of every upstream, without the names offered by more than one. */
-  async function allTools(): Promise<Map<string, ExposedTool>> {
-    const settled = await Promise.allSettled([...entries.values()].map(catalogOf));
-    const merged = new Map<string, ExposedTool>();
-    for (const result of settled) {
-      if (result.status !== "fulfilled") continue;
-      for (const [name, tool] of result.value.tools) {
-        if (!clashes.has(name)) merged.set(name, tool);
-      }
-    }
-    return merged;
-  }
-
-  /** The tools of the upstreams claiming `name`, with the first failure met. */
-  async function lookup(name: string) {
-    let unavailable: Resolution | undefined;
-    const found: { entry: Entry; tool: ExposedTool; denial?: Denial }[] = [];
-    for (const entry of candidates(name)) {
-      let catalog: Catalog;
-      try {
-        catalog = await catalogOf(entry);
-      } catch {
-        unavailable ??= {
-          kind: "unavailable",
-          upstream: entry.name,
-          reason: `upstream "${entry.name}" is unavailable: ${entry.error ?? "unknown error"}`,
-        };
-        continue;
-      }
-      const tool = catalog.tools.get(name);
-      const hidden = catalog.hidden.get(name);
-      if (tool) found.push({ entry, tool });
-      else if (hidden?.denial) found.push({ entry, tool: hidden.tool, denial: hidden.denial });
-    }
-    return { found, unavailable };
-  }
-
-  /** The upstreams offering `name` when more than one does (the map, or what a lookup found). */
-  function clashOf(name: string, found: readonly { entry: Entry }[]) {
-    return clashes.get(name) ??
-      (found.length > 1 ? found.map((f) => f.entry.name).sort() : undefined);
-  }
+  const cache = createCatalogCache({ deps, entries, pinMode: () => pinMode, reported });
+  const { catalogOf } = cache;
 
   async function approvalRefusal(name: string): Promise<Denial | undefined> {
-    const { found } = await lookup(name);
-    const clash = clashOf(name, found);
+    const { found } = await cache.lookup(name, candidates(name));
+    const clash = cache.clashOf(name, found);
     if (clash) return clashDenial(name, clash);
     return found.find((f) => f.denial?.reasonCode === "tool_ambiguous")?.denial;
   }
@@ -269,10 +181,7 @@ export function createFederation(deps: FederationDeps): Federation {
       guarded: client,
       unsubscribe: () => {},
     };
-    entry.guarded = guardedClient(entry, {
-      catalogOf,
-      clashes: () => clashes,
-    });
+    entry.guarded = guardedClient(entry, cache);
     entry.unsubscribe = client.onNotification((notification, sessionKey) => {
       for (const listener of listeners) listener(name, notification, sessionKey);
       if (notification.method === "notifications/tools/list_changed") {
@@ -309,20 +218,20 @@ export function createFederation(deps: FederationDeps): Federation {
       for (const [name, config] of Object.entries(policy.upstreams)) {
         if (!entries.has(name)) entries.set(name, openEntry(name, config));
       }
-      clashes = findClashes([...entries.values()]);
+      cache.updateClashes();
       await Promise.all(closing);
     },
     claims(name) {
       return candidates(name).length > 0;
     },
     async listTools() {
-      return [...(await allTools()).values()];
+      return [...(await cache.allTools()).values()];
     },
     async resolve(name) {
-      const { found, unavailable } = await lookup(name);
+      const { found, unavailable } = await cache.lookup(name, candidates(name));
       const first = found[0];
       if (first === undefined) return unavailable ?? { kind: "unknown" };
-      const clash = clashOf(name, found);
+      const clash = cache.clashOf(name, found);
       const denial = clash ? clashDenial(name, clash) : first.denial;
       // A pin refusal is decided by the pipeline from `pinState` (tool_definition_changed).
       return denial === undefined || denial.reasonCode === "tool_definition_changed"
@@ -330,7 +239,7 @@ export function createFederation(deps: FederationDeps): Federation {
         : { kind: "tool", tool: first.tool, client: first.entry.guarded, denial };
     },
     approvalRefusal,
-    clashes: () => clashes,
+    clashes: () => cache.clashes(),
     async approve(name) {
       if (await approvalRefusal(name)) return false;
       for (const entry of candidates(name)) {
@@ -358,37 +267,7 @@ export function createFederation(deps: FederationDeps): Federation {
     },
     async views() {
       await Promise.allSettled([...entries.values()].map(catalogOf));
-      return [...entries.values()].map((entry) => {
-        const tools = entry.loaded
-          ? [
-            ...[...entry.loaded.tools.values()].map((tool) => {
-              const clash = clashes.get(tool.exposed);
-              return {
-                name: tool.exposed,
-                pin_state: tool.pinState,
-                hash: tool.hash,
-                ...(clash
-                  ? { hidden: `offered by more than one upstream (${clash.join(", ")})` }
-                  : {}),
-              };
-            }),
-            ...[...entry.loaded.hidden.values()].map(({ tool, why }) => ({
-              name: tool.exposed,
-              pin_state: tool.pinState,
-              hash: tool.hash,
-              hidden: why,
-            })),
-          ]
-          : [];
-        return {
-          name: entry.name,
-          kind: entry.config.kind,
-          prefix: entry.config.prefix,
-          status: entry.client.status(),
-          ...(entry.error ? { error: entry.error } : {}),
-          tools,
-        };
-      });
+      return [...entries.values()].map((entry) => upstreamView(entry, cache.clashes()));
     },
     owner(name) {
       return candidates(name).sort((a, b) => b.config.prefix.length - a.config.prefix.length)[0]
