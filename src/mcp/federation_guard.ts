@@ -82,7 +82,8 @@ export function guardedClient(entry: Entry, deps: GuardDeps): UpstreamClient {
       generation <= loaded.generation;
   }
 
-  async function recheck(exposed: string, generation: number): Promise<void> {
+  async function recheck(tool: string, generation: number): Promise<void> {
+    const exposed = prefix === "" ? tool : `${prefix}.${tool}`;
     let catalog: Catalog;
     try {
       catalog = await deps.catalogOf(entry);
@@ -113,10 +114,9 @@ export function guardedClient(entry: Entry, deps: GuardDeps): UpstreamClient {
       if (method !== "tools/call" || typeof tool !== "string") {
         return client.request(key, method, params, options);
       }
-      const exposed = prefix === "" ? tool : `${prefix}.${tool}`;
       return client.request(key, method, params, {
         ...options,
-        beforeSend: (generation) => current(generation) ? undefined : recheck(exposed, generation),
+        beforeSend: (generation) => current(generation) ? undefined : recheck(tool, generation),
       });
     },
     notify: (key, method, params) => client.notify(key, method, params),
