@@ -47,8 +47,9 @@ export interface AuditSink {
   /**
    * Write-ahead (§12): queues `event` like `append`, has the queue written now (on the next turn,
    * no timer) and resolves once this event's line is in the file (`write(2)` done, not fsynced).
-   * Concurrent calls share one write; the chain order is the append order. Rejects, leaving the
-   * event queued, when the write fails, the sink is unhealthy or closed, or the queue is full.
+   * Concurrent calls share one write; the chain order is the append order. Rejects when the
+   * write fails (the event stays queued), or at once, queueing nothing, when the sink is
+   * unhealthy or closed or the queue is full.
    */
   appendDurable(event: AuditEvent, payloadJson?: string | null): Promise<void>;
   /** False while the log cannot be written (the gateway answers 503 then) and after close. */
@@ -385,10 +386,9 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       push(event, payloadJson, false);
     },
     appendDurable(event: AuditEvent, payloadJson?: string | null): Promise<void> {
-      // Unhealthy: queue the event (it is written on recovery) but do not wait for a write that
-      // the backoff is holding back; the caller fails closed.
+      // Unhealthy: refuse at once, without queueing (nothing will be forwarded, so there is
+      // nothing to write ahead) and without a write that the backoff is holding back.
       if (!healthy || closed) {
-        push(event, payloadJson, false);
         return Promise.reject(new Error(`Cannot write audit log "${path}": the log is failing`));
       }
       if (!push(event, payloadJson, true)) {
