@@ -170,6 +170,7 @@ Deno.test({
         PINS_PATH: join(dir, "pins.json"),
         AUDIT_STDOUT: "false",
         ADMIN_TOKEN: "npx-service-admin-token-0123",
+        LOG_LEVEL: "debug",
       },
       stdin: "null",
       stdout: "null",
@@ -179,7 +180,8 @@ Deno.test({
     let seen = "";
     let url = "";
     try {
-      while (!url) {
+      // Listening, and watching its launchers (read from the process table after start-up).
+      while (!url || !/Watching the launcher\(s\)/.test(seen)) {
         const { done, value } = await reader.read();
         if (done) throw new Error(`npx exited before the gateway listened:\n${seen}`);
         seen += value;
@@ -255,7 +257,7 @@ Deno.test("a typo in .env is named with the key it meant; debug lists the config
     expect(stderr).toContain('WARN .env: unknown key "PROT" is ignored: did you mean PORT?');
     expect(stderr).toContain("DEBUG Configuration: PORT=0 (environment)");
     expect(stderr).toContain("DEBUG Configuration: LOG_LEVEL=debug (.env)");
-    expect(stderr).toContain("DEBUG Configuration: ADMIN_TOKEN=set (.env)");
+    expect(stderr).toContain("DEBUG Configuration: ADMIN_TOKEN is set (.env)");
     expect(stderr).not.toContain("dotenv-admin-token");
   } finally {
     await Deno.remove(cwd, { recursive: true });

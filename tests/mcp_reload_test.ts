@@ -51,7 +51,7 @@ Deno.test("a reload adds, swaps and removes upstreams while sessions keep workin
     await expect(agent.client.callTool({ name: "cal.echo", arguments: { text: "3" } })).rejects
       .toThrow(/unknown tool/i);
     const upstreams = await (await fetch(gw.url + "/upstreams", { headers: admin })).json();
-    expect(upstreams).toEqual({ upstreams: [] });
+    expect(upstreams).toEqual({ upstreams: [], resource_clashes: [] });
   } finally {
     await agent.close();
     await gw.close();

