@@ -13,7 +13,7 @@ import {
 } from "./src/config/load.ts";
 import { createLogger } from "./src/log.ts";
 import { watchLauncher } from "./src/parent_watch.ts";
-import { startGateway } from "./src/server.ts";
+import { type RunningGateway, startGateway } from "./src/server.ts";
 
 /** Parses argv and runs one subcommand; returns the exit code (serve: when stopped). */
 export async function main(args: string[]): Promise<number> {
@@ -69,19 +69,14 @@ async function serve(
   const policyText = await Deno.readTextFile(parsed.config.policyPath).catch(() => "");
   for (const warning of envFileWarnings(sources.file, { policyText })) log.warn(warning);
   for (const line of describeConfig(parsed.config, sources)) log.debug(`Configuration: ${line}`);
-  const started = await startGateway({ config: parsed.config, env });
-  if (!started.ok) {
-    for (const error of started.errors) console.error(error);
-    // One problem (e.g. `Cannot listen on 127.0.0.1:8080: address in use`) is its own line.
-    if (started.errors.length > 1) {
-      console.error(`Cannot start: ${started.errors.length} problem(s) above`);
-    }
-    return 1;
-  }
-  const { gateway } = started;
+  // Signals and the launcher watch are armed before start-up, so a SIGTERM (or a launcher gone)
+  // during start-up stops the gateway cleanly as soon as it exists instead of killing it mid-way.
   const stopped = Promise.withResolvers<void>();
+  let gateway: RunningGateway | undefined;
+  let stopRequested = false;
   const stop = () => {
-    gateway.shutdown().then(stopped.resolve, stopped.resolve);
+    stopRequested = true;
+    gateway?.shutdown().then(stopped.resolve, stopped.resolve);
   };
   // Shutdown is bounded (connections get a grace, then are closed); a second signal exits at once.
   let signalled = false;
@@ -103,6 +98,17 @@ async function serve(
       stop();
     },
   });
+  const started = await startGateway({ config: parsed.config, env });
+  if (!started.ok) {
+    for (const error of started.errors) console.error(error);
+    // One problem (e.g. `Cannot listen on 127.0.0.1:8080: address in use`) is its own line.
+    if (started.errors.length > 1) {
+      console.error(`Cannot start: ${started.errors.length} problem(s) above`);
+    }
+    return 1;
+  }
+  gateway = started.gateway;
+  if (stopRequested) stop();
   await stopped.promise;
   return 0;
 }
