@@ -117,6 +117,7 @@ Deno.test("an HTTP upstream redeployed with a changed description is re-checked 
       expect(view[0].tools).toEqual([
         expect.objectContaining({ name: "bank.transfer", pin_state: "changed" }),
       ]);
+      expect(view[0].status).toBe("up"); // a refused call is not an upstream failure
     } finally {
       await agent.close();
       await gw.close();

@@ -227,6 +227,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     });
     const ended = () => scopeError(name, scope.ended() ?? "aborted", requestOptions.timeoutMs);
     let sent: { session: Session; id: number } | undefined;
+    let vetoed = false; // beforeSend refused: the caller's verdict, not an upstream failure
     try {
       // A session already open needs no wait (and no abort listener for one).
       const opened = scope.signal.aborted ? undefined : openedSession(key);
@@ -237,7 +238,11 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
         if (params !== undefined) message.params = params;
         const inSession = current;
         const check = requestOptions.beforeSend?.(inSession.generation);
-        if (check !== undefined) await raceAbort(check, scope.signal, ended);
+        if (check !== undefined) {
+          vetoed = true;
+          await raceAbort(check, scope.signal, ended);
+          vetoed = false;
+        }
         sent = { session: inSession, id };
         const answer = await exchange(target, inSession.ref, message, {
           signal: scope.signal,
@@ -272,7 +277,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
         throw scopeError(name, why, requestOptions.timeoutMs);
       }
       const failure = asUpstreamError(name, log, error);
-      if (failure.failure === "unavailable") status = "down";
+      if (failure.failure === "unavailable" && !vetoed) status = "down";
       throw failure;
     } finally {
       scope.dispose();

@@ -340,6 +340,7 @@ Deno.test("http upstream: every initialize bumps the generation; beforeSend sees
     );
     expect(error).toBe(refusal);
     expect([upstream.generation(), sent()]).toEqual([4, 5]); // the 404 one only, never re-sent
+    expect(upstream.status()).toBe("up"); // a refusal by the check is no upstream failure
   } finally {
     await upstream.close();
     await server.close();
