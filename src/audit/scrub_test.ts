@@ -47,18 +47,32 @@ Deno.test("scrub: ordinary text is returned as the same string", () => {
   }
 });
 
-Deno.test("scrub: hostile texts take linear time (no backtracking blow-up)", () => {
+Deno.test("scrub: hostile texts take linear time (no start rescans another's run)", () => {
+  // Each would take minutes if the patterns backtracked or rescanned (1 MiB, quadratic ≈ 10^12
+  // steps); linear, each is a few ms to ~100 ms on a busy 2-core machine.
+  const N = 1 << 20;
   const hostile = [
-    "-----BEGIN" + " A".repeat(200_000),
-    "password" + " ".repeat(200_000) + "x",
-    "eyJ" + "a".repeat(200_000),
-    "Bearer " + "a".repeat(200_000),
-    "password=".repeat(20_000),
+    "-eyJ".repeat(N / 4),
+    "eyJa.".repeat(N / 5),
+    "password" + " ".repeat(N),
+    "bearer" + " ".repeat(N),
+    "token " + "a".repeat(N),
+    "token a" + "-token ".repeat(N / 7),
+    "-----BEGIN" + " ".repeat(N),
+    "-----BEGIN ".repeat(N / 11),
+    "-----BEGIN " + "A".repeat(N) + "-----",
+    "bearer x" + "-bearer".repeat(N / 7),
+    "password:".repeat(N / 9),
+    "AKIA".repeat(N / 4),
   ];
   for (const text of hostile) {
     const started = performance.now();
     SHAPE_SCRUBBER.text(text);
-    expect(performance.now() - started).toBeLessThan(3000);
+    SHAPE_SCRUBBER.mayHold(text);
+    expect([text.slice(0, 12), performance.now() - started < 2000]).toEqual([
+      text.slice(0, 12),
+      true,
+    ]);
   }
 });
 
