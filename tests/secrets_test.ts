@@ -130,3 +130,32 @@ Deno.test("credential-shaped text in an upstream error never reaches the agent o
     await upstream.close();
   }
 });
+
+Deno.test("an upstream cannot leak the gateway's credential through tools/list either", async () => {
+  const upstream = startHostileUpstream();
+  const gw = await startTestGateway({
+    policy: policy(upstream.url),
+    env: { H5_UPSTREAM_TOKEN: UPSTREAM_TOKEN },
+  });
+  try {
+    const agent = await connectClient(gw.url, { "x-model-id": "gpt-4o" });
+    try {
+      const listed = await agent.client.listTools();
+      const leaky = listed.tools.find((tool: { name: string }) => tool.name === "calendar.leaky") as
+        | { description?: string }
+        | undefined;
+      expect(leaky?.description).toBe("authorized with [REDACTED]");
+      expect(JSON.stringify(listed)).not.toContain(UPSTREAM_TOKEN);
+    } finally {
+      await agent.close();
+    }
+    const upstreams = await (await fetch(gw.url + "/upstreams", {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    })).text();
+    expect(upstreams).toContain("leaky");
+    expect(upstreams).not.toContain(UPSTREAM_TOKEN);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

@@ -37,6 +37,8 @@ export interface Scrubber {
   /** `value` with `values()` applied to every string (object keys included) at any depth; the
    * same reference when nothing changed. */
   valuesDeep<T>(value: T): T;
+  /** How many exact values it removes (0: only the shape detectors). */
+  readonly size: number;
   /** A scrubber that also removes `extra` exact values (those shorter than 4 are ignored). */
   with(extra: readonly string[]): Scrubber;
 }
@@ -194,6 +196,7 @@ export function compileScrubber(exact: Iterable<string> = []): Scrubber {
       secrets.some((secret, i) => text.includes(secret) || text.includes(inJson[i])),
     values,
     valuesDeep,
+    size: secrets.length,
     with: (extra) => extra.length === 0 ? self : compileScrubber([...secrets, ...extra]),
   };
   return self;

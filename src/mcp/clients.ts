@@ -1,10 +1,12 @@
 /** Creates the client of an upstream from its policy entry (HTTP or stdio). */
+import type { Scrubber } from "../audit/scrub.ts";
 import type { Logger } from "../log.ts";
 import type { UpstreamConfig } from "../policy/types.ts";
 import type { JsonRpcRequest } from "./jsonrpc.ts";
 import type { UpstreamClient } from "./upstream.ts";
 import { createHttpUpstream } from "./upstream_http.ts";
 import { createStdioUpstream } from "./upstream_stdio.ts";
+import { scrubbingClient, upstreamScrubber } from "./upstream_scrub.ts";
 
 /** A factory of upstream clients for the federation. */
 export function upstreamClientFactory(options: {
@@ -15,8 +17,13 @@ export function upstreamClientFactory(options: {
   onServerRequest?: (upstream: string, request: JsonRpcRequest) => Promise<Record<string, unknown>>;
 }): (name: string, config: UpstreamConfig) => UpstreamClient {
   const clientInfo = { name: "mcp-sec-gateway", version: options.version };
-  return (name, config) =>
-    config.kind === "http"
+  // Each client scrubs its own configured credentials from all it hands back (§12).
+  return (name, config) => {
+    const scrubber = upstreamScrubber(name, config);
+    return scrubbingClient(create(name, config, scrubber), scrubber);
+  };
+  function create(name: string, config: UpstreamConfig, scrubber: Scrubber): UpstreamClient {
+    return config.kind === "http"
       ? createHttpUpstream({
         name,
         url: config.url,
@@ -33,7 +40,11 @@ export function upstreamClientFactory(options: {
         clientInfo,
         log: options.log,
         ...(options.onServerRequest
-          ? { onServerRequest: (request) => options.onServerRequest!(name, request) }
+          ? {
+            onServerRequest: (request) =>
+              options.onServerRequest!(name, scrubber.valuesDeep(request)),
+          }
           : {}),
       });
+  }
 }
