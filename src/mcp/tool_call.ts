@@ -145,7 +145,11 @@ export async function executeToolCall(
     const clean = scrub();
     const reason = clean.text(decided.reason);
     const verdict = reason === decided.reason ? decided : { ...decided, reason };
-    const result = upstreamResult && clean.valuesDeep(upstreamResult);
+    // The upstream client already took its configured credentials out (upstream_scrub.ts); what
+    // is left to take out of a result is the call's own secret arguments, when it has any.
+    const result = upstreamResult && clean !== policyScrubber
+      ? clean.valuesDeep(upstreamResult)
+      : upstreamResult;
     const latencyMs = deps.monotonic() - started - (upstreamMs ?? 0);
     const eventId = recordAudit(deps.audit, {
       event: "toolcall",
