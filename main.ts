@@ -72,11 +72,11 @@ async function serve(
   // Signals and the launcher watch are armed before start-up, so a SIGTERM (or a launcher gone)
   // during start-up stops the gateway cleanly as soon as it exists instead of killing it mid-way.
   const stopped = Promise.withResolvers<void>();
-  let gateway: RunningGateway | undefined;
+  const running: { gateway?: RunningGateway } = {};
   let stopRequested = false;
   const stop = () => {
     stopRequested = true;
-    gateway?.shutdown().then(stopped.resolve, stopped.resolve);
+    running.gateway?.shutdown().then(stopped.resolve, stopped.resolve);
   };
   // Shutdown is bounded (connections get a grace, then are closed); a second signal exits at once.
   let signalled = false;
@@ -107,7 +107,7 @@ async function serve(
     }
     return 1;
   }
-  gateway = started.gateway;
+  running.gateway = started.gateway;
   if (stopRequested) stop();
   await stopped.promise;
   return 0;
