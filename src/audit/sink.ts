@@ -149,6 +149,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   let writtenCount = 0;
   let waiters: { count: number; resolve(): void; reject(error: Error): void }[] = [];
   let urgent: Promise<Error | null> | null = null;
+  let open: { handle: Deno.FsFile; ino: number | null } | null = null; // see currentFile
 
   function schedule(delay: number): void {
     if (timer !== null || closed) return;
@@ -211,35 +212,71 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
 
   async function writeAll(): Promise<Error | null> {
     if (pending.length === 0 && runs.length === 0) return null;
-    let file: Deno.FsFile | null = null;
     try {
-      file = await Deno.open(path, { append: true, create: true, mode: 0o640 });
-      let state = await settle(file);
+      let file = await currentFile();
+      let state = await settle(file.info);
       while (await chainMore()) {
         if (maxBytes > 0 && partial === 0 && state.size > 0) {
           const run = runs[0];
           if (state.size + run.ends[run.next] - lineStart(run, run.next) > maxBytes) {
-            file.close();
-            file = null;
+            closeFile();
             await rotate();
-            file = await Deno.open(path, { append: true, create: true, mode: 0o640 });
-            state = await settle(file);
+            file = await currentFile();
+            state = await settle(file.info);
           }
         }
-        await writeSegment(file, state);
+        await writeSegment(file.handle, state);
       }
       if (runs.length === 0 && pending.length === 0) dropReported = false;
       return null;
     } catch (error) {
+      closeFile(); // the next attempt starts from a fresh open
       return new Error(`Cannot write audit log "${path}": ${describeError(error)}`);
-    } finally {
-      file?.close();
     }
   }
 
+  /**
+   * The audit file, kept open between writes: one `stat` of the path per batch checks that the
+   * open handle is still the file at `path` (same inode); a file moved, deleted or replaced
+   * under us is reopened (and a missing directory fails the write: fail closed). One system
+   * call a batch instead of open, fstat and close: what a write-ahead line waits for.
+   * The stat and the writes are synchronous system calls (made by the flush, never by a request
+   * handler): an async file operation costs a hop to a blocking thread and back, which every
+   * call waiting for its write-ahead line would pay; a write to the page cache takes
+   * microseconds. The price: a stalled file system (a hung network mount) stalls the event loop,
+   * so keep the audit log on local disk.
+   */
+  async function currentFile(): Promise<{ handle: Deno.FsFile; info: Deno.FileInfo }> {
+    if (open !== null) {
+      let info: Deno.FileInfo | null = null;
+      try {
+        info = Deno.statSync(path);
+      } catch { /* moved or deleted: reopened below */ }
+      if (info !== null && info.ino !== null && info.ino === open.ino) {
+        return { handle: open.handle, info };
+      }
+      closeFile();
+    }
+    const handle = await Deno.open(path, { append: true, create: true, mode: 0o640 });
+    try {
+      const info = await handle.stat();
+      open = { handle, ino: info.ino };
+      return { handle, info };
+    } catch (error) {
+      handle.close();
+      throw error;
+    }
+  }
+
+  function closeFile(): void {
+    try {
+      open?.handle.close();
+    } catch { /* already closed */ }
+    open = null;
+  }
+
   /** Works out where the next byte goes: resume a partial line, or add "\n" after a torn one. */
-  async function settle(file: Deno.FsFile): Promise<{ size: number; needsNewline: boolean }> {
-    const info = await file.stat();
+  async function settle(info: Deno.FileInfo): Promise<{ size: number; needsNewline: boolean }> {
     const ino = info.ino ?? null;
     if (known !== null && known.ino === ino && known.size === info.size) {
       return { size: info.size, needsNewline: partial === 0 && !known.endsWithNewline };
@@ -283,7 +320,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   ): Promise<void> {
     if (state.needsNewline) {
       // Close off a torn line (ours or someone else's) before the next line starts.
-      if (await file.write(NEWLINE) !== 1) throw new Error("short write");
+      if (file.writeSync(NEWLINE) !== 1) throw new Error("short write");
       state.needsNewline = false;
       state.size += 1;
       known = known === null ? null : { ino: known.ino, size: state.size, endsWithNewline: true };
@@ -300,7 +337,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     const segment = run.bytes.subarray(from, run.ends[last]);
     let written = 0;
     try {
-      while (written < segment.length) written += await file.write(segment.subarray(written));
+      while (written < segment.length) written += file.writeSync(segment.subarray(written));
     } finally {
       await account(written, state);
     }
@@ -430,6 +467,8 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       if (timer !== null) clearTimeout(timer);
       timer = null;
       const error = await run();
+      await lock;
+      closeFile();
       chainer.close();
       fileLock?.release();
       rejectWaiters(new Error(`Cannot write audit log "${path}": closed`));
