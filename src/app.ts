@@ -6,8 +6,8 @@ import { doorMiddleware } from "./http/door_guard.ts";
 import { decisionHandler, toolCallDeps } from "./http/decision_api.ts";
 import type { AppDeps } from "./http/deps.ts";
 import { answer } from "./http/errors.ts";
-import { mcpHandler } from "./mcp/endpoint.ts";
-import { createRelay } from "./mcp/relay.ts";
+import { mcpHandler } from "./mcp/server/endpoint.ts";
+import { createRelay } from "./mcp/relay/relay.ts";
 
 export type { AppDeps } from "./http/deps.ts";
 

@@ -6,11 +6,11 @@ import { silentLogger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { parsePolicy } from "./policy/parse.ts";
 import { buildSchemaRegistry, createUpstreamSchemaCache } from "./schema/registry.ts";
-import { createFederation } from "./mcp/federation.ts";
-import { openPinStore } from "./mcp/pins.ts";
-import { createSessionStore } from "./mcp/sessions.ts";
-import { createIdleKeys } from "./mcp/idle_keys.ts";
-import { createClientRequests } from "./mcp/client_requests.ts";
+import { createFederation } from "./mcp/federation/federation.ts";
+import { openPinStore } from "./mcp/federation/pins.ts";
+import { createSessionStore } from "./mcp/server/sessions.ts";
+import { createIdleKeys } from "./mcp/server/idle_keys.ts";
+import { createClientRequests } from "./mcp/server/client_requests.ts";
 import { createStateStore } from "./state/store.ts";
 
 Deno.test("an unexpected failure answers 500 internal_error with no detail or stack", async () => {

@@ -75,7 +75,7 @@ const ALL_SERVER_SCENARIOS = [
 
 const THROUGH_GATEWAY = Deno.env.get("CONFORMANCE_THROUGH_GATEWAY") === "1";
 const KNOWN_GAP = "issue 11: sampling/elicitation (no client capabilities declared upstream, " +
-  "src/mcp/upstream_common.ts) and the SSE polling pattern are not relayed yet; " +
+  "src/mcp/upstream/upstream_common.ts) and the SSE polling pattern are not relayed yet; " +
   "set CONFORMANCE_THROUGH_GATEWAY=1 to run it";
 
 const POLICY = (upstreamUrl: string) => `

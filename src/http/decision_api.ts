@@ -6,9 +6,9 @@ import { readJsonBody } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
 import { answer } from "./errors.ts";
 import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
-import { executeToolCall, type ToolCallDeps } from "../mcp/tool_call.ts";
-import { createDoorGuard, doorRefusalReason } from "../mcp/http_guard.ts";
-import { apiSessionKey } from "../mcp/idle_keys.ts";
+import { executeToolCall, type ToolCallDeps } from "../mcp/relay/tool_call.ts";
+import { createDoorGuard, doorRefusalReason } from "../mcp/server/http_guard.ts";
+import { apiSessionKey } from "../mcp/server/idle_keys.ts";
 
 /** The tool-call dependencies drawn from the app's. */
 export function toolCallDeps(deps: AppDeps): ToolCallDeps {

@@ -2,11 +2,11 @@
 import type { AuditSink } from "../audit/sink.ts";
 import type { Limiter } from "../limits/limiter.ts";
 import type { Logger } from "../log.ts";
-import type { Federation } from "../mcp/federation.ts";
-import type { ClientRequests } from "../mcp/client_requests.ts";
-import type { IdleKeys } from "../mcp/idle_keys.ts";
-import type { Relay } from "../mcp/relay.ts";
-import type { SessionStore } from "../mcp/sessions.ts";
+import type { Federation } from "../mcp/federation/federation.ts";
+import type { ClientRequests } from "../mcp/server/client_requests.ts";
+import type { IdleKeys } from "../mcp/server/idle_keys.ts";
+import type { Relay } from "../mcp/relay/relay.ts";
+import type { SessionStore } from "../mcp/server/sessions.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { StateStore } from "../state/store.ts";
 

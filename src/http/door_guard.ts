@@ -10,7 +10,7 @@ import {
   doorRefusalReason,
   isSameOriginWrite,
   requestHost,
-} from "../mcp/http_guard.ts";
+} from "../mcp/server/http_guard.ts";
 import { isJsonMediaType } from "./body.ts";
 import { answer } from "./errors.ts";
 

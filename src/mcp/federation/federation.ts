@@ -1,0 +1,304 @@
+/** Federation (§5.2): every upstream behind one endpoint, tools exposed as `<prefix>.<tool>`. */
+import type { Logger } from "../../log.ts";
+import type { Policy, UpstreamConfig } from "../../policy/types.ts";
+import type { Denial } from "../../reasons.ts";
+import type { CompileResult } from "../../schema/compile.ts";
+import type { UpstreamSchemaCache } from "../../schema/registry.ts";
+import type { PinState, PinStore } from "./pins.ts";
+import type { Catalog } from "./catalog.ts";
+import { createCatalogCache, upstreamView } from "./catalog_cache.ts";
+import type { PinEvent } from "./catalog_events.ts";
+import { clashDenial, guardedClient } from "./federation_guard.ts";
+import type { JsonRpcNotification } from "../jsonrpc.ts";
+import type { UpstreamClient, UpstreamStatus } from "../upstream/upstream.ts";
+
+export type { PinEvent } from "./catalog_events.ts";
+
+/** The session key the catalog (tools/list) is read through. */
+export const CATALOG_SESSION = "gateway-catalog";
+
+/** An upstream tool as exposed by the gateway. */
+export interface ExposedTool {
+  /** The name agents see and policies match: `<prefix>.<tool>` (or the bare name). */
+  readonly exposed: string;
+  /** The upstream's name in `upstreams:`. */
+  readonly upstream: string;
+  /** The tool's definition as the upstream lists it (its own `name`). */
+  readonly definition: Readonly<Record<string, unknown>> & { readonly name: string };
+  /** sha256 of the pinned fields of the definition. */
+  readonly hash: string;
+  /** Pin state (`pinned` when pinning is off). */
+  readonly pinState: PinState;
+  /** The upstream's `inputSchema`, compiled once. */
+  readonly inputSchema?: CompileResult;
+  /** The upstream's `outputSchema`, compiled once. */
+  readonly outputSchema?: CompileResult;
+}
+
+/** What a tool name resolves to. A `tool` with a `denial` exists but is refused (listed more
+ * than once by its upstream, or offered by more than one upstream); its `client` re-checks the
+ * catalog before a `tools/call` goes out on a (re)initialized upstream session or process. */
+export type Resolution =
+  | { kind: "unknown" }
+  | { kind: "unavailable"; upstream: string; reason: string }
+  | { kind: "tool"; tool: ExposedTool; client: UpstreamClient; denial?: Denial };
+
+/** One upstream's state, for /healthz and /upstreams. */
+export interface UpstreamView {
+  /** Name. */
+  readonly name: string;
+  /** `http` or `stdio`. */
+  readonly kind: "http" | "stdio";
+  /** Exposure prefix. */
+  readonly prefix: string;
+  /** Connection state. */
+  readonly status: UpstreamStatus;
+  /** Last catalog error, if any. */
+  readonly error?: string;
+  /** Exposed tools (hidden ones included, with their state). */
+  readonly tools: readonly { name: string; pin_state: PinState; hash: string; hidden?: string }[];
+}
+
+/** All upstreams of the policy in force. */
+export interface Federation {
+  /** Applies a (re)loaded policy: changed or removed upstreams are closed, new ones start lazily. */
+  apply(policy: Policy): Promise<void>;
+  /** True when some upstream's prefix claims `name` (the decision API then executes the call). */
+  claims(name: string): boolean;
+  /** Every usable exposed tool of every reachable upstream (each catalog read once, cached). */
+  listTools(): Promise<readonly ExposedTool[]>;
+  /** Finds the upstream and definition behind an exposed name. */
+  resolve(name: string): Promise<Resolution>;
+  /** Approves the current definition of a changed tool; false when there is nothing to approve
+   * or approval is refused (see `approvalRefusal`). */
+  approve(name: string): Promise<boolean>;
+  /** Why a tool cannot be approved (listed more than once, offered by several upstreams). */
+  approvalRefusal(name: string): Promise<Denial | undefined>;
+  /** Names offered by more than one upstream (hidden and refused), with those upstreams. */
+  clashes(): ReadonlyMap<string, readonly string[]>;
+  /** Connection state of each upstream. */
+  statuses(): Record<string, UpstreamStatus>;
+  /** Each upstream's state and tools (catalogs loaded as needed). */
+  views(): Promise<UpstreamView[]>;
+  /** The upstream whose prefix claims `name` (the most specific one), if any. */
+  owner(name: string): string | undefined;
+  /** Every upstream's name, exposure prefix and client. */
+  upstreams(): { name: string; prefix: string; client: UpstreamClient }[];
+  /** Listens to every upstream notification not tied to a request. */
+  onNotification(
+    listener: (
+      upstream: string,
+      notification: JsonRpcNotification,
+      sessionKey: string | null,
+    ) => void,
+  ): () => void;
+  /** Sends a request to every upstream for a session; the results of those that answered. */
+  broadcast(
+    sessionKey: string,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>[]>;
+  /** Ends a gateway session's upstream sessions. */
+  closeSession(sessionKey: string): Promise<void>;
+  /** Closes every upstream. */
+  close(): Promise<void>;
+}
+
+/** What the federation needs from outside. */
+export interface FederationDeps {
+  /** Creates the client of one upstream (HTTP or stdio). */
+  createClient(name: string, config: UpstreamConfig): UpstreamClient;
+  /** Pin store; consulted unless pinning is off. */
+  readonly pins: PinStore;
+  /** Compiles upstream schemas once. */
+  readonly schemaCache: UpstreamSchemaCache;
+  /** Bound on reading an upstream's catalog (start + all pages). */
+  readonly startTimeoutMs: number;
+  /** Wall clock. */
+  readonly clock: () => number;
+  /** Operational log. */
+  readonly log: Logger;
+  /** Called for catalog events: pins, ambiguous listings, clashes (audited by the caller with
+   * `pinEventAudit`). */
+  readonly onPinEvent: (event: PinEvent) => void;
+}
+
+/** One upstream of the federation. */
+export interface Entry {
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  readonly key: string;
+  readonly client: UpstreamClient;
+  /** `client`, with `tools/call` re-checked against a fresh catalog after a (re)initialize. */
+  guarded: UpstreamClient;
+  /** The catalog being read, or the last one read. */
+  catalog?: Promise<Catalog>;
+  /** The last catalog read, and the promise it came from. */
+  loaded?: Catalog;
+  loadedFrom?: Promise<Catalog>;
+  error?: string;
+  unsubscribe: () => void;
+}
+
+function configKey(config: UpstreamConfig): string {
+  return JSON.stringify(config);
+}
+
+/** Creates the federation; call `apply(policy)` before use. */
+export function createFederation(deps: FederationDeps): Federation {
+  const entries = new Map<string, Entry>();
+  let pinMode: "off" | "warn" | "block" = "block";
+  /** Pin events already reported (tool and hash), so a refreshed catalog does not repeat them. */
+  const reported = new Set<string>();
+  const listeners = new Set<
+    (upstream: string, notification: JsonRpcNotification, sessionKey: string | null) => void
+  >();
+
+  function candidates(name: string): Entry[] {
+    return [...entries.values()].filter((entry) =>
+      entry.config.prefix === "" || name.startsWith(entry.config.prefix + ".")
+    );
+  }
+
+  const cache = createCatalogCache({ deps, entries, pinMode: () => pinMode, reported });
+  const { catalogOf } = cache;
+
+  async function approvalRefusal(name: string): Promise<Denial | undefined> {
+    const { found } = await cache.lookup(name, candidates(name));
+    const clash = cache.clashOf(name, found);
+    if (clash) return clashDenial(name, clash);
+    return found.find((f) => f.denial?.reasonCode === "tool_ambiguous")?.denial;
+  }
+
+  function openEntry(name: string, config: UpstreamConfig): Entry {
+    const client = deps.createClient(name, config);
+    const entry: Entry = {
+      name,
+      config,
+      key: configKey(config),
+      client,
+      guarded: client,
+      unsubscribe: () => {},
+    };
+    entry.guarded = guardedClient(entry, cache);
+    entry.unsubscribe = client.onNotification((notification, sessionKey) => {
+      for (const listener of listeners) listener(name, notification, sessionKey);
+      if (notification.method === "notifications/tools/list_changed") {
+        deps.log.info(`Upstream "${name}" changed its tools; catalog refreshed on next use`);
+        entry.catalog = undefined;
+      }
+    });
+    return entry;
+  }
+
+  async function closeEntry(entry: Entry): Promise<void> {
+    entry.unsubscribe();
+    try {
+      await entry.client.close();
+    } catch (error) {
+      deps.log.warn(`Closing upstream "${entry.name}" failed: ${(error as Error).message}`);
+    }
+  }
+
+  return {
+    async apply(policy) {
+      const modeChanged = pinMode !== policy.pinning.mode;
+      pinMode = policy.pinning.mode;
+      const closing: Promise<void>[] = [];
+      for (const [name, entry] of entries) {
+        const next = policy.upstreams[name];
+        if (!next || configKey(next) !== entry.key) {
+          entries.delete(name);
+          closing.push(closeEntry(entry));
+        } else if (modeChanged) {
+          entry.catalog = undefined;
+        }
+      }
+      for (const [name, config] of Object.entries(policy.upstreams)) {
+        if (!entries.has(name)) entries.set(name, openEntry(name, config));
+      }
+      cache.updateClashes();
+      await Promise.all(closing);
+    },
+    claims(name) {
+      return candidates(name).length > 0;
+    },
+    async listTools() {
+      return [...(await cache.allTools()).values()];
+    },
+    async resolve(name) {
+      const { found, unavailable } = await cache.lookup(name, candidates(name));
+      const first = found[0];
+      if (first === undefined) return unavailable ?? { kind: "unknown" };
+      const clash = cache.clashOf(name, found);
+      const denial = clash ? clashDenial(name, clash) : first.denial;
+      // A pin refusal is decided by the pipeline from `pinState` (tool_definition_changed).
+      return denial === undefined || denial.reasonCode === "tool_definition_changed"
+        ? { kind: "tool", tool: first.tool, client: first.entry.guarded }
+        : { kind: "tool", tool: first.tool, client: first.entry.guarded, denial };
+    },
+    approvalRefusal,
+    clashes: () => cache.clashes(),
+    async approve(name) {
+      if (await approvalRefusal(name)) return false;
+      for (const entry of candidates(name)) {
+        let catalog: Catalog;
+        try {
+          catalog = await catalogOf(entry);
+        } catch {
+          continue;
+        }
+        const hidden = catalog.hidden.get(name);
+        if (hidden !== undefined && hidden.denial?.reasonCode !== "tool_definition_changed") {
+          continue;
+        }
+        const tool = hidden?.tool ?? catalog.tools.get(name);
+        if (!tool || tool.pinState !== "changed") continue;
+        deps.pins.approve(entry.name, tool.definition.name, tool.hash, deps.clock());
+        deps.onPinEvent({ tool: name, change: "approved", mode: pinMode, hash: tool.hash });
+        entry.catalog = undefined;
+        return true;
+      }
+      return false;
+    },
+    statuses() {
+      return Object.fromEntries([...entries.values()].map((e) => [e.name, e.client.status()]));
+    },
+    async views() {
+      await Promise.allSettled([...entries.values()].map(catalogOf));
+      return [...entries.values()].map((entry) => upstreamView(entry, cache.clashes()));
+    },
+    owner(name) {
+      return candidates(name).sort((a, b) => b.config.prefix.length - a.config.prefix.length)[0]
+        ?.name;
+    },
+    upstreams() {
+      return [...entries.values()].map((entry) => ({
+        name: entry.name,
+        prefix: entry.config.prefix,
+        client: entry.client,
+      }));
+    },
+    onNotification(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async broadcast(sessionKey, method, params, timeoutMs) {
+      const settled = await Promise.allSettled(
+        [...entries.values()].map((entry) =>
+          entry.client.request(sessionKey, method, params, { timeoutMs })
+        ),
+      );
+      return settled.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+    },
+    async closeSession(sessionKey) {
+      await Promise.allSettled([...entries.values()].map((e) => e.client.closeSession(sessionKey)));
+    },
+    async close() {
+      const all = [...entries.values()];
+      entries.clear();
+      await Promise.all(all.map(closeEntry));
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/** The JSON-RPC methods of `/mcp` (§5.3): ping, tools/list, tools/call; the rest goes to the relay. */
+import { isToolVisible } from "../../policy/evaluate.ts";
+import { isValidToolName } from "../../tool_name.ts";
+import {
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  RPC,
+  rpcError,
+  rpcResult,
+} from "../jsonrpc.ts";
+import { rpcJson } from "./rpc_http.ts";
+import type { McpSession } from "./sessions.ts";
+import { executeToolCall, type ToolCallDeps, type ToolCallOutcome } from "../relay/tool_call.ts";
+import type { Relay } from "../relay/relay.ts";
+import type { ClientRequests } from "./client_requests.ts";
+import type { OutStream } from "./streams.ts";
+
+/** What the method handlers need: the tool-call dependencies and the relay. */
+export interface MethodDeps extends ToolCallDeps {
+  /** Prompts, resources, completions. */
+  readonly relay: Relay;
+  /** Requests from upstreams to the client (sampling, elicitation, roots). */
+  readonly clientRequests: ClientRequests;
+}
+
+/** The `_meta` key carrying the gateway's decision on refused calls. */
+export const DECISION_META_KEY = "mcp-sec-gateway/decision";
+
+/** Answers one JSON-RPC request of a live session. */
+export async function dispatchRequest(
+  message: JsonRpcRequest,
+  session: McpSession,
+  deps: MethodDeps,
+): Promise<Response> {
+  switch (message.method) {
+    case "ping":
+      return rpcJson(rpcResult(message.id, {}));
+    case "tools/list":
+      return rpcJson(rpcResult(message.id, { tools: await visibleTools(session, deps) }));
+    case "tools/call":
+      return await callTool(message, session, deps);
+    case "initialize":
+      return rpcJson(rpcError(message.id, RPC.INVALID_REQUEST, "session already initialized"), {
+        status: 400,
+      });
+    default: {
+      const relayed = deps.relay.handle(message, session);
+      if (relayed) return rpcJson(await relayed);
+      return rpcJson(
+        rpcError(
+          message.id,
+          RPC.METHOD_NOT_FOUND,
+          `method not found: ${message.method.slice(0, 100)}`,
+        ),
+      );
+    }
+  }
+}
+
+/** The tools the session's model may use now, under their exposed names, in one page. */
+async function visibleTools(
+  session: McpSession,
+  deps: MethodDeps,
+): Promise<Record<string, unknown>[]> {
+  const tools = await deps.federation.listTools();
+  const policy = deps.state().policy;
+  const now = deps.clock();
+  return tools
+    .filter((tool) => isToolVisible(policy, session.modelId, tool.exposed, now))
+    .map((tool) => ({ ...tool.definition, name: tool.exposed }));
+}
+
+/** The tool result shown to the agent for a refused or failed call. */
+export function refusalResult(
+  outcome: ToolCallOutcome & { kind: "decided" },
+): Record<string, unknown> {
+  const { verdict } = outcome;
+  const upstream = verdict.reasonCode === "upstream_error" ||
+    verdict.reasonCode === "upstream_timeout";
+  const text = upstream
+    ? `Upstream failure: ${verdict.reason}`
+    : `Blocked by MCP-Sec Gateway: ${verdict.reason}`;
+  return {
+    content: [{ type: "text", text }],
+    isError: true,
+    _meta: {
+      [DECISION_META_KEY]: {
+        reason_code: verdict.reasonCode,
+        event_id: outcome.eventId,
+        ...(verdict.retryAfterMs !== undefined ? { retry_after_ms: verdict.retryAfterMs } : {}),
+      },
+    },
+  };
+}
+
+async function callTool(
+  message: JsonRpcRequest,
+  session: McpSession,
+  deps: MethodDeps,
+): Promise<Response> {
+  const params = message.params ?? {};
+  const name = params.name;
+  const args = params.arguments ?? {};
+  if (typeof name !== "string" || !isValidToolName(name)) {
+    return rpcJson(
+      rpcError(message.id, RPC.INVALID_PARAMS, "params.name must be a valid tool name"),
+    );
+  }
+  if (typeof args !== "object" || args === null || Array.isArray(args)) {
+    return rpcJson(rpcError(message.id, RPC.INVALID_PARAMS, "params.arguments must be an object"));
+  }
+  const meta =
+    typeof params._meta === "object" && params._meta !== null && !Array.isArray(params._meta)
+      ? params._meta as Record<string, unknown>
+      : undefined;
+  const controller = new AbortController();
+  session.inFlight.set(message.id, controller);
+
+  // Notifications or requests from the upstream during the call switch the answer to SSE.
+  let stream: OutStream | undefined;
+  const switched = Promise.withResolvers<"stream">();
+  const openStream = (): OutStream => {
+    if (!stream) {
+      stream = session.streams.create();
+      switched.resolve("stream");
+    }
+    return stream;
+  };
+  const upstreamName = deps.federation.owner(name) ?? "";
+  const endCall = deps.clientRequests.beginCall(upstreamName, session, openStream);
+  const running = executeToolCall({
+    agentId: session.agentId,
+    modelId: session.modelId,
+    sessionId: session.auditId,
+    sessionKey: session.auditId,
+    toolName: name,
+    args: args as Record<string, unknown>,
+    meta,
+    signal: controller.signal,
+    onNotification: (notification: JsonRpcNotification) => openStream().send(notification),
+    onRequest: (request) =>
+      deps.clientRequests.ask(session, request, { upstream: upstreamName, stream: openStream() }),
+  }, deps).finally(() => {
+    session.inFlight.delete(message.id);
+    endCall();
+  });
+  const answer = (outcome: ToolCallOutcome) =>
+    outcome.kind === "unknown_tool"
+      ? rpcError(message.id, RPC.INVALID_PARAMS, outcome.reason)
+      : rpcResult(
+        message.id,
+        outcome.verdict.status === "allowed" && outcome.result
+          ? outcome.result
+          : refusalResult(outcome),
+      );
+  await Promise.race([running, switched.promise]);
+  if (!stream) return rpcJson(answer(await running));
+  const open = stream;
+  running.then((outcome) => {
+    open.send(answer(outcome));
+    open.end();
+  });
+  return open.response();
+}

@@ -1,0 +1,50 @@
+/** Creates the client of an upstream from its policy entry (HTTP or stdio). */
+import type { Scrubber } from "../../audit/scrub.ts";
+import type { Logger } from "../../log.ts";
+import type { UpstreamConfig } from "../../policy/types.ts";
+import type { JsonRpcRequest } from "../jsonrpc.ts";
+import type { UpstreamClient } from "./upstream.ts";
+import { createHttpUpstream } from "./upstream_http.ts";
+import { createStdioUpstream } from "./upstream_stdio.ts";
+import { scrubbingClient, upstreamScrubber } from "./upstream_scrub.ts";
+
+/** A factory of upstream clients for the federation. */
+export function upstreamClientFactory(options: {
+  startTimeoutMs: number;
+  version: string;
+  log: Logger;
+  /** Requests a stdio upstream sends on its own (not tied to a session by the protocol). */
+  onServerRequest?: (upstream: string, request: JsonRpcRequest) => Promise<Record<string, unknown>>;
+}): (name: string, config: UpstreamConfig) => UpstreamClient {
+  const clientInfo = { name: "mcp-sec-gateway", version: options.version };
+  // Each client scrubs its own configured credentials from all it hands back (§12).
+  return (name, config) => {
+    const scrubber = upstreamScrubber(name, config);
+    return scrubbingClient(create(name, config, scrubber), scrubber);
+  };
+  function create(name: string, config: UpstreamConfig, scrubber: Scrubber): UpstreamClient {
+    return config.kind === "http"
+      ? createHttpUpstream({
+        name,
+        url: config.url,
+        headers: config.headers,
+        startTimeoutMs: options.startTimeoutMs,
+        clientInfo,
+        log: options.log,
+      })
+      : createStdioUpstream({
+        name,
+        command: config.command,
+        env: config.env,
+        startTimeoutMs: options.startTimeoutMs,
+        clientInfo,
+        log: options.log,
+        ...(options.onServerRequest
+          ? {
+            onServerRequest: (request) =>
+              options.onServerRequest!(name, scrubber.valuesDeep(request)),
+          }
+          : {}),
+      });
+  }
+}
