@@ -8,7 +8,11 @@ import { z } from "zod";
 import { eventually, startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
 import { connectClient } from "./mcp_client.ts";
 import { startHttpUpstream } from "./fixtures/rug_pull_server.ts";
-import { legacyToolDefinitionHash, PIN_RECIPE, toolDefinitionHash } from "../src/mcp/federation/pins.ts";
+import {
+  legacyToolDefinitionHash,
+  PIN_RECIPE,
+  toolDefinitionHash,
+} from "../src/mcp/federation/pins.ts";
 
 /** An upstream whose `transfer` tool description can be changed at run time (a rug pull). */
 function startMutableUpstream() {
