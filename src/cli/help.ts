@@ -23,7 +23,7 @@ Usage: ${NAME} [COMMAND] [OPTIONS]
 Commands:
   serve                            serve the decision API, /mcp and the dashboard (default)
   check-policy [PATH]              validate a policy file, print every problem
-  verify-log [--from HASH] [FILE…] verify the audit log's hash chain
+  verify-log [OPTIONS] [FILE…]     verify the audit log's hash chain (and that it is whole)
   hash-key KEY                     print the sha256 of an agent key for agents[].key_sha256
 
 Options:
@@ -50,13 +50,16 @@ it exits.`,
 
 Validates a policy file (PATH, else POLICY_PATH, else policies.yaml) as the gateway would load
 it and prints every problem. Exit code 0 when valid, 1 otherwise.`,
-  "verify-log": `Usage: ${NAME} verify-log [--from HASH] [FILE…]
+  "verify-log": `Usage: ${NAME} verify-log [--from HASH] [--head HASH] [--expect-lines N] [FILE…]
 
 Verifies the audit hash chain of the FILEs, in order, as one chain. Without FILE: AUDIT_LOG_PATH
 (default audit.log) after its rotated files .1, .2, …
-  --from HASH   the prev_hash of the first line (a log that does not start at 64 zeros)
-Exit code 0 when intact, 1 when broken or unreadable (the first bad line is named), 2 on a usage
-error.`,
+  --from HASH          the prev_hash of the first line (a log that does not start at 64 zeros)
+  --head HASH          the last line's hash must be HASH (the head printed at shutdown or on
+                       /healthz): proves the file was not cut short
+  --expect-lines N     the files must hold at least N lines
+Exit code 0 when intact, 1 when broken, cut short or unreadable (the first bad line is named), 2 on
+a usage error.`,
   "hash-key": `Usage: ${NAME} hash-key KEY
 
 Prints the sha256 (hex) of an agent's API key, for agents[].key_sha256 in the policy. KEY must be
