@@ -5,17 +5,9 @@
 import { expect } from "expect";
 import { join } from "node:path";
 import { startTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from "./harness.ts";
+import { FLAGS, MAIN, serveGateway } from "./gateway_process.ts";
 
 const POLICY = `defaults:\n  timezone: UTC\nrules:\n  - model: "gpt-4*"\n    allow_tools: ["*"]\n`;
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const FLAGS = [
-  "--v8-flags=--enable-experimental-regexp-engine",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-];
 const encoder = new TextEncoder();
 
 /** Short timeouts so that each attack is seen through in well under a second. */
@@ -266,37 +258,6 @@ Deno.test("MAX_CONNECTIONS: one more is refused at once; slots free when the idl
   );
 });
 
-/** Starts `main.ts serve` (through `bash -c` for a ulimit) and waits for its listening URL. */
-async function serveProcess(cwd: string, env: Record<string, string>, ulimit?: number) {
-  const deno = [Deno.execPath(), "run", ...FLAGS, MAIN, "serve"].map((arg) => `'${arg}'`);
-  const script = `${ulimit === undefined ? "" : `ulimit -n ${ulimit}; `}exec ${deno.join(" ")}`;
-  const child = new Deno.Command("bash", {
-    args: ["-c", script],
-    cwd,
-    env: { NO_COLOR: "1", PORT: "0", AUDIT_STDOUT: "false", ...env },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let stderr = "";
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`gateway exited before listening:\n${stderr}`);
-    stderr += value;
-    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-    if (match) {
-      const output = (async () => {
-        while (true) {
-          const { done, value } = await reader.read();
-          if (done) return stderr;
-          stderr += value;
-        }
-      })();
-      return { child, url: match[1], output };
-    }
-  }
-}
-
 async function inTempDir(body: (cwd: string) => Promise<void>): Promise<void> {
   const cwd = await Deno.makeTempDir({ prefix: "mcpsec-conn-" });
   try {
@@ -333,7 +294,9 @@ for (
 ) {
   Deno.test(`a connection flood under ulimit -n 256 does not kill the gateway (${name})`, async () => {
     await inTempDir(async (cwd) => {
-      const gateway = await serveProcess(cwd, { HEADER_TIMEOUT_MS: "1000", ...env }, 256);
+      const gateway = await serveGateway(cwd, { HEADER_TIMEOUT_MS: "1000", ...env }, {
+        ulimit: 256,
+      });
       let exited = false;
       const status = gateway.child.status.then((status) => {
         exited = true;
@@ -348,7 +311,7 @@ for (
       } finally {
         if (!exited) gateway.child.kill("SIGTERM");
         const { code } = await status;
-        const stderr = await gateway.output;
+        const stderr = await gateway.drained;
         expect(stderr).not.toContain("Uncaught");
         expect(stderr).toContain(logged);
         expect(code).toBe(0);
@@ -432,7 +395,7 @@ Deno.test("an SSE stream in progress is not idle: timeouts do not cut it", async
 
 Deno.test("SIGTERM stops the gateway at once while a client holds an MCP SSE stream", async () => {
   await inTempDir(async (cwd) => {
-    const gateway = await serveProcess(cwd, {});
+    const gateway = await serveGateway(cwd, {});
     const { url } = gateway;
     const decision = await fetch(url + "/mcp/toolcall", {
       method: "POST",
@@ -455,7 +418,7 @@ Deno.test("SIGTERM stops the gateway at once while a client holds an MCP SSE str
     if (exited === "still running") gateway.child.kill("SIGKILL");
     const exitMs = performance.now() - killedAt;
     await held.ended;
-    await gateway.output;
+    await gateway.drained;
     expect(exited).toBe(0);
     expect(exitMs).toBeLessThan(3000); // the stream is closed at once, not waited on
     expect(held.endedAt).toBeDefined();
@@ -468,7 +431,7 @@ Deno.test("SIGTERM stops the gateway at once while a client holds an MCP SSE str
 
 /** Starts a gateway process and leaves a request in flight on it: a body that never comes. */
 async function gatewayWithStuckRequest(cwd: string) {
-  const gateway = await serveProcess(cwd, {});
+  const gateway = await serveGateway(cwd, {});
   const conn = await connect(gateway.url);
   await conn.write(encoder.encode(
     "POST /mcp/toolcall HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n" +
@@ -501,7 +464,7 @@ Deno.test("SIGTERM with a request stuck in flight: a bounded grace, then exit", 
     const code = await exitWithin(gateway.child, 15_000);
     const ms = performance.now() - start;
     closeQuietly(conn);
-    await gateway.output;
+    await gateway.drained;
     expect(code).toBe(0);
     expect(ms).toBeGreaterThan(4000); // the request in flight had its grace (5 s)…
     expect(ms).toBeLessThan(9000); // …and no more
@@ -525,7 +488,7 @@ Deno.test("a second SIGTERM exits at once, without the grace", async () => {
     const code = await exitWithin(gateway.child, 15_000);
     const ms = performance.now() - start;
     closeQuietly(conn);
-    const stderr = await gateway.output;
+    const stderr = await gateway.drained;
     expect(code).toBe(130);
     expect(ms).toBeLessThan(3000);
     expect(stderr).toContain("Second signal");

@@ -6,7 +6,7 @@
  */
 import { expect } from "expect";
 import fc from "fast-check";
-import { rawRequest } from "./doors_raw.ts";
+import { hostIsLoopback, originIsLoopback, rawRequest, token } from "./doors_raw.ts";
 import { startTestGateway } from "./harness.ts";
 
 const POLICY = `defaults:\n  timezone: UTC\nrules:\n  - model: "gpt-4*"\n    allow_tools: ["*"]\n`;
@@ -19,13 +19,7 @@ const SHAPE_KEYS = new Set([
   "result",
   "retry_after_ms",
 ]);
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-
-/** Printable ASCII without spaces: a header value the HTTP parser itself accepts. */
-const token = (max: number) =>
-  fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map(String.fromCharCode), maxLength: max })
-    .filter((s) => s.length > 0);
 
 /** The test's own oracle of a well-formed decision body (§4), written apart from the gateway's. */
 function wellFormed(path: string, body: string): boolean {
@@ -47,28 +41,6 @@ function wellFormed(path: string, body: string): boolean {
     !record.tool_name.endsWith(".output") &&
     (payload === undefined ||
       (typeof payload === "object" && payload !== null && !Array.isArray(payload)));
-}
-
-function hostIsLoopback(host: string | undefined): boolean {
-  // Without Host the gateway goes by the URL, where Deno writes `localhost` (only non-browser
-  // clients omit Host, so a rebinding page never can).
-  if (host === undefined) return true;
-  const lowered = host.toLowerCase();
-  const name = lowered.startsWith("[")
-    ? lowered.slice(0, lowered.indexOf("]") + 1)
-    : lowered.split(":")[0];
-  return LOOPBACK.has(name);
-}
-
-function originIsLoopback(origin: string | undefined): boolean {
-  if (origin === undefined) return true;
-  try {
-    const url = new URL(origin);
-    return (url.protocol === "http:" || url.protocol === "https:") &&
-      (LOOPBACK.has(url.hostname) || url.hostname === "::1");
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("decision API door: random requests never get a 5xx, never an undue allow, one shape", async () => {

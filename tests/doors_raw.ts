@@ -1,4 +1,6 @@
-/** Hand-written HTTP/1.1 requests for the door tests: any `Host` (or none), any header, any body. */
+/** Hand-written HTTP/1.1 requests for the door tests: any `Host` (or none), any header, any body;
+ * and the tests' own oracles of an allowed Host and Origin. */
+import fc from "fast-check";
 
 /** A raw answer: status, lower-cased headers and the body text. */
 export interface RawAnswer {
@@ -76,4 +78,33 @@ function dechunk(text: string): string {
     at = end + 2 + size + 2;
   }
   return out;
+}
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** Printable ASCII without spaces: a header value the HTTP parser itself accepts. */
+export const token = (max: number): fc.Arbitrary<string> =>
+  fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map(String.fromCharCode), maxLength: max })
+    .filter((s) => s.length > 0);
+
+/** The test's own oracle of a loopback `Host` (undefined: no Host, judged by the URL, loopback). */
+export function hostIsLoopback(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const lowered = host.toLowerCase();
+  const name = lowered.startsWith("[")
+    ? lowered.slice(0, lowered.indexOf("]") + 1)
+    : lowered.split(":")[0];
+  return LOOPBACK.has(name);
+}
+
+/** The test's own oracle of an allowed browser `Origin` (absent, or http(s) on a loopback name). */
+export function originIsLoopback(origin: string | undefined): boolean {
+  if (origin === undefined) return true;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "http:" || url.protocol === "https:") &&
+      (LOOPBACK.has(url.hostname) || url.hostname === "::1");
+  } catch {
+    return false;
+  }
 }

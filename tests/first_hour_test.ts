@@ -1,9 +1,8 @@
 /** Issue 16, through the real `main.ts` process: what a newcomer and an operator meet first. */
 import { expect } from "expect";
 import { join } from "node:path";
+import { FLAGS, MAIN, serveGateway } from "./gateway_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-run"];
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 /** Runs `main.ts` with `args` to completion (bounded: killed after 20 s). */
@@ -20,36 +19,6 @@ async function run(args: string[], options: { cwd?: string; env?: Record<string,
   const output = await child.output();
   clearTimeout(guard);
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
-/** Starts `serve` and resolves once it prints its listening URL. */
-async function serve(cwd: string, env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, MAIN, "serve"],
-    cwd,
-    env: { NO_COLOR: "1", PORT: "0", AUDIT_STDOUT: "false", ...env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`gateway exited before listening:\n${seen}`);
-    seen += value;
-    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
-    if (match) {
-      const drained = (async () => {
-        while (true) {
-          const next = await reader.read();
-          if (next.done) return seen;
-          seen += next.value;
-        }
-      })();
-      return { child, url: match[1], stderr: () => seen, drained };
-    }
-  }
 }
 
 const POLICY = `defaults:\n  timezone: UTC\nrules:\n  - model: "gpt-4*"\n    allow_tools: ["*"]\n`;
@@ -83,7 +52,7 @@ async function fileContains(path: string, text: string): Promise<void> {
 Deno.test("two gateways on one audit file: the second refuses to start and names the holder", async () => {
   const cwd = await workspace();
   try {
-    const first = await serve(cwd);
+    const first = await serveGateway(cwd);
     expect(await call(first.url, "a")).toBe(200);
     const second = await run(["serve"], { cwd });
     expect(second.code).toBe(1);
@@ -100,8 +69,11 @@ Deno.test("two gateways on one audit file: the second refuses to start and names
     expect(verified.stdout).toMatch(/^OK: \d+ lines/);
     expect(verified.code).toBe(0);
     // A gateway with its own file starts beside another one.
-    const again = await serve(cwd);
-    const own = await serve(cwd, { AUDIT_LOG_PATH: "other/audit.log", PINS_PATH: "other.json" });
+    const again = await serveGateway(cwd);
+    const own = await serveGateway(cwd, {
+      AUDIT_LOG_PATH: "other/audit.log",
+      PINS_PATH: "other.json",
+    });
     for (const gw of [again, own]) {
       gw.child.kill("SIGTERM");
       expect((await gw.child.status).code).toBe(0);
@@ -115,13 +87,13 @@ Deno.test("two gateways on one audit file: the second refuses to start and names
 Deno.test("the audit lock dies with its holder: after SIGKILL the next gateway starts", async () => {
   const cwd = await workspace();
   try {
-    const first = await serve(cwd);
+    const first = await serveGateway(cwd);
     expect(await call(first.url, "a")).toBe(200);
     await fileContains(join(cwd, "audit.log"), '"session_id":"a"');
     first.child.kill("SIGKILL");
     expect((await first.child.status).signal).toBe("SIGKILL");
     await first.drained;
-    const second = await serve(cwd);
+    const second = await serveGateway(cwd);
     expect(await call(second.url, "b")).toBe(200);
     second.child.kill("SIGTERM");
     expect((await second.child.status).code).toBe(0);
@@ -249,7 +221,7 @@ Deno.test("a typo in .env is named with the key it meant; debug lists the config
       join(cwd, ".env"),
       "PROT=18021\nLOG_LEVEL=debug\nADMIN_TOKEN=dotenv-admin-token-0123456789\n",
     );
-    const gw = await serve(cwd, { PORT: "0" });
+    const gw = await serveGateway(cwd, { PORT: "0" });
     expect(await call(gw.url, "a")).toBe(200); // (signal handlers are set just after "listening")
     gw.child.kill("SIGTERM");
     expect((await gw.child.status).code).toBe(0);

@@ -7,36 +7,11 @@
  */
 import { expect } from "expect";
 import fc from "fast-check";
-import { rawRequest } from "./doors_raw.ts";
+import { hostIsLoopback, originIsLoopback, rawRequest, token } from "./doors_raw.ts";
 import { startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
 
 const POLICY = `rules:\n  - model: "*"\n    allow_tools: ["*"]\n    allow_prompts: ["*"]\n` +
   `    allow_resources: ["*"]\n`;
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-/** Printable ASCII without spaces: a header value the HTTP parser itself accepts. */
-const token = (max: number) =>
-  fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map(String.fromCharCode), maxLength: max })
-    .filter((s) => s.length > 0);
-
-function hostIsLoopback(host: string): boolean {
-  const lowered = host.toLowerCase();
-  const name = lowered.startsWith("[")
-    ? lowered.slice(0, lowered.indexOf("]") + 1)
-    : lowered.split(":")[0];
-  return LOOPBACK.has(name);
-}
-
-function originIsLoopback(origin: string | undefined): boolean {
-  if (origin === undefined) return true;
-  try {
-    const url = new URL(origin);
-    return (url.protocol === "http:" || url.protocol === "https:") &&
-      (LOOPBACK.has(url.hostname) || url.hostname === "::1");
-  } catch {
-    return false;
-  }
-}
 
 async function initialize(url: string, port: string): Promise<string> {
   const answer = await rawRequest(url, {

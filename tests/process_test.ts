@@ -1,9 +1,7 @@
 /** The real `main.ts` as a process: start-up checks, SIGTERM flushing, subcommands. */
 import { expect } from "expect";
 import { join } from "node:path";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-run"];
+import { FLAGS, MAIN, serveGateway } from "./gateway_process.ts";
 
 /** Runs a subcommand to completion. */
 async function run(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
@@ -16,31 +14,6 @@ async function run(args: string[], options: { cwd?: string; env?: Record<string,
   }).output();
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
-
-/** Starts `serve` and resolves once it prints its listening URL. */
-async function serve(cwd: string, env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, MAIN, "serve"],
-    cwd,
-    env: { NO_COLOR: "1", PORT: "0", AUDIT_STDOUT: "false", ...env },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`gateway exited before listening:\n${seen}`);
-    seen += value;
-    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
-    if (match) {
-      const rest = (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })();
-      return { child, url: match[1], stderr: seen, drained: rest };
-    }
-  }
 }
 
 const POLICY = `defaults:\n  timezone: UTC\nrules:\n  - model: "gpt-4*"\n    allow_tools: ["*"]\n`;
@@ -62,9 +35,9 @@ async function fire(url: string, count: number): Promise<number[]> {
 Deno.test("a newcomer's start: shipped policy and schemas, no .env, token printed once", async () => {
   const cwd = await Deno.makeTempDir();
   try {
-    const gw = await serve(cwd, {});
-    expect(gw.stderr).toMatch(/ADMIN_TOKEN not set.*\/dash\?token=[A-Za-z0-9_-]{20,}/);
-    expect(gw.stderr).toContain("OPEN IDENTITY MODE");
+    const gw = await serveGateway(cwd, {});
+    expect(gw.stderr()).toMatch(/ADMIN_TOKEN not set.*\/dash\?token=[A-Za-z0-9_-]{20,}/);
+    expect(gw.stderr()).toContain("OPEN IDENTITY MODE");
     expect(await (await fetch(gw.url + "/")).text()).toBe("MCP-Sec Gateway OK");
     const denied = await fetch(gw.url + "/mcp/toolcall", {
       method: "POST",
@@ -86,7 +59,7 @@ Deno.test("SIGTERM flushes every audited decision; the chain continues across re
   try {
     await Deno.writeTextFile(join(cwd, "policies.yaml"), POLICY);
     await Deno.mkdir(join(cwd, "schemas"));
-    const first = await serve(cwd, {});
+    const first = await serveGateway(cwd, {});
     const statuses = await fire(first.url, 200);
     expect(statuses.every((status) => status === 200)).toBe(true);
     first.child.kill("SIGTERM");
@@ -95,7 +68,7 @@ Deno.test("SIGTERM flushes every audited decision; the chain continues across re
     const lines = (await Deno.readTextFile(join(cwd, "audit.log"))).trim().split("\n");
     expect(lines.filter((line) => line.includes('"event":"toolcall"'))).toHaveLength(200);
 
-    const second = await serve(cwd, {});
+    const second = await serveGateway(cwd, {});
     expect(await fire(second.url, 3)).toEqual([200, 200, 200]);
     second.child.kill("SIGINT");
     expect((await second.child.status).code).toBe(0);
@@ -116,7 +89,7 @@ Deno.test("verify-log reports a tampered line and exits 1", async () => {
   try {
     await Deno.writeTextFile(join(cwd, "policies.yaml"), POLICY);
     await Deno.mkdir(join(cwd, "schemas"));
-    const gw = await serve(cwd, {});
+    const gw = await serveGateway(cwd, {});
     await fire(gw.url, 5);
     gw.child.kill("SIGTERM");
     await gw.child.status;

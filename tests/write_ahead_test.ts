@@ -10,9 +10,8 @@ import { connectClient } from "./mcp_client.ts";
 import { startFixtureHttpServer } from "./fixtures/http_server.ts";
 import { startHostileUpstream } from "./fixtures/hostile_upstream.ts";
 import { eventually } from "./harness.ts";
+import { FLAGS, type GatewayProcess, MAIN, serveGateway } from "./gateway_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-run"];
 const ADMIN = "write-ahead-admin-token-0123456789";
 
 function policy(upstreamUrl: string): string {
@@ -27,31 +26,6 @@ upstreams:
 `;
 }
 
-/** Starts `main.ts serve` in `cwd`; resolves with its URL once it listens. */
-async function serve(cwd: string, env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--v8-flags=--enable-experimental-regexp-engine", ...FLAGS, MAIN, "serve"],
-    cwd,
-    env: { NO_COLOR: "1", PORT: "0", AUDIT_STDOUT: "false", ADMIN_TOKEN: ADMIN, ...env },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`gateway exited before listening:\n${seen}`);
-    seen += value;
-    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
-    if (match) {
-      const drained = (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })();
-      return { child, url: match[1], drained };
-    }
-  }
-}
-
 async function auditLines(path: string): Promise<Record<string, unknown>[]> {
   const text = await Deno.readTextFile(path).catch(() => "");
   return text.split("\n").filter((line) => line.endsWith("}")).map((line) => JSON.parse(line));
@@ -64,11 +38,15 @@ function auditSessionId(liveId: string): string {
 Deno.test("kill -9 while the upstream runs the tool: the call's `forwarded` line is in the file", async () => {
   const cwd = await Deno.makeTempDir({ prefix: "mcpsec-wal-" });
   const upstream = startHostileUpstream();
-  let gw: Awaited<ReturnType<typeof serve>> | undefined;
+  let gw: GatewayProcess | undefined;
   try {
     await Deno.writeTextFile(join(cwd, "policies.yaml"), policy(upstream.url));
     await Deno.mkdir(join(cwd, "schemas"));
-    gw = await serve(cwd, { AUDIT_LOG_PATH: "audit.log", PINS_PATH: "pins.json" });
+    gw = await serveGateway(cwd, {
+      ADMIN_TOKEN: ADMIN,
+      AUDIT_LOG_PATH: "audit.log",
+      PINS_PATH: "pins.json",
+    });
     const agent = await connectClient(gw.url, { "x-model-id": "gpt-4o" });
     const liveId = agent.transport.sessionId!;
     // `hang` never answers: the upstream is "running the tool" when the gateway is killed.
@@ -121,7 +99,11 @@ Deno.test("a forwarded call's lines pair by event_id: `forwarded` first, then th
   const gw = await (async () => {
     await Deno.writeTextFile(join(cwd, "policies.yaml"), policy(upstream.url));
     await Deno.mkdir(join(cwd, "schemas"));
-    return await serve(cwd, { AUDIT_LOG_PATH: "audit.log", PINS_PATH: "pins.json" });
+    return await serveGateway(cwd, {
+      ADMIN_TOKEN: ADMIN,
+      AUDIT_LOG_PATH: "audit.log",
+      PINS_PATH: "pins.json",
+    });
   })();
   try {
     const agent = await connectClient(gw.url, { "x-model-id": "gpt-4o" });
@@ -172,7 +154,8 @@ Deno.test("with the audit failing, a proxied call is not forwarded: the upstream
   const logDir = join(cwd, "logs");
   await Deno.writeTextFile(join(cwd, "policies.yaml"), policy(upstream.url));
   await Deno.mkdir(join(cwd, "schemas"));
-  const gw = await serve(cwd, {
+  const gw = await serveGateway(cwd, {
+    ADMIN_TOKEN: ADMIN,
     AUDIT_LOG_PATH: join(logDir, "audit.log"),
     PINS_PATH: "pins.json",
   });
