@@ -327,7 +327,19 @@ export async function startGateway(
           stopWatching();
           clearInterval(sweeper);
           await server.shutdown(SHUTDOWN_GRACE_MS);
-          await federation.close();
+          // Upstreams get the same bound (a DELETE to a hung server, a child that ignores SIGTERM
+          // and its kill): the audit must still be flushed and the process must still exit.
+          let bound: ReturnType<typeof setTimeout> | undefined;
+          const closed = await Promise.race([
+            federation.close().then(() => true, () => true),
+            new Promise<false>((resolve) =>
+              bound = setTimeout(() => resolve(false), SHUTDOWN_GRACE_MS)
+            ),
+          ]);
+          clearTimeout(bound);
+          if (!closed) {
+            log.warn(`Upstreams not closed within ${SHUTDOWN_GRACE_MS} ms; leaving them`);
+          }
           await pins.flush().catch(() => {});
           await audit.close();
           // The anchor for `verify-log --head/--expect-lines` (§12): proves later that no line
