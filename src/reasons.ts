@@ -1,12 +1,16 @@
 /** Every `reason_code` the gateway answers with, and the HTTP status and `status` field of each. */
 export const REASONS = {
   ok: { http: 200, status: "allowed" },
+  /** Allowed and executed, but the tool answered `isError: true` (audited so the failure shows). */
+  tool_error: { http: 200, status: "allowed" },
   bad_request: { http: 400, status: "error" },
   unauthenticated: { http: 401, status: "blocked" },
   forbidden_model: { http: 403, status: "blocked" },
   no_matching_rule: { http: 403, status: "blocked" },
   tool_denied: { http: 403, status: "blocked" },
   tool_not_allowed: { http: 403, status: "blocked" },
+  prompt_denied: { http: 403, status: "blocked" },
+  prompt_not_allowed: { http: 403, status: "blocked" },
   resource_denied: { http: 403, status: "blocked" },
   resource_not_allowed: { http: 403, status: "blocked" },
   outside_active_hours: { http: 403, status: "blocked" },

@@ -28,6 +28,7 @@ import { listenTcp, readOpenFilesLimit, serveConnections } from "./http/listener
 import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
+import { broadcastListChanged } from "./mcp/server/list_changed.ts";
 
 /** What `startGateway` needs beyond the config; every effect can be replaced in tests. */
 export interface StartOptions {
@@ -176,9 +177,12 @@ export async function startGateway(
     onReload: (result, state) => {
       if (result.ok) {
         log.info(`Policy reloaded: version ${result.version}`);
+        const changed = policyChecked.version !== state.policy.version;
         revokeStale(state.policy);
-        federation.apply(state.policy).catch((error) =>
-          log.error(`Applying upstreams failed: ${(error as Error).message}`)
+        federation.apply(state.policy).then(
+          // What a client may see can differ now: tell live sessions once upstreams are applied.
+          () => changed && broadcastListChanged(sessions),
+          (error) => log.error(`Applying upstreams failed: ${(error as Error).message}`),
         );
       } else log.error(`Policy reload rejected:\n  ${result.errors.join("\n  ")}`);
       recordEvent(audit, {

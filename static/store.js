@@ -184,7 +184,8 @@ export function tally(entries) {
     totals.total++;
     bump(models, event.model_id, status);
     bump(tools, event.tool_name, status);
-    if (status !== "allowed") {
+    // A tool that ran and reported isError is an allowed call, but its code is worth seeing.
+    if (status !== "allowed" || event.reason_code === "tool_error") {
       const code = String(event.reason_code ?? "unknown");
       reasons.set(code, (reasons.get(code) ?? 0) + 1);
     }

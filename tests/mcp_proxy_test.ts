@@ -72,12 +72,12 @@ Deno.test("tools/list shows only allowed tools; calls are enforced and audited",
     });
     expect(decisionOf(noStructured).reason_code).toBe("output_invalid");
 
-    await expect(agent.client.callTool({ name: "calendar.nope", arguments: {} })).rejects.toThrow(
-      /-32602|unknown tool/i,
-    );
-    await expect(agent.client.callTool({ name: "other.echo", arguments: {} })).rejects.toThrow(
-      /-32602|unknown tool/i,
-    );
+    // An unknown tool is an isError result, as MCP servers answer it (issue 11).
+    for (const name of ["calendar.nope", "other.echo"]) {
+      const unknown = await agent.client.callTool({ name, arguments: {} });
+      expect([unknown.isError, decisionOf(unknown).reason_code]).toEqual([true, "unknown_tool"]);
+      expect(textOf(unknown)).toMatch(/unknown tool/i);
+    }
 
     // Closing lines only; the write-ahead `forwarded` lines are tested in write_ahead_test.ts.
     const events = (await gw.logs("&event=toolcall")).filter((e) => e.status !== "forwarded");

@@ -385,7 +385,7 @@ upstreams:
       ref: { type: "ref/prompt", name: "conf.test_prompt_with_embedded_resource" },
       argument: { name: "resourceUri", value: "" },
     }));
-    expect(deniedPrompt.data.reason_code).toBe("tool_not_allowed");
+    expect(deniedPrompt.data.reason_code).toBe("prompt_not_allowed");
     const allowedResource = await client.complete({
       ref: { type: "ref/resource", uri: "test://template/{id}/data" },
       argument: { name: "id", value: "1" },
@@ -398,7 +398,7 @@ upstreams:
     expect(deniedResource.data.reason_code).toBe("resource_not_allowed");
     expect(await auditOf(gw, "completion")).toEqual([
       { status: "allowed", reason_code: "ok" },
-      { status: "blocked", reason_code: "tool_not_allowed" },
+      { status: "blocked", reason_code: "prompt_not_allowed" },
       { status: "allowed", reason_code: "ok" },
       { status: "blocked", reason_code: "resource_not_allowed" },
     ]);

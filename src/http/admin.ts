@@ -8,6 +8,7 @@ import type { AppDeps } from "./deps.ts";
 import { answer } from "./errors.ts";
 import { readJsonBody } from "./body.ts";
 import { isValidToolName } from "../tool_name.ts";
+import { upstreamHealth } from "../mcp/federation/federation.ts";
 
 /** Content-Security-Policy of the dashboard: same origin only, no inline script or style. */
 export const DASHBOARD_CSP = [
@@ -104,7 +105,7 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
       upstreams: Object.fromEntries(
         Object.entries(deps.federation.statuses()).map((
           [name, status],
-        ) => [name, status === "down" ? "down" : "up"]),
+        ) => [name, upstreamHealth(status)]),
       ),
       uptime_s: Math.floor((deps.clock() - deps.startedAt) / 1000),
     });
@@ -162,7 +163,10 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
   app.get("/upstreams", async (c) => {
     if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
     return json({
-      upstreams: await deps.federation.views(),
+      upstreams: (await deps.federation.views()).map((view) => ({
+        ...view,
+        status: upstreamHealth(view.status),
+      })),
       resource_clashes: deps.relay?.resourceClashes() ?? [],
     });
   });

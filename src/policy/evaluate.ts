@@ -33,6 +33,18 @@ export function evaluatePolicy(policy: Policy, facts: PolicyFacts, now: number):
 
 const NONE: readonly Glob[] = Object.freeze([]);
 
+/** The reason code of a deny glob match, and of no allow glob matching, per kind of name. */
+const DENIED = {
+  tool: "tool_denied",
+  prompt: "prompt_denied",
+  resource: "resource_denied",
+} as const;
+const NOT_ALLOWED = {
+  tool: "tool_not_allowed",
+  prompt: "prompt_not_allowed",
+  resource: "resource_not_allowed",
+} as const;
+
 /** The shared order of §3 for a tool or prompt name or a resource URI (their own allow/deny globs). */
 function evaluateName(
   policy: Policy,
@@ -51,11 +63,11 @@ function evaluateName(
     : [rule.allowResources ?? NONE, rule.denyResources ?? NONE];
   const what = `${kind} ${JSON.stringify(kind === "resource" ? name.slice(0, 200) : name)}`;
   if (anyMatch(denyGlobs, name)) {
-    const code = kind === "resource" ? "resource_denied" : "tool_denied";
+    const code = DENIED[kind];
     return deny(code, `${what} is denied by ${ruleLabel(rule)}`, rule);
   }
   if (!anyMatch(allowGlobs, name)) {
-    const code = kind === "resource" ? "resource_not_allowed" : "tool_not_allowed";
+    const code = NOT_ALLOWED[kind];
     return deny(code, `${what} is not allowed by ${ruleLabel(rule)}`, rule);
   }
   if (!isActiveAt(rule, policy.defaults, now)) {
@@ -91,7 +103,8 @@ export function isToolVisible(
 
 /**
  * Whether the MCP proxy may relay prompt `promptName` to `modelId` now: the model's rule, its
- * `deny_prompts` (deny wins), `allow_prompts`, then its active hours and days.
+ * `deny_prompts` (deny wins → `prompt_denied`), `allow_prompts` (none match →
+ * `prompt_not_allowed`), then its active hours and days.
  */
 export function evaluatePrompt(
   policy: Policy,

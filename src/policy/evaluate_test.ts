@@ -224,9 +224,9 @@ rules:
     return decision.kind === "allow" ? "allow" : decision.denial.reasonCode;
   };
   expect(prompt("gpt-4o", "docs.summary")).toBe("allow");
-  expect(prompt("gpt-4o", "docs.secret_plan")).toBe("tool_denied");
-  expect(prompt("gpt-4o", "other.summary")).toBe("tool_not_allowed");
-  expect(prompt("claude-3", "docs.summary")).toBe("tool_not_allowed");
+  expect(prompt("gpt-4o", "docs.secret_plan")).toBe("prompt_denied");
+  expect(prompt("gpt-4o", "other.summary")).toBe("prompt_not_allowed");
+  expect(prompt("claude-3", "docs.summary")).toBe("prompt_not_allowed");
   expect(prompt("mistral", "docs.summary")).toBe("no_matching_rule");
   expect(prompt("gpt-4o", "docs.summary", at("2024-01-15T19:00:00Z"))).toBe(
     "outside_active_hours",

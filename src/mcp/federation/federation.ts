@@ -43,6 +43,16 @@ export type Resolution =
   | { kind: "unavailable"; upstream: string; reason: string }
   | { kind: "tool"; tool: ExposedTool; client: UpstreamClient; denial?: Denial };
 
+/** An upstream's state as `/healthz` and `/upstreams` show it: `unknown` before the gateway ever
+ * contacted it, `starting` while it first initializes, `up` after a successful exchange, `down`
+ * as soon as its process exited or a connection to it failed (until the next success). */
+export type UpstreamHealth = "unknown" | "starting" | "up" | "down";
+
+/** Maps a client's connection state to what `/healthz` and `/upstreams` show. */
+export function upstreamHealth(status: UpstreamStatus): UpstreamHealth {
+  return status === "idle" ? "unknown" : status;
+}
+
 /** One upstream's state, for /healthz and /upstreams. */
 export interface UpstreamView {
   /** Name. */

@@ -270,6 +270,14 @@ export async function executeToolCall(
     }
     const failure = checkCallResult(result, tool, state);
     if (failure) return finish(failure);
+    if (result.isError === true) {
+      // The call was allowed and ran; the tool itself failed. Visible in the audit (issue 11).
+      return finish({
+        status: "allowed",
+        reasonCode: "tool_error",
+        reason: `the tool reported an error (isError) on upstream "${tool.upstream}"`,
+      }, result);
+    }
     return finish({
       status: "allowed",
       reasonCode: "ok",

@@ -16,6 +16,8 @@ import type { ToolCallDeps } from "../relay/tool_call.ts";
 import { revocationReason } from "./revocation.ts";
 import { refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
+import { modelIdFromClientName } from "./client_model_id.ts";
+import { INSTRUCTIONS_WAIT_MS, sessionInstructions } from "./instructions.ts";
 
 /** Protocol versions the gateway speaks, newest first. */
 export const SUPPORTED_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
@@ -164,11 +166,11 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     return { ok: true, session };
   }
 
-  function initialize(
+  async function initialize(
     request: Request,
     message: JsonRpcRequest,
     caller: Caller,
-  ): Response {
+  ): Promise<Response> {
     const { agentId } = caller;
     if (request.headers.get("mcp-session-id")) {
       return refuse(400, "initialize must not carry an Mcp-Session-Id");
@@ -198,12 +200,21 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
         return refuse(403, reason);
       }
     } else {
-      modelId = header ?? (typeof clientInfo.name === "string" ? clientInfo.name : undefined);
+      // No X-Model-Id: the client's name, made glob-friendly (docs/POLICY_SCHEMA.md).
+      modelId = header ?? modelIdFromClientName(clientInfo.name);
     }
     if (!modelId || modelId.length > 256) {
       return refuse(400, "a model id is required: send X-Model-Id (1 to 256 characters)");
     }
     const capabilities = params.capabilities;
+    // The upstreams' own instructions, namespaced (issue 11); bounded wait before the session.
+    const instructions = await sessionInstructions({
+      federation: deps.federation,
+      policy,
+      modelId,
+      now: deps.clock(),
+      waitMs: INSTRUCTIONS_WAIT_MS,
+    });
     const created = deps.sessions.create({
       agentId,
       keySha256: caller.keySha256,
@@ -261,8 +272,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
           logging: {},
         },
         serverInfo: { name: "mcp-sec-gateway", version: deps.version },
-        instructions: "Tools of the configured upstream MCP servers, filtered and enforced by " +
-          "MCP-Sec Gateway. Refused calls return isError results explaining why.",
+        instructions,
       },
     }, { headers: { "mcp-session-id": session.id } });
   }
@@ -284,7 +294,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       return rpcJson(rpcError(null, RPC.INVALID_REQUEST, classified.reason), { status: 400 });
     }
     if (classified.kind === "request" && classified.message.method === "initialize") {
-      return initialize(request, classified.message, caller);
+      return await initialize(request, classified.message, caller);
     }
     const found = sessionFor(request, caller);
     if (!found.ok) return found.response;

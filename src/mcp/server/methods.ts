@@ -93,6 +93,17 @@ export function refusalResult(
   };
 }
 
+/** The tool result shown to the agent for a tool no upstream exposes to it (still audited). */
+export function unknownToolResult(
+  outcome: ToolCallOutcome & { kind: "unknown_tool" },
+): Record<string, unknown> {
+  return {
+    content: [{ type: "text", text: `Unknown tool: ${outcome.reason}` }],
+    isError: true,
+    _meta: { [DECISION_META_KEY]: { reason_code: "unknown_tool", event_id: outcome.eventId } },
+  };
+}
+
 async function callTool(
   message: JsonRpcRequest,
   session: McpSession,
@@ -144,15 +155,15 @@ async function callTool(
     session.inFlight.delete(message.id);
     endCall();
   });
+  // An unknown tool is an `isError` result, as MCP servers answer it (issue 11; SPEC §5.3 said
+  // -32602: see docs/COMPATIBILITY.md "Differences from direct use").
   const answer = (outcome: ToolCallOutcome) =>
-    outcome.kind === "unknown_tool"
-      ? rpcError(message.id, RPC.INVALID_PARAMS, outcome.reason)
-      : rpcResult(
-        message.id,
-        outcome.verdict.status === "allowed" && outcome.result
-          ? outcome.result
-          : refusalResult(outcome),
-      );
+    outcome.kind === "unknown_tool" ? rpcResult(message.id, unknownToolResult(outcome)) : rpcResult(
+      message.id,
+      outcome.verdict.status === "allowed" && outcome.result
+        ? outcome.result
+        : refusalResult(outcome),
+    );
   await Promise.race([running, switched.promise]);
   if (!stream) return rpcJson(answer(await running));
   const open = stream;

@@ -193,6 +193,13 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
         drop(created);
         relisten();
       },
+      // /healthz shows a dead upstream as soon as its stream cannot reconnect (issue 11).
+      onUnreachable: () => {
+        status = "down";
+      },
+      onConnected: () => {
+        status = "up";
+      },
     });
     listening = { key: created.key, stream };
   }

@@ -30,6 +30,10 @@ export interface ListenOptions {
   readonly onUnsupported: () => void;
   /** The upstream answered 404: the session is gone (the loop ends). */
   readonly onGone: () => void;
+  /** The upstream could not be reached (connection failed); the loop retries with backoff. */
+  readonly onUnreachable?: () => void;
+  /** The stream (re)opened: the upstream is reachable again. */
+  readonly onConnected?: () => void;
   /** Operational log (no header values, no URL). */
   readonly log: Logger;
 }
@@ -62,6 +66,7 @@ export function startListening(options: ListenOptions): Listening {
       } catch (error) {
         if (signal.aborted) break;
         log.debug(`Upstream "${target.name}" GET stream: ${describe(error)}`);
+        options.onUnreachable?.();
         await backOff(wait);
         continue;
       }
@@ -77,6 +82,7 @@ export function startListening(options: ListenOptions): Listening {
         await backOff(wait);
         continue;
       }
+      options.onConnected?.();
       let received = 0;
       try {
         const outcome = await readSseMessages(target, response.body, (value) => {
