@@ -199,3 +199,11 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a call whose tool reported isError counts as allowed, and its tool_error code is listed", () => {
+  const store = createStore();
+  store.add([ev("1"), ev("2", { reason_code: "tool_error" })]);
+  const counts = tally(store.entries());
+  expect(counts.totals).toEqual({ allowed: 2, blocked: 0, error: 0, total: 2, other: 0 });
+  expect(counts.reasons).toEqual([{ code: "tool_error", count: 1 }]);
+});

@@ -17,6 +17,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { startConformanceServer } from "./fixtures/conformance_server.ts";
 import { startDifferencesServer } from "./fixtures/differences_server.ts";
+import { stdioFixtureCommand } from "./fixtures/stdio_server.ts";
 import { eventually, startTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from "./harness.ts";
 import { GATEWAY_INSTRUCTIONS } from "../src/mcp/server/instructions.ts";
 
@@ -198,6 +199,19 @@ Deno.test("a tool that reports isError is passed on unchanged and audited allowe
       );
       expect(closing.map((e) => [e.status, e.reason_code])).toEqual([["allowed", "tool_error"]]);
       expect(String(closing[0].reason)).toContain("the tool reported an error (isError)");
+      // The decision API says the same: allowed, the result, and tool_error.
+      const api = await gw.post("/mcp/toolcall", {
+        model_id: "m",
+        session_id: "api-1",
+        tool_name: "up.fail",
+        input: {},
+      });
+      expect([api.status, api.json.allowed, api.json.reason_code]).toEqual([
+        200,
+        true,
+        "tool_error",
+      ]);
+      expect(api.json.result).toEqual(own);
     } finally {
       await direct.close();
       await proxied.close();
@@ -243,6 +257,45 @@ Deno.test("/healthz: unknown before first contact, up after, down once the upstr
       child.kill("SIGKILL");
     } catch { /* already gone */ }
     await child.stdout.cancel().catch(() => {});
+  }
+});
+
+Deno.test("/healthz: a stdio upstream is down as soon as its child is killed, with no call", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mcpsec-diff-" });
+  const pidFile = `${dir}/child.pid`;
+  // The child writes its pid, then becomes the stdio fixture (same pid): the attacker's SIGKILL.
+  const command = [
+    "/bin/sh",
+    "-c",
+    `echo $$ > '${pidFile}'; exec "$0" "$@"`,
+    ...stdioFixtureCommand(),
+  ];
+  const gw = await startTestGateway({
+    policy: `
+defaults:
+  timezone: UTC
+rules:
+  - model: "m"
+    allow_tools: ["*"]
+upstreams:
+  local:
+    command: ${JSON.stringify(command)}
+`,
+  });
+  const health = async () =>
+    (await (await fetch(gw.url + "/healthz", {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    })).json()).upstreams.local;
+  const agent = await connect(gw.url + "/mcp", { model: "m" });
+  try {
+    expect((await agent.client.listTools()).tools.length).toBeGreaterThan(0);
+    expect(await health()).toBe("up");
+    Deno.kill(Number((await Deno.readTextFile(pidFile)).trim()), "SIGKILL");
+    await eventually(async () => await health() === "down", "the stdio upstream to show down");
+  } finally {
+    await agent.close();
+    await gw.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
