@@ -98,7 +98,7 @@ export function unknownToolResult(
   outcome: ToolCallOutcome & { kind: "unknown_tool" },
 ): Record<string, unknown> {
   return {
-    content: [{ type: "text", text: `Unknown tool: ${outcome.reason}` }],
+    content: [{ type: "text", text: `MCP-Sec Gateway: ${outcome.reason}` }],
     isError: true,
     _meta: { [DECISION_META_KEY]: { reason_code: "unknown_tool", event_id: outcome.eventId } },
   };
