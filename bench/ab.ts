@@ -55,7 +55,7 @@ function gateway(root: string, tag: string): Promise<ServerProcess> {
         AUDIT_STDOUT: "false",
         ADMIN_TOKEN: "bench-admin-token-0123456789abcdef",
         PINS_PATH: join(home, "pins.json"),
-        LOG_LEVEL: "warn",
+        LOG_LEVEL: "info",
       },
       ready: /listening on http:\/\/127\.0\.0\.1:(\d+)/,
     })
