@@ -18,7 +18,8 @@ import { createFederation, type PinEvent } from "./mcp/federation/federation.ts"
 import { pinEventAudit } from "./mcp/federation/catalog_events.ts";
 import { openPinStore, type PinStore } from "./mcp/federation/pins.ts";
 import { createRelay } from "./mcp/relay/relay.ts";
-import { createSessionStore } from "./mcp/server/sessions.ts";
+import { createSessionStore, type SessionStore } from "./mcp/server/sessions.ts";
+import { relayedCapabilities } from "./mcp/upstream/upstream_common.ts";
 import { createIdleKeys } from "./mcp/server/idle_keys.ts";
 import { revokeAfterReload } from "./mcp/server/revocation.ts";
 import type { Policy } from "./policy/types.ts";
@@ -156,11 +157,18 @@ export async function startGateway(
     newId,
     timeoutMs: config.upstreamTimeoutMs,
   });
+  // Filled once the session table exists (the upstream factory is built before it).
+  const live: { sessions?: SessionStore } = {};
   const federation = createFederation({
     createClient: upstreamClientFactory({
       startTimeoutMs: config.upstreamStartTimeoutMs,
       version: VERSION,
       log,
+      // An HTTP upstream session declares what the gateway session it serves declared (§5.5):
+      // SDK servers check it before asking for sampling, elicitation or roots. Catalog and
+      // decision-API sessions have no client to ask and declare nothing.
+      capabilitiesFor: (key) =>
+        relayedCapabilities(live.sessions?.byAuditId(key)?.clientCapabilities),
       onServerRequest: (upstream, request) => clientRequests.askForUpstream(upstream, request),
     }),
     pins,
@@ -210,7 +218,7 @@ export async function startGateway(
 
   const adminToken = config.adminToken ?? randomToken();
   const limiter = createLimiter();
-  const sessions = createSessionStore({
+  const sessions = live.sessions = createSessionStore({
     idleMs: config.sessionIdleMs,
     maxPerAgent: config.maxSessionsPerAgent,
   });

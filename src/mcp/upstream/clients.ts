@@ -13,6 +13,8 @@ export function upstreamClientFactory(options: {
   startTimeoutMs: number;
   version: string;
   log: Logger;
+  /** The client capabilities an HTTP upstream session declares for a gateway session key. */
+  capabilitiesFor?: (key: string) => Readonly<Record<string, unknown>>;
   /** Requests a stdio upstream sends on its own (not tied to a session by the protocol). */
   onServerRequest?: (upstream: string, request: JsonRpcRequest) => Promise<Record<string, unknown>>;
 }): (name: string, config: UpstreamConfig) => UpstreamClient {
@@ -31,6 +33,7 @@ export function upstreamClientFactory(options: {
         startTimeoutMs: options.startTimeoutMs,
         clientInfo,
         log: options.log,
+        ...(options.capabilitiesFor ? { capabilitiesFor: options.capabilitiesFor } : {}),
       })
       : createStdioUpstream({
         name,

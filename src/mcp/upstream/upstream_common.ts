@@ -31,12 +31,33 @@ export interface ClientInfo {
 }
 
 /** The `initialize` params the gateway sends upstream (no client capabilities yet). */
-export function initializeParams(clientInfo: ClientInfo): Record<string, unknown> {
+export function initializeParams(
+  clientInfo: ClientInfo,
+  capabilities: Readonly<Record<string, unknown>> = {},
+): Record<string, unknown> {
   return {
     protocolVersion: LATEST_PROTOCOL_VERSION,
-    capabilities: {},
+    capabilities,
     clientInfo: { name: clientInfo.name, version: clientInfo.version },
   };
+}
+
+/** Client capabilities an upstream session may declare on behalf of the client it serves (§5.5):
+ * the ones whose requests the gateway relays and polices. Experimental and unknown ones are not
+ * passed on: the gateway cannot police what it does not know. */
+const RELAYED_CAPABILITIES = ["sampling", "elicitation", "roots"] as const;
+
+/** The subset of a client's declared capabilities an upstream session declares for it. */
+export function relayedCapabilities(
+  declared: Readonly<Record<string, unknown>> | undefined,
+): Record<string, unknown> {
+  const relayed: Record<string, unknown> = {};
+  if (declared === undefined) return relayed;
+  for (const name of RELAYED_CAPABILITIES) {
+    const value = declared[name];
+    if (isObject(value)) relayed[name] = value;
+  }
+  return relayed;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -50,6 +50,8 @@ export interface HttpUpstreamOptions {
   readonly maxMessageBytes?: number;
   /** Sent as `clientInfo` at `initialize`. */
   readonly clientInfo: ClientInfo;
+  /** The client capabilities to declare for the upstream session of a gateway session key. */
+  readonly capabilitiesFor?: (key: string) => Readonly<Record<string, unknown>>;
   /** Operational log. */
   readonly log: Logger;
   /** False to send with `fetch` instead of the pooled HTTP/1.1 client (default true for plain
@@ -150,6 +152,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
       const opened = await initializeSession(target, {
         id: nextId++,
         clientInfo: options.clientInfo,
+        capabilities: options.capabilitiesFor?.(key) ?? {},
         signal: scope.signal,
         onNotification: (notification) => listeners.emit(notification, key),
       });

@@ -201,6 +201,8 @@ export async function initializeSession(
   options: {
     readonly id: number;
     readonly clientInfo: ClientInfo;
+    /** What the upstream session declares: the capabilities of the client it serves. */
+    readonly capabilities?: Readonly<Record<string, unknown>>;
     readonly signal: AbortSignal;
     readonly onNotification: (notification: JsonRpcNotification) => void;
   },
@@ -209,7 +211,7 @@ export async function initializeSession(
     jsonrpc: "2.0",
     id: options.id,
     method: "initialize",
-    params: initializeParams(options.clientInfo),
+    params: initializeParams(options.clientInfo, options.capabilities),
   };
   const answer = await exchange(target, undefined, request, {
     signal: options.signal,
