@@ -19,6 +19,10 @@ Deno.test("bench options: defaults, smoke, and refusals", () => {
   expect(() => parseBenchOptions(["--connections", "0"], {})).toThrow("positive integer");
   expect(() => parseBenchOptions(["--loadgen", "ab"], {})).toThrow("wrk or deno");
   expect(() => parseBenchOptions(["--fast"], {})).toThrow('Unknown option "--fast"');
+  expect([full.rates, smoke.rates, full.openLoopOnly]).toEqual([[200, 1000, 5000], [200], false]);
+  const open = parseBenchOptions(["--open-loop", "--rates", "300, 2000"], {});
+  expect([open.openLoopOnly, open.rates]).toEqual([true, [300, 2000]]);
+  expect(() => parseBenchOptions(["--rates", "100,x"], {})).toThrow("positive integer");
 });
 
 Deno.test("bench load spec: bodies per request, a wrk script, its result line", () => {

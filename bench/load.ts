@@ -1,4 +1,5 @@
 /** Runs one load against a server with `wrk`, or with the Deno fallback generator (effects). */
+import type { OpenLoopResult } from "./open_loop_core.ts";
 import {
   type LoadResult,
   type LoadShape,
@@ -82,18 +83,22 @@ async function runFallback(
   spec: RequestSpec,
   shape: LoadShape & { warmupS: number; dir: string },
 ): Promise<LoadRun> {
-  const jobPath = `${shape.dir}/load-${crypto.randomUUID()}.json`;
-  await Deno.writeTextFile(
-    jobPath,
-    JSON.stringify({
-      spec,
-      connections: shape.connections,
-      durationS: shape.durationS,
-      warmupS: shape.warmupS,
-    }),
-  );
+  const job = {
+    spec,
+    connections: shape.connections,
+    durationS: shape.durationS,
+    warmupS: shape.warmupS,
+  };
+  return await spawnGenerator<LoadRun>("load_generator.ts", job, shape.dir);
+}
+
+/** Runs a generator script of this folder in its own process with `job` as its JSON job file and
+ * returns what it printed after the result marker. */
+async function spawnGenerator<T>(script: string, job: unknown, dir: string): Promise<T> {
+  const jobPath = `${dir}/job-${crypto.randomUUID()}.json`;
+  await Deno.writeTextFile(jobPath, JSON.stringify(job));
   try {
-    const generator = decodeURIComponent(new URL("./load_generator.ts", import.meta.url).pathname);
+    const generator = decodeURIComponent(new URL(`./${script}`, import.meta.url).pathname);
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-net", "--allow-read", generator, jobPath],
       stdout: "piped",
@@ -103,10 +108,26 @@ async function runFallback(
     const line = text.split("\n").find((candidate) => candidate.startsWith(RESULT_MARKER));
     if (!output.success || line === undefined) {
       const err = new TextDecoder().decode(output.stderr).slice(0, 500);
-      throw new Error(`Cannot run the fallback load generator: exit ${output.code}: ${err}`);
+      throw new Error(`Cannot run the load generator ${script}: exit ${output.code}: ${err}`);
     }
-    return JSON.parse(line.slice(RESULT_MARKER.length)) as LoadRun;
+    return JSON.parse(line.slice(RESULT_MARKER.length)) as T;
   } finally {
     await Deno.remove(jobPath).catch(() => {});
   }
+}
+
+/** One open-loop run: `rate` requests per second for `warmupS` + `durationS`, latencies from the
+ * intended send time (bench/open_loop.ts in its own process). */
+export interface OpenLoopRun extends OpenLoopResult {
+  /** Requests sent in warm-up and measurement together. */
+  readonly sent: number;
+}
+
+/** Runs the open-loop generator against `spec` at a fixed rate. */
+export async function runOpenLoop(
+  spec: RequestSpec,
+  shape: { rate: number; durationS: number; warmupS: number; connections: number; dir: string },
+): Promise<OpenLoopRun> {
+  const { dir, ...job } = shape;
+  return await spawnGenerator<OpenLoopRun>("open_loop.ts", { spec, ...job }, dir);
 }

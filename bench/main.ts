@@ -7,8 +7,8 @@
 // servers and reads /proc, which Deno allows only with every permission.
 
 import { join, resolve } from "node:path";
-import { pickGenerator, runLoad } from "./load.ts";
-import type { LoadRun } from "./load.ts";
+import { pickGenerator, runLoad, runOpenLoop } from "./load.ts";
+import type { LoadRun, OpenLoopRun } from "./load.ts";
 import { type BenchOptions, parseBenchOptions } from "./options.ts";
 import { startServer } from "./processes.ts";
 import type { ServerProcess } from "./processes.ts";
@@ -19,6 +19,8 @@ import {
   type LoadReport,
   type MachineInfo,
   medianRound,
+  OPEN_LOOP_KEYS,
+  type OpenLoopReport,
   renderMarkdown,
   replaceGenerated,
   SCENARIO_KEYS,
@@ -151,7 +153,51 @@ async function checkAudit(dir: string, answered: number): Promise<AuditCheck> {
   return { lines, toolcalls, answered, chainOk, ok: chainOk && toolcalls >= answered };
 }
 
-async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport> {
+/** Connections the open-loop generator keeps open: enough that queueing behind a busy
+ * connection only happens when the server itself stalls. */
+const OPEN_LOOP_CONNECTIONS = 64;
+
+async function runOpenLoops(
+  specs: Record<ScenarioKey, ReturnType<typeof decisionSpec>>,
+  options: BenchOptions,
+  dir: string,
+): Promise<{ report: OpenLoopReport; answered: number }> {
+  const runs: Record<string, Record<string, OpenLoopRun>> = {};
+  let answered = 0;
+  const durationS = options.smoke ? 1 : options.durationS;
+  const warmupS = options.smoke ? 0 : Math.min(options.warmupS, 2);
+  for (const rate of options.rates) {
+    const byKey: Record<string, OpenLoopRun> = {};
+    for (const key of OPEN_LOOP_KEYS) {
+      const run = await runOpenLoop(specs[key], {
+        rate,
+        durationS,
+        warmupS,
+        connections: OPEN_LOOP_CONNECTIONS,
+        dir,
+      });
+      byKey[key] = run;
+      if (key === "b" || key === "d") answered += run.sent - run.errors;
+      console.error(
+        `open loop ${rate}/s (${key}): ${run.achievedRps.toFixed(0)} req/s, p50 ${
+          run.p50Ms.toFixed(3)
+        } ms, p99 ${run.p99Ms.toFixed(3)} ms, p99.9 ${
+          run.p999Ms.toFixed(3)
+        } ms, errors ${run.errors}`,
+      );
+    }
+    runs[String(rate)] = byKey;
+  }
+  return {
+    report: { connections: OPEN_LOOP_CONNECTIONS, durationS, warmupS, rates: options.rates, runs },
+    answered,
+  };
+}
+
+async function runLoads(
+  options: BenchOptions,
+  dir: string,
+): Promise<{ load?: LoadReport; openLoop?: OpenLoopReport }> {
   const picked = await pickGenerator(options.loadgen);
   console.error(`load generator: ${picked.generator} (${picked.why})`);
   await Deno.mkdir(join(dir, "schemas"));
@@ -213,7 +259,7 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
       warmupS: options.warmupS,
       dir,
     };
-    for (let round = 1; round <= options.rounds; round++) {
+    for (let round = 1; round <= (options.openLoopOnly ? 0 : options.rounds); round++) {
       const results = {} as Record<ScenarioKey, LoadRun>;
       for (const key of SCENARIO_KEYS) {
         const run = await runLoad(picked.generator, specs[key], shape);
@@ -228,6 +274,8 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
       }
       rounds.push(results);
     }
+    const open = options.rates.length > 0 ? await runOpenLoops(specs, options, dir) : undefined;
+    answered += open?.answered ?? 0;
     const gatewayMemory = await gateway.memory();
     for (const server of started.reverse()) {
       const code = await server.stop();
@@ -236,11 +284,18 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
       }
     }
     started.length = 0;
+    const audit = await checkAudit(dir, answered);
+    if (rounds.length === 0) {
+      if (!audit.ok) {
+        throw new Error(`Cannot trust the run: audit check failed ${JSON.stringify(audit)}`);
+      }
+      return { openLoop: open?.report };
+    }
     const scenarios = {} as Record<ScenarioKey, LoadRun>;
     for (const key of SCENARIO_KEYS) {
       scenarios[key] = medianRound(rounds.map((round) => round[key]));
     }
-    return {
+    const load: LoadReport = {
       generator: { name: picked.generator, why: picked.why },
       shape: {
         connections: options.connections,
@@ -251,8 +306,9 @@ async function runLoads(options: BenchOptions, dir: string): Promise<LoadReport>
       scenarios,
       rounds,
       gatewayMemory,
-      audit: await checkAudit(dir, answered),
+      audit,
     };
+    return { load, openLoop: open?.report };
   } finally {
     for (const server of started.reverse()) await server.stop(2000);
   }
@@ -288,25 +344,29 @@ async function main(): Promise<number> {
   }
   const dir = await Deno.makeTempDir({ prefix: "mcpsec-bench-" });
   try {
-    const load = options.memoryOnly ? undefined : await runLoads(options, dir);
-    console.error(`memory: ${options.memorySessions} sessions through the limiter…`);
-    const memory = await runMemory(options);
+    const { load, openLoop } = options.memoryOnly ? {} : await runLoads(options, dir);
+    let memory: MemoryProbeResult | undefined;
+    if (!options.openLoopOnly) {
+      console.error(`memory: ${options.memorySessions} sessions through the limiter…`);
+      memory = await runMemory(options);
+    }
     const report: BenchReport = {
       date: new Date().toISOString(),
       smoke: options.smoke,
       machine: await machineInfo(),
       ...(load ? { load, ratios: computeRatios(load.scenarios) } : {}),
-      memory,
+      ...(openLoop ? { openLoop } : {}),
+      ...(memory ? { memory } : {}),
     };
     const markdown = renderMarkdown(report);
-    const base = options.smoke ? "smoke" : "latest";
+    const base = options.smoke ? "smoke" : options.openLoopOnly ? "open_loop" : "latest";
     await Deno.mkdir(options.outDir, { recursive: true });
     await Deno.writeTextFile(
       join(options.outDir, `${base}.json`),
       JSON.stringify(report, null, 2) + "\n",
     );
     await Deno.writeTextFile(join(options.outDir, `${base}.md`), markdown);
-    if (options.writeDoc && load) {
+    if (options.writeDoc && load && openLoop) {
       const docPath = join(ROOT, "docs", "BENCHMARKS.md");
       let document = "# Benchmarks\n";
       try {

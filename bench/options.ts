@@ -25,12 +25,16 @@ export interface BenchOptions {
   readonly writeDoc: boolean;
   /** Run the gateway under `--cpu-prof` and keep the profiles in this directory. */
   readonly cpuProfDir?: string;
+  /** Fixed rates (requests/s) of the open-loop loads; empty = none. */
+  readonly rates: readonly number[];
+  /** Only the open-loop loads (`--open-loop`): no saturated rounds, no memory probe. */
+  readonly openLoopOnly: boolean;
 }
 
 /** Usage text. */
 export const BENCH_USAGE = `usage: deno task bench [--smoke] [--memory] [--duration S] [--warmup S]
   [--connections N] [--rounds N] [--sessions N] [--loadgen wrk|deno] [--out DIR] [--no-doc]
-  [--cpu-prof DIR]`;
+  [--cpu-prof DIR] [--open-loop] [--rates R1,R2,…]`;
 
 function positive(name: string, text: string | undefined, integer: boolean): number {
   const value = Number(text);
@@ -59,6 +63,8 @@ export function parseBenchOptions(
     memorySessions: smoke ? 20_000 : 1_000_000,
     outDir: "bench/results",
     writeDoc: !smoke,
+    rates: smoke ? [200] : [200, 1000, 5000],
+    openLoopOnly: false,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -111,6 +117,15 @@ export function parseBenchOptions(
         const dir = value();
         if (!dir) throw new Error("Cannot parse --cpu-prof: expected a directory");
         options = { ...options, cpuProfDir: dir };
+        break;
+      }
+      case "--open-loop":
+        options = { ...options, openLoopOnly: true };
+        break;
+      case "--rates": {
+        const text = value() ?? "";
+        const rates = text.split(",").map((part) => positive(arg, part.trim(), true));
+        options = { ...options, rates };
         break;
       }
       default:

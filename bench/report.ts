@@ -1,5 +1,5 @@
 /** The bench report: ratios against §11's targets, and its Markdown table. Pure. */
-import type { LoadRun } from "./load.ts";
+import type { LoadRun, OpenLoopRun } from "./load.ts";
 import type { MemoryProbeResult } from "../src/limits/memory_probe.ts";
 
 /** The machine a run happened on. */
@@ -65,6 +65,48 @@ export interface LoadReport {
   readonly audit: AuditCheck;
 }
 
+/** The scenarios the open-loop loads run: each gateway door and its baseline. */
+export const OPEN_LOOP_KEYS: readonly ScenarioKey[] = ["a", "b", "c", "d"];
+
+/** Fixed-rate loads: latencies measured from each request's intended send time. */
+export interface OpenLoopReport {
+  /** Connections the generator keeps open. */
+  readonly connections: number;
+  /** Measured seconds per load. */
+  readonly durationS: number;
+  /** Unmeasured seconds before each load. */
+  readonly warmupS: number;
+  /** Rates in requests per second. */
+  readonly rates: readonly number[];
+  /** Runs by rate (as a string) and scenario key (a, b, c, d). */
+  readonly runs: Readonly<Record<string, Readonly<Record<string, OpenLoopRun>>>>;
+}
+
+/** Added latency of a door over its baseline at one rate, ms, per percentile. */
+export interface AddedLatency {
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+}
+
+/** The issue's targets at 1,000 calls/s: added latency of each door. */
+export const TAIL_TARGETS = {
+  rate: 1000,
+  decision: { p50Ms: 0.1, p99Ms: 0.5 },
+  proxy: { p50Ms: 0.3, p99Ms: 1 },
+} as const;
+
+/** `door` minus `baseline`, per percentile. */
+export function addedLatency(door: OpenLoopRun, baseline: OpenLoopRun): AddedLatency {
+  return {
+    p50Ms: door.p50Ms - baseline.p50Ms,
+    p90Ms: door.p90Ms - baseline.p90Ms,
+    p99Ms: door.p99Ms - baseline.p99Ms,
+    p999Ms: door.p999Ms - baseline.p999Ms,
+  };
+}
+
 /** A whole run. */
 export interface BenchReport {
   /** ISO time of the run. */
@@ -79,6 +121,8 @@ export interface BenchReport {
   readonly ratios?: Ratios;
   /** The limiter memory benchmark. */
   readonly memory?: MemoryProbeResult;
+  /** Fixed-rate loads (absent with `--memory`). */
+  readonly openLoop?: OpenLoopReport;
 }
 
 /** §11's numbers, derived from one run. */
@@ -219,6 +263,7 @@ export function renderMarkdown(report: BenchReport): string {
       }
     }
   }
+  if (report.openLoop) lines.push("", ...renderOpenLoop(report.openLoop));
   const { memory } = report;
   if (memory) {
     lines.push(
@@ -239,6 +284,53 @@ export function renderMarkdown(report: BenchReport): string {
     );
   }
   return lines.join("\n") + "\n";
+}
+
+function renderOpenLoop(open: OpenLoopReport): string[] {
+  const lines = [
+    `Open loop (fixed rate, latency from each request's intended send time, so stalls are not ` +
+    `hidden): ${open.connections} connections, ${open.warmupS} s warm-up + ${open.durationS} s ` +
+    "measured per load.",
+    "",
+    "| rate | scenario | answered/s | p50 | p90 | p99 | p99.9 | max | errors | non-2xx |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const rate of open.rates) {
+    for (const key of OPEN_LOOP_KEYS) {
+      const run = open.runs[String(rate)]?.[key];
+      if (!run) continue;
+      lines.push(
+        `| ${rate}/s | (${key}) | ${run.achievedRps.toFixed(0)} | ${ms(run.p50Ms)} | ` +
+          `${ms(run.p90Ms)} | ${ms(run.p99Ms)} | ${ms(run.p999Ms)} | ${ms(run.maxMs)} | ` +
+          `${run.errors} | ${run.non2xx} |`,
+      );
+    }
+  }
+  lines.push(
+    "",
+    "| rate | added by | p50 | p90 | p99 | p99.9 | target (at 1,000/s) |",
+    "|---:|---|---:|---:|---:|---:|:-:|",
+  );
+  for (const rate of open.rates) {
+    const runs = open.runs[String(rate)];
+    if (!runs?.a || !runs.b || !runs.c || !runs.d) continue;
+    const rows: [string, AddedLatency, { p50Ms: number; p99Ms: number }][] = [
+      ["decision API (b − a)", addedLatency(runs.b, runs.a), TAIL_TARGETS.decision],
+      ["proxy (d − c)", addedLatency(runs.d, runs.c), TAIL_TARGETS.proxy],
+    ];
+    for (const [label, added, target] of rows) {
+      const verdict = rate === TAIL_TARGETS.rate
+        ? `≤ ${target.p50Ms} / ≤ ${target.p99Ms} ms ${
+          mark(added.p50Ms <= target.p50Ms && added.p99Ms <= target.p99Ms)
+        }`
+        : "";
+      lines.push(
+        `| ${rate}/s | ${label} | ${ms(added.p50Ms)} | ${ms(added.p90Ms)} | ${ms(added.p99Ms)} | ` +
+          `${ms(added.p999Ms)} | ${verdict} |`,
+      );
+    }
+  }
+  return lines;
 }
 
 /** Replaces the text between the bench markers of a Markdown document (appends them if absent). */

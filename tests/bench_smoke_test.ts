@@ -39,6 +39,15 @@ async function smoke(extra: readonly string[]): Promise<void> {
       expect(scenario.errors).toBe(0);
       expect(scenario.non2xx).toBe(0);
     }
+    // The open-loop mode ran at its smoke rate for each door and its baseline, every request
+    // scheduled in the window was answered, and the audit check above counted its calls too.
+    expect(report.openLoop!.rates).toEqual([200]);
+    for (const key of ["a", "b", "c", "d"]) {
+      const run = report.openLoop!.runs["200"][key];
+      expect(run.completed).toBe(run.scheduled);
+      expect([run.errors, run.non2xx]).toEqual([0, 0]);
+      expect(run.p999Ms).toBeGreaterThanOrEqual(run.p50Ms);
+    }
     expect(report.load!.audit.chainOk).toBe(true);
     expect(report.load!.audit.ok).toBe(true);
     expect(report.memory!.sessions).toBe(5000);
@@ -46,6 +55,7 @@ async function smoke(extra: readonly string[]): Promise<void> {
     expect(report.memory!.sizeAfterExpiry).toBe(0);
     const markdown = await Deno.readTextFile(join(out, "smoke.md"));
     expect(markdown).toContain("SMOKE RUN");
+    expect(markdown).toContain("| 200/s | proxy (d − c) |");
     expect(markdown).toContain("(d) gateway /mcp tools/call");
     expect(markdown).toContain("(e) reference: zero-logic Deno proxy");
     expect(markdown).toContain("(f) reference: bare handler + the least an audited decision");
