@@ -59,6 +59,8 @@ export interface RunningGateway {
   readonly adminToken: string;
   /** Policy store, for reloads. */
   readonly store: StateStore;
+  /** Every route of the HTTP application (`ALL /*` is middleware), for the README check. */
+  readonly routes: readonly { readonly method: string; readonly path: string }[];
   /** Stops serving, stops watching and flushes the audit log. */
   shutdown(): Promise<void>;
 }
@@ -334,6 +336,7 @@ export async function startGateway(
       url,
       adminToken,
       store,
+      routes: app.routes.map(({ method, path }) => ({ method, path })),
       shutdown() {
         stopping ??= (async () => {
           stopWatching();
