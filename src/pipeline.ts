@@ -69,14 +69,15 @@ export function denialVerdict(denial: Denial): Verdict {
 
 /**
  * Decides a tool call or result: policy, then (calls only) caps and rate windows, then the
- * input or output schema. Pure apart from the limiter's counters; `now` is passed in.
+ * input or output schema. Pure apart from the limiter's counters; `now` is passed in. Answers at
+ * once with the in-memory limiter, later (a promise) with a shared store's (§13).
  */
 export function decide(
   request: ToolRequest,
   state: GatewayState,
   options: { limiter: Limiter; now: number; upstream?: UpstreamToolFacts },
-): Verdict {
-  const { policy, schemas } = state;
+): Verdict | Promise<Verdict> {
+  const { policy } = state;
   const outcome = evaluatePolicy(
     policy,
     { modelId: request.modelId, toolName: request.toolName },
@@ -101,8 +102,26 @@ export function decide(
       sessionId: request.sessionId,
       now: options.now,
     });
+    if (taken instanceof Promise) {
+      return taken.then((result) =>
+        result.ok
+          ? checkSchemas(request, state, { upstream: options.upstream, ruleText })
+          : denialVerdict(result.denial)
+      );
+    }
     if (!taken.ok) return denialVerdict(taken.denial);
   }
+  return checkSchemas(request, state, { upstream: options.upstream, ruleText });
+}
+
+/** The schema step of `decide`, after policy and limits admitted the request. */
+function checkSchemas(
+  request: ToolRequest,
+  state: GatewayState,
+  options: { upstream?: UpstreamToolFacts; ruleText: string },
+): Verdict {
+  const { policy, schemas } = state;
+  const { ruleText } = options;
   const local = request.kind === "toolcall"
     ? schemas.input(request.toolName)
     : schemas.output(request.toolName);

@@ -37,6 +37,8 @@ export const REASONS = {
   internal_error: { http: 500, status: "error" },
   upstream_error: { http: 502, status: "error" },
   audit_unavailable: { http: 503, status: "error" },
+  /** The shared state store (Redis, §13) did not answer in time: refused, never allowed. */
+  state_unavailable: { http: 503, status: "error" },
   upstream_timeout: { http: 504, status: "error" },
   policy_invalid: { http: 400, status: "error" },
 } as const;

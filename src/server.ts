@@ -5,7 +5,7 @@ import { scrubberFor } from "./audit/scrub.ts";
 import { openAuditSink } from "./audit/sink.ts";
 import { chainFiles, countLogLines } from "./audit/verify.ts";
 import type { Config } from "./config/config.ts";
-import { createLimiter } from "./limits/limiter.ts";
+import { openSharedState, type SharedState } from "./shared_state/shared_state.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { recordEvent } from "./pipeline.ts";
@@ -114,6 +114,18 @@ export async function startGateway(
     };
   }
   const listener = listening.listener;
+  let shared: SharedState;
+  try {
+    shared = await openSharedState({
+      redisUrl: config.redisUrl,
+      prefix: config.redisPrefix,
+      timeoutMs: config.redisTimeoutMs,
+      log,
+    });
+  } catch (error) {
+    listener.close();
+    return { ok: false, errors: [(error as Error).message] };
+  }
 
   let audit;
   try {
@@ -126,6 +138,7 @@ export async function startGateway(
     });
   } catch (error) {
     listener.close();
+    await shared.close();
     return { ok: false, errors: [(error as Error).message] };
   }
   const newId = () => crypto.randomUUID();
@@ -138,6 +151,7 @@ export async function startGateway(
   } catch (error) {
     listener.close();
     await audit.close();
+    await shared.close();
     return { ok: false, errors: [(error as Error).message] };
   }
   const auditPin = (event: PinEvent) => {
@@ -219,7 +233,7 @@ export async function startGateway(
   }, { now: clock(), newId });
 
   const adminToken = config.adminToken ?? randomToken();
-  const limiter = createLimiter();
+  const limiter = shared.limiter;
   const sessions = live.sessions = createSessionStore({
     idleMs: config.sessionIdleMs,
     maxPerAgent: config.maxSessionsPerAgent,
@@ -239,6 +253,7 @@ export async function startGateway(
     adminToken,
     store,
     limiter,
+    sharedState: shared,
     audit,
     clock,
     monotonic: () => performance.now(),
@@ -356,6 +371,7 @@ export async function startGateway(
             log.warn(`Upstreams not closed within ${SHUTDOWN_GRACE_MS} ms; leaving them`);
           }
           await pins.flush().catch(() => {});
+          await shared.close().catch(() => {});
           await audit.close();
           // The anchor for `verify-log --head/--expect-lines` (§12): proves later that no line
           // was cut off the end. Counting reads the chain's files once (no hashing).

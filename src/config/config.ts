@@ -54,6 +54,12 @@ export interface Config {
   readonly maxConnections?: number;
   /** Live MCP (and decision-API) sessions one agent may hold; its oldest idle one goes first. */
   readonly maxSessionsPerAgent: number;
+  /** Redis URL of the shared state (§13); undefined = in-memory, one process. */
+  readonly redisUrl?: string;
+  /** Namespace of every Redis key and channel of this gateway. */
+  readonly redisPrefix: string;
+  /** Bound on every shared-state (Redis) call, in milliseconds. */
+  readonly redisTimeoutMs: number;
 }
 
 /**
@@ -83,6 +89,9 @@ export const CONFIG_KEYS = {
   IDLE_TIMEOUT_MS: "idleTimeoutMs",
   MAX_CONNECTIONS: "maxConnections",
   MAX_SESSIONS_PER_AGENT: "maxSessionsPerAgent",
+  REDIS_URL: "redisUrl",
+  REDIS_PREFIX: "redisPrefix",
+  REDIS_TIMEOUT_MS: "redisTimeoutMs",
 } as const satisfies Record<string, keyof Config>;
 
 /** The result of parsing: a config, or every problem found. */
@@ -133,6 +142,18 @@ export function parseConfig(env: Env): ConfigResult {
   if (adminToken !== undefined && adminToken.length < 16) {
     errors.push("ADMIN_TOKEN: must be at least 16 characters (unset it to get a random one)");
   }
+  const redisUrl = env.REDIS_URL === undefined || env.REDIS_URL.trim() === ""
+    ? undefined
+    : env.REDIS_URL.trim();
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    errors.push('REDIS_URL: must look like "redis://host:port" (or rediss:// for TLS)');
+  }
+  const redisPrefix = text("REDIS_PREFIX", "mcpsec:");
+  if (!/^[A-Za-z0-9_.:{}-]{1,64}$/.test(redisPrefix)) {
+    errors.push(
+      `REDIS_PREFIX: 1 to 64 characters among letters, digits and _ . : { } -, got "${redisPrefix}"`,
+    );
+  }
   const config: Config = {
     port: int("PORT", 8080, 0, 65535),
     host: text("HOST", "127.0.0.1"),
@@ -159,6 +180,9 @@ export function parseConfig(env: Env): ConfigResult {
       ? undefined
       : int("MAX_CONNECTIONS", 1, 1, 1_000_000),
     maxSessionsPerAgent: int("MAX_SESSIONS_PER_AGENT", 1000, 1, 1_000_000),
+    redisUrl,
+    redisPrefix,
+    redisTimeoutMs: int("REDIS_TIMEOUT_MS", 250, 1, 60_000),
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

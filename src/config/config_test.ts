@@ -71,3 +71,32 @@ Deno.test("parseConfig reports every problem at once and never echoes the admin 
   expect(result.errors.join("\n")).not.toContain("short-secret");
   expect(result.errors.some((error) => error.startsWith("PORT:"))).toBe(true);
 });
+
+Deno.test("REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS: defaults, checks, every error at once", () => {
+  const defaults = parseConfig({});
+  if (!defaults.ok) throw new Error("defaults must parse");
+  expect(defaults.config.redisUrl).toBeUndefined();
+  expect(defaults.config.redisPrefix).toBe("mcpsec:");
+  expect(defaults.config.redisTimeoutMs).toBe(250);
+  const set = parseConfig({
+    REDIS_URL: "redis://:pw@10.0.0.5:6380/2",
+    REDIS_PREFIX: "{gw}:",
+    REDIS_TIMEOUT_MS: "50",
+  });
+  if (!set.ok) throw new Error(set.errors.join("; "));
+  expect(set.config).toMatchObject({
+    redisUrl: "redis://:pw@10.0.0.5:6380/2",
+    redisPrefix: "{gw}:",
+    redisTimeoutMs: 50,
+  });
+  const bad = parseConfig({
+    REDIS_URL: "http://x",
+    REDIS_PREFIX: "has space",
+    REDIS_TIMEOUT_MS: "0",
+  });
+  expect(bad.ok ? [] : bad.errors.map((e) => e.split(":")[0])).toEqual([
+    "REDIS_URL",
+    "REDIS_PREFIX",
+    "REDIS_TIMEOUT_MS",
+  ]);
+});

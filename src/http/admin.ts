@@ -94,7 +94,8 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
 
   // Public surface is minimal (§12): without the admin token only the status.
   app.get("/healthz", (c) => {
-    const status = deps.audit.healthy ? "ok" : "degraded";
+    const shared = deps.sharedState;
+    const status = deps.audit.healthy && (shared?.healthy ?? true) ? "ok" : "degraded";
     if (!isAdmin(c.req.raw, deps.adminToken)) return json({ status });
     const policy = deps.store.current.policy;
     return json({
@@ -102,6 +103,7 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
       policy_version: policy.version,
       identity_mode: policy.agents === null ? "open" : "agents",
       audit_head: deps.audit.head,
+      shared_state: { store: shared?.kind ?? "memory", up: shared?.healthy ?? true },
       upstreams: Object.fromEntries(
         Object.entries(deps.federation.statuses()).map((
           [name, status],

@@ -140,11 +140,13 @@ export function decisionHandler(
     }
     let verdict: Verdict;
     try {
-      verdict = decide(
+      const decided = decide(
         { kind, agentId, modelId, sessionId, toolName, payload },
         state,
         { limiter: deps.limiter, now },
       );
+      // The in-memory limiter answers at once: no promise, no extra turn of the event loop.
+      verdict = decided instanceof Promise ? await decided : decided;
     } catch (error) {
       deps.log.error(`Decision failed: ${error instanceof Error ? error.message : String(error)}`);
       verdict = refuse("internal_error", "internal error");

@@ -26,6 +26,8 @@ export interface AppDeps {
   readonly store: StateStore;
   /** Caps and rate windows. */
   readonly limiter: Limiter;
+  /** Where the limiter's counters live and whether that store answers (§13); default memory. */
+  readonly sharedState?: { readonly kind: "memory" | "redis"; readonly healthy: boolean };
   /** The audit sink. */
   readonly audit: AuditSink;
   /** Wall clock, epoch milliseconds (injected so tests control time). */

@@ -31,14 +31,31 @@ export interface TakeRequest {
 export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly denial: Denial };
 
 /** The session cap and rate-limit counters of every (agent, rule, session), or in open identity
- * mode every (model, session). */
+ * mode every (model, session): in this process (`createLimiter`) or in a shared store
+ * (src/shared_state/redis_limiter.ts), whose answers come later. */
 export interface Limiter {
   /** Checks a call against its rule's limits; counts it against all of them if all admit it. */
-  take(request: TakeRequest): TakeResult;
+  take(request: TakeRequest): TakeResult | Promise<TakeResult>;
   /** Removes idle entries, visiting at most `maxEntries` (resumes where it stopped); returns how many. */
   sweep(now: number, maxEntries?: number): number;
   /** Number of tracked entries. */
   size(): number;
+}
+
+/** The in-memory limiter: answers at once. */
+export interface MemoryLimiter extends Limiter {
+  /** Checks a call against its rule's limits; counts it against all of them if all admit it. */
+  take(request: TakeRequest): TakeResult;
+}
+
+/** How long each limit of a refused call still has to wait (0 = that limit admits it now). */
+export interface LimitWaits {
+  /** Wait of the session call cap. */
+  readonly capWait: number;
+  /** Wait of the per_session window. */
+  readonly sessionWait: number;
+  /** Wait of the per_model window. */
+  readonly modelWait: number;
 }
 
 /** Options of `createLimiter`. */
@@ -53,7 +70,7 @@ export const DEFAULT_SWEEP_BATCH = 10_000;
 const ALLOWED: TakeResult = Object.freeze({ ok: true });
 
 /** Creates an empty limiter. */
-export function createLimiter(options: LimiterOptions = {}): Limiter {
+export function createLimiter(options: LimiterOptions = {}): MemoryLimiter {
   const capWindowMs = options.capWindowMs ?? DAY_MS;
   if (!isPositiveInteger(capWindowMs)) {
     throw new Error("Cannot create limiter: capWindowMs must be a positive integer");
@@ -90,23 +107,7 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
       : 0;
     const modelWait = perModel && modelC ? windowWaitMs(modelC, { limit: perModel.limit, now }) : 0;
     if (capWait > 0 || sessionWait > 0 || modelWait > 0) {
-      // Every limit only frees up as time passes, so the call fits once the longest wait is over.
-      const retryAfterMs = Math.max(1, Math.ceil(Math.max(capWait, sessionWait, modelWait)));
-      const whose = agentId === null
-        ? ""
-        : ` (counted for agent ${JSON.stringify(agentId)} under rule ${
-          JSON.stringify(rule.model.source)
-        })`;
-      if (capWait > 0) {
-        const reason = `session call cap of ${cap} reached for model ${
-          JSON.stringify(modelId)
-        }${whose} (resets in ${Math.ceil(capWait / 1000)} s)`;
-        return { ok: false, denial: { reasonCode: "session_call_cap", reason, retryAfterMs } };
-      }
-      const reason = sessionWait > 0
-        ? `rate limit ${perSession?.text} per session exceeded${whose}`
-        : `rate limit ${perModel?.text} per model exceeded${whose}`;
-      return { ok: false, denial: { reasonCode: "rate_limited", reason, retryAfterMs } };
+      return { ok: false, denial: limitDenial(request, { capWait, sessionWait, modelWait }) };
     }
 
     group ??= index.ensure(agentId, scope);
@@ -131,6 +132,37 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
   };
 
   return { take, sweep, size: () => index.size() };
+}
+
+/** The refusal of a call one of whose limits is full; every limit only frees up as time passes,
+ * so the call fits once the longest wait is over. */
+export function limitDenial(request: TakeRequest, waits: LimitWaits): Denial {
+  const { rule, agentId, modelId } = request;
+  const { capWait, sessionWait, modelWait } = waits;
+  const { perSession, perModel } = rule.rateLimit;
+  const retryAfterMs = Math.max(1, Math.ceil(Math.max(capWait, sessionWait, modelWait)));
+  const whose = agentId === null
+    ? ""
+    : ` (counted for agent ${JSON.stringify(agentId)} under rule ${
+      JSON.stringify(rule.model.source)
+    })`;
+  if (capWait > 0) {
+    const reason = `session call cap of ${rule.maxCallsPerSession} reached for model ${
+      JSON.stringify(modelId)
+    }${whose} (resets in ${Math.ceil(capWait / 1000)} s)`;
+    return { reasonCode: "session_call_cap", reason, retryAfterMs };
+  }
+  const reason = sessionWait > 0
+    ? `rate limit ${perSession?.text} per session exceeded${whose}`
+    : `rate limit ${perModel?.text} per model exceeded${whose}`;
+  return { reasonCode: "rate_limited", reason, retryAfterMs };
+}
+
+/** Checks the window lengths of a rule's limits (from the policy parser); a broken one fails
+ * closed rather than dividing by 0. */
+export function checkRateSpecs(rule: Rule): void {
+  checkSpec(rule.rateLimit.perSession);
+  checkSpec(rule.rateLimit.perModel);
 }
 
 function isPositiveInteger(n: number): boolean {

@@ -1,6 +1,6 @@
 import { expect } from "expect";
 import type { RateSpec, Rule } from "../policy/types.ts";
-import { createLimiter, type Limiter, type TakeRequest, type TakeResult } from "./limiter.ts";
+import { createLimiter, type MemoryLimiter, type TakeRequest, type TakeResult } from "./limiter.ts";
 import { DAY_MS } from "./window.ts";
 
 const anyGlob = { source: "*", test: () => true };
@@ -280,7 +280,7 @@ Deno.test("bad clocks and options fail loudly instead of admitting", () => {
 });
 
 Deno.test("a custom cap window is honoured", () => {
-  const limiter: Limiter = createLimiter({ capWindowMs: 1_000 });
+  const limiter: MemoryLimiter = createLimiter({ capWindowMs: 1_000 });
   const r = rule({ cap: 1 });
   const call = (now: number) =>
     limiter.take({ rule: r, agentId: null, modelId: "m", sessionId: "s", now });

@@ -202,7 +202,7 @@ export async function executeToolCall(
       toolName: request.toolName,
       payload: request.args,
     };
-    const verdict = decide(facts, state, {
+    const verdict = await decide(facts, state, {
       limiter: deps.limiter,
       now,
       upstream: resolved.kind === "tool"

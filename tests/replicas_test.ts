@@ -1,0 +1,164 @@
+// Two gateway processes on one real redis-server act as one gateway (SPEC §13): a window holds
+// exactly across both under concurrent load, and with Redis SIGKILLed mid-load the replicas fail
+// closed (503 state_unavailable, audited), never answer 200 without its audit line, and serve again
+// once Redis is back, without a restart.
+import { expect } from "expect";
+import { join } from "node:path";
+import { type GatewayProcess, serveGateway } from "./gateway_process.ts";
+import { redisSkipReason, startRedis } from "./redis_server.ts";
+
+const skip = redisSkipReason();
+if (skip) console.log(`replicas_test: ${skip}`);
+
+const WINDOW = 25;
+const POLICY = `defaults:\n  timezone: UTC\nrules:\n  - model: "gpt-4*"\n    allow_tools: ["*"]\n` +
+  `    rate_limit:\n      per_model: ${WINDOW}/hour\n  - model: "free"\n    allow_tools: ["*"]\n` +
+  `    rate_limit:\n      per_model: 1000000/second\n`;
+
+interface Answer {
+  readonly replica: number;
+  readonly status: number;
+  readonly body: { reason_code: string; event_id: string; status: string };
+}
+
+async function call(gw: GatewayProcess, replica: number, model: string, session: string) {
+  const response = await fetch(gw.url + "/mcp/toolcall", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model_id: model, session_id: session, tool_name: "search.web" }),
+  });
+  return { replica, status: response.status, body: await response.json() } as Answer;
+}
+
+async function startPair(cwd: string, redisUrl: string, prefix: string) {
+  await Deno.writeTextFile(join(cwd, "policies.yaml"), POLICY);
+  const env = (i: number) => ({
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    REDIS_TIMEOUT_MS: "300",
+    AUDIT_LOG_PATH: join(cwd, `audit-${i}.log`),
+    PINS_PATH: join(cwd, `pins-${i}.json`),
+    ADMIN_TOKEN: "admin-token-0123456789",
+  });
+  return await Promise.all([serveGateway(cwd, env(0)), serveGateway(cwd, env(1))]);
+}
+
+async function stopAll(gateways: GatewayProcess[]) {
+  for (const gw of gateways) {
+    gw.child.kill("SIGTERM");
+    await gw.child.status;
+    await gw.drained;
+  }
+}
+
+async function auditLines(path: string): Promise<Record<string, unknown>[]> {
+  const text = await Deno.readTextFile(path);
+  return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+Deno.test({
+  name: "two replicas on one Redis: a per_model window of N admits exactly N over both",
+  ignore: skip !== undefined,
+  async fn() {
+    const redis = await startRedis();
+    const cwd = await Deno.makeTempDir();
+    const gateways = await startPair(cwd, redis.url, "w:");
+    try {
+      // 4 x N calls at once, alternating replicas, many sessions: one shared window.
+      const answers = await Promise.all(
+        Array.from(
+          { length: 4 * WINDOW },
+          (_, i) => call(gateways[i % 2], i % 2, "gpt-4o", `s${i}`),
+        ),
+      );
+      const allowed = answers.filter((a) => a.status === 200);
+      expect(allowed.length).toBe(WINDOW);
+      // Both replicas admitted some: the window is shared, not split.
+      expect(new Set(allowed.map((a) => a.replica)).size).toBe(2);
+      for (const a of answers) {
+        if (a.status !== 200) expect([a.status, a.body.reason_code]).toEqual([429, "rate_limited"]);
+      }
+      // And in memory (no REDIS_URL) each replica would have had its own: the test could fail.
+      expect(allowed.length).toBeLessThan(2 * WINDOW);
+    } finally {
+      await stopAll(gateways);
+      await redis.stop();
+      await Deno.remove(cwd, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Redis SIGKILLed mid-load: 503 state_unavailable, no 200 unaudited, recovery without restart",
+  ignore: skip !== undefined,
+  async fn() {
+    const redis = await startRedis();
+    const cwd = await Deno.makeTempDir();
+    const gateways = await startPair(cwd, redis.url, "k:");
+    const answers: Answer[] = [];
+    let stop = false;
+    let sent = 0;
+    const load = async (worker: number) => {
+      while (!stop) {
+        const replica = (worker + sent++) % 2;
+        answers.push(await call(gateways[replica], replica, "free", `w${worker}`));
+      }
+    };
+    try {
+      const workers = Array.from({ length: 6 }, (_, w) => load(w));
+      // Kill once some calls went through, keep loading while it is down, then bring it back.
+      await waitFor(() => answers.filter((a) => a.status === 200).length >= 30);
+      await redis.kill();
+      const killedAt = answers.length;
+      await waitFor(() => answers.slice(killedAt).filter((a) => a.status === 503).length >= 20);
+      const health = await fetch(gateways[0].url + "/healthz");
+      expect(await health.json()).toEqual({ status: "degraded" });
+      await redis.restart();
+      const back = answers.length;
+      await waitFor(() => answers.slice(back).filter((a) => a.status === 200).length >= 20);
+      stop = true;
+      await Promise.all(workers);
+
+      expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(40);
+      for (const a of answers) {
+        expect([200, 503]).toContain(a.status);
+        if (a.status === 503) {
+          expect(a.body).toMatchObject({ status: "error", reason_code: "state_unavailable" });
+        }
+      }
+      const health2 = await fetch(gateways[1].url + "/healthz");
+      expect(await health2.json()).toEqual({ status: "ok" });
+    } finally {
+      stop = true;
+      await stopAll(gateways);
+      await redis.stop();
+    }
+    try {
+      // Every answer, 200 and 503 alike, has its line in the replica's own audit file.
+      for (const replica of [0, 1]) {
+        const lines = await auditLines(join(cwd, `audit-${replica}.log`));
+        const byId = new Map(lines.map((l) => [l.event_id, l]));
+        for (const a of answers.filter((x) => x.replica === replica)) {
+          const line = byId.get(a.body.event_id);
+          expect([a.body.event_id, line?.status, line?.reason_code]).toEqual([
+            a.body.event_id,
+            a.body.status,
+            a.body.reason_code,
+          ]);
+        }
+      }
+    } finally {
+      await Deno.remove(cwd, { recursive: true });
+    }
+  },
+});
+
+/** Waits until `condition` holds, checking after each answer (bounded: 30 s). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error("condition not reached within 30 s");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
