@@ -186,6 +186,9 @@ export async function startGateway(
       capabilitiesFor: (key) =>
         relayedCapabilities(live.sessions?.byAuditId(key)?.clientCapabilities),
       onServerRequest: (upstream, request) => clientRequests.askForUpstream(upstream, request),
+      // What an HTTP upstream asks outside a call goes to the one client its session serves.
+      onSessionRequest: (upstream, key, request) =>
+        clientRequests.askOutsideCall(upstream, live.sessions?.byAuditId(key), request),
     }),
     pins,
     schemaCache: createUpstreamSchemaCache(),
@@ -247,6 +250,7 @@ export async function startGateway(
     newId,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     log,
+    soleCaller: (upstream) => clientRequests.soleCaller(upstream),
   });
   const appDeps: AppDeps = {
     maxBodyBytes: config.maxBodyBytes,

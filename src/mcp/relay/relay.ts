@@ -35,6 +35,8 @@ export interface Relay {
   subscriptionCount(): number;
   /** URIs and templates listed by two or more upstreams, served by none (for `/upstreams`). */
   resourceClashes(): ResourceClash[];
+  /** Upstream notifications that no session could be given (dropped), since start. */
+  unroutedCount(): number;
   /** Stops listening to upstreams. */
   close(): void;
 }
@@ -44,21 +46,30 @@ export function createRelay(deps: RelayDeps): Relay {
   const prompts = createPromptRelay(deps);
   const resources = createResourceRelay(deps);
 
+  let unrouted = 0;
   const stopListening = deps.federation.onNotification((upstream, notification, sessionKey) => {
     const method = notification.method;
-    if (method.startsWith("notifications/resources/")) resources.notified(upstream, notification);
+    if (method.startsWith("notifications/resources/")) {
+      resources.notified(upstream, notification, sessionKey);
+    }
+    // Only sessions that subscribed through the gateway (policy-checked) hear of updates.
+    if (method === "notifications/resources/updated") return;
     if (method.endsWith("/list_changed")) {
       for (const session of deps.sessions.all()) session.streams.sendStandalone(notification);
       return;
     }
-    const target = sessionKey === null ? undefined : deps.sessions.byAuditId(sessionKey);
-    if (target) {
-      target.streams.sendStandalone(notification);
-      return;
+    // A shared stdio process names no session: its logging and progress go to the one client
+    // whose call is in progress on it, and nowhere when none or several are (no cross-session
+    // leak; docs/COMPATIBILITY.md).
+    if (sessionKey === null) {
+      const call = deps.soleCaller?.(upstream);
+      if (call) return call.stream().send(notification);
+    } else {
+      const target = deps.sessions.byAuditId(sessionKey);
+      if (target) return void target.streams.sendStandalone(notification);
     }
-    if (method !== "notifications/resources/updated") {
-      deps.log.debug(`Upstream "${upstream}" sent ${method} for no session; dropped`);
-    }
+    unrouted++;
+    deps.log.debug(`Upstream "${upstream}" sent ${method} for no session; dropped`);
   });
 
   /** `logging/setLevel`: passed to every upstream (this session's upstream sessions), audited. */
@@ -139,6 +150,7 @@ export function createRelay(deps: RelayDeps): Relay {
     },
     subscriptionCount: () => resources.subscriptionCount(),
     resourceClashes: () => resources.clashes(),
+    unroutedCount: () => unrouted,
     close() {
       stopListening();
     },

@@ -6,6 +6,7 @@ import { isValidToolName } from "../../tool_name.ts";
 import type { Federation } from "../federation/federation.ts";
 import { type JsonRpcId, type JsonRpcMessage, RPC, rpcError } from "../jsonrpc.ts";
 import type { McpSession, SessionStore } from "../server/sessions.ts";
+import type { OutStream } from "../server/streams.ts";
 import { type UpstreamClient, UpstreamError } from "../upstream/upstream.ts";
 
 /** What the relay needs. */
@@ -26,6 +27,9 @@ export interface RelayDeps {
   readonly upstreamTimeoutMs: number;
   /** Operational log. */
   readonly log: Logger;
+  /** The session whose call is the only one in progress on `upstream`, if exactly one is: a
+   * shared stdio process's notifications that name no session go to it (absent: nowhere). */
+  readonly soleCaller?: (upstream: string) => { readonly stream: () => OutStream } | undefined;
 }
 
 /** A live upstream as the relay uses it. */

@@ -40,7 +40,7 @@ export interface ResourceRelay {
   complete(message: JsonRpcRequest, session: McpSession, uri: string): Promise<JsonRpcMessage>;
   /** An upstream notification for no session: list changes forget its listings; resource updates
    * go to the sessions subscribed to the URI. */
-  notified(upstream: string, notification: JsonRpcNotification): void;
+  notified(upstream: string, notification: JsonRpcNotification, sessionKey: string | null): void;
   /** Frees everything a session held (its subscriptions). */
   forgetSession(sessionKey: string): void;
   /** Subscriptions held in all (introspection for tests and metrics). */
@@ -277,7 +277,7 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
     list,
     call,
     complete,
-    notified(upstream, notification) {
+    notified(upstream, notification, sessionKey) {
       if (notification.method === "notifications/resources/list_changed") {
         owners.invalidate(upstream);
         return;
@@ -286,10 +286,13 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
       if (notification.method !== "notifications/resources/updated" || typeof uri !== "string") {
         return;
       }
-      for (const sessionKey of [...subscriptions.sessionsFor(uri)]) {
-        const target = deps.sessions.byAuditId(sessionKey);
+      // An HTTP upstream says it on the stream of one session: that session only, if it
+      // subscribed; a shared stdio process (no session): every session subscribed to the URI.
+      for (const subscriber of [...subscriptions.sessionsFor(uri)]) {
+        if (sessionKey !== null && subscriber !== sessionKey) continue;
+        const target = deps.sessions.byAuditId(subscriber);
         if (target) target.streams.sendStandalone(notification);
-        else subscriptions.forget(sessionKey);
+        else subscriptions.forget(subscriber);
       }
     },
     forgetSession(sessionKey) {

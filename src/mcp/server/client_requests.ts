@@ -17,8 +17,10 @@ const CLIENT_CAPABILITY: Readonly<Record<string, string>> = {
 };
 
 /** A tool call in progress, through which its upstream may ask the client. */
-interface ActiveCall {
+export interface ActiveCall {
+  /** The session that made the call. */
   readonly session: McpSession;
+  /** The call's answer stream (opened on first use). */
   readonly stream: () => OutStream;
 }
 
@@ -33,8 +35,20 @@ export interface ClientRequests {
   /** Registers a call in progress on `upstream` (for upstreams that cannot say which session
    * asks, such as a shared stdio process); returns the function that ends it. */
   beginCall(upstream: string, session: McpSession, stream: () => OutStream): () => void;
-  /** A request from `upstream` that names no session: routed to its only call in progress. */
+  /** A request from `upstream` that names no session: routed to its only call in progress;
+   * refused (and audited) when there is none or more than one. */
   askForUpstream(upstream: string, request: JsonRpcRequest): Promise<Record<string, unknown>>;
+  /** A request `upstream` sent outside a call on the upstream session of a gateway session
+   * (`session`; undefined when that key has no client, e.g. the catalog's): sent on the
+   * client's GET stream; refused when there is no client to ask. */
+  askOutsideCall(
+    upstream: string,
+    session: McpSession | undefined,
+    request: JsonRpcRequest,
+  ): Promise<Record<string, unknown>>;
+  /** The only call in progress on `upstream` (its session and answer stream); undefined for
+   * none or several. */
+  soleCaller(upstream: string): ActiveCall | undefined;
   /** Routes a client's answer; false when no request waits for it. */
   answer(session: McpSession, message: JsonRpcMessage): boolean;
 }
@@ -110,6 +124,23 @@ export function createClientRequests(deps: {
     return promise;
   }
 
+  /** Refuses a request no client session can be trusted with (audited, without a session). */
+  function refuse(
+    upstream: string,
+    request: JsonRpcRequest,
+    why: string,
+  ): Promise<Record<string, unknown>> {
+    recordEvent(deps.audit, {
+      event: "mcp_request",
+      payload: { method: request.method, upstream, params: request.params ?? null },
+      status: "blocked",
+      reasonCode: "method_not_allowed",
+      reason: `upstream "${upstream}" asked for ${request.method.slice(0, 100)}: ${why}`,
+      policyVersion: deps.state().policy.version,
+    }, { now: deps.clock(), newId: deps.newId });
+    return Promise.reject(new UpstreamError("rpc", why, { code: RPC.INTERNAL_ERROR }));
+  }
+
   return {
     ask,
     beginCall(upstream, session, stream) {
@@ -126,17 +157,25 @@ export function createClientRequests(deps: {
       const calls = [...active.get(upstream) ?? []];
       // Only an unambiguous call can be trusted with the request: fail closed otherwise.
       if (calls.length !== 1) {
-        return Promise.reject(
-          new UpstreamError(
-            "rpc",
-            calls.length === 0
-              ? "no client call is in progress on this upstream"
-              : "several client calls are in progress on this upstream; cannot tell which asks",
-            { code: RPC.INTERNAL_ERROR },
-          ),
+        return refuse(
+          upstream,
+          request,
+          calls.length === 0
+            ? "no client call is in progress on this upstream"
+            : "several client calls are in progress on this upstream; cannot tell which asks",
         );
       }
       return ask(calls[0].session, request, { upstream, stream: calls[0].stream() });
+    },
+    soleCaller(upstream) {
+      const calls = active.get(upstream);
+      return calls?.size === 1 ? [...calls][0] : undefined;
+    },
+    askOutsideCall(upstream, session, request) {
+      if (session === undefined) {
+        return refuse(upstream, request, "the upstream session serves no client");
+      }
+      return ask(session, request, { upstream });
     },
     answer(session, message) {
       if (!("id" in message) || message.id === null || "method" in message) return false;

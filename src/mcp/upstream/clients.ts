@@ -17,6 +17,12 @@ export function upstreamClientFactory(options: {
   capabilitiesFor?: (key: string) => Readonly<Record<string, unknown>>;
   /** Requests a stdio upstream sends on its own (not tied to a session by the protocol). */
   onServerRequest?: (upstream: string, request: JsonRpcRequest) => Promise<Record<string, unknown>>;
+  /** Requests an HTTP upstream sends outside a call on the GET stream of gateway session `key`. */
+  onSessionRequest?: (
+    upstream: string,
+    key: string,
+    request: JsonRpcRequest,
+  ) => Promise<Record<string, unknown>>;
 }): (name: string, config: UpstreamConfig) => UpstreamClient {
   const clientInfo = { name: "mcp-sec-gateway", version: options.version };
   // Each client scrubs its own configured credentials from all it hands back (§12).
@@ -34,6 +40,12 @@ export function upstreamClientFactory(options: {
         clientInfo,
         log: options.log,
         ...(options.capabilitiesFor ? { capabilitiesFor: options.capabilitiesFor } : {}),
+        ...(options.onSessionRequest
+          ? {
+            onServerRequest: (key: string, request: JsonRpcRequest) =>
+              options.onSessionRequest!(name, key, scrubber.valuesDeep(request)),
+          }
+          : {}),
       })
       : createStdioUpstream({
         name,

@@ -47,6 +47,15 @@ export function initializeParams(
  * passed on: the gateway cannot police what it does not know. */
 const RELAYED_CAPABILITIES = ["sampling", "elicitation", "roots"] as const;
 
+/** What a process shared by many gateway sessions (stdio) declares: everything a session could
+ * need; each request is then refused, per session, when its client did not declare it (§5.5).
+ * Roots without `listChanged`: clients' `roots/list_changed` is not forwarded to a shared child. */
+export const SHARED_PROCESS_CAPABILITIES: Readonly<Record<string, unknown>> = {
+  sampling: {},
+  elicitation: { form: {}, url: {} },
+  roots: {},
+};
+
 /** The subset of a client's declared capabilities an upstream session declares for it. */
 export function relayedCapabilities(
   declared: Readonly<Record<string, unknown>> | undefined,

@@ -52,6 +52,12 @@ export interface HttpUpstreamOptions {
   readonly clientInfo: ClientInfo;
   /** The client capabilities to declare for the upstream session of a gateway session key. */
   readonly capabilitiesFor?: (key: string) => Readonly<Record<string, unknown>>;
+  /** Answers a request the upstream sends outside a call, on the GET stream of the session of
+   * gateway session `key` (sampling, elicitation, roots): absent = -32601. */
+  readonly onServerRequest?: (
+    key: string,
+    request: JsonRpcRequest,
+  ) => Promise<Record<string, unknown>>;
   /** Operational log. */
   readonly log: Logger;
   /** False to send with `fetch` instead of the pooled HTTP/1.1 client (default true for plain
@@ -108,7 +114,8 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
   let info: UpstreamInfo | undefined;
   let nextId = 1;
   let generation = 0;
-  let listening: { key: string; stream: Listening } | undefined;
+  /** One GET stream per upstream session (§5.5), keyed like the sessions. */
+  const listening = new Map<string, Listening>();
   let listenUnsupported = false;
 
   /** Sends a message in the background within its own short deadline. */
@@ -178,23 +185,31 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     }
   }
 
+  /** Opens the GET stream of a new session: what the server sends outside a call goes to the
+   * gateway session that owns it, and to no other. */
   function listen(created: Session): void {
-    if (listening !== undefined || listenUnsupported || closed.signal.aborted) return;
+    if (listenUnsupported || closed.signal.aborted || listening.has(created.key)) return;
+    const onServerRequest = options.onServerRequest;
+    const handler: RequestHandler | undefined = onServerRequest === undefined
+      ? undefined
+      : (request) => onServerRequest(created.key, request);
     const stream = startListening({
       target,
       session: created.ref,
       backoffMs,
       log,
       onNotification: (notification) => listeners.emit(notification, created.key),
-      onRequest: (request) => answerLater(created, request),
+      onRequest: (request) => answerLater(created, request, handler),
       onUnsupported: () => {
+        // The server offers no GET stream (405): none is opened for its later sessions either.
         listenUnsupported = true;
-        listening = undefined;
+        unlisten(created);
       },
-      onGone: () => {
-        listening = undefined;
-        drop(created);
-        relisten();
+      onGone: (code) => {
+        // The session is over for the server: the stream is not retried (no loop on a dead id).
+        unlisten(created);
+        if (code === 404) drop(created);
+        else log.debug(`Upstream "${name}" refused a session's GET stream (HTTP 400); ended`);
       },
       // /healthz shows a dead upstream as soon as its stream cannot reconnect (issue 11).
       onUnreachable: () => {
@@ -204,24 +219,22 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
         status = "up";
       },
     });
-    listening = { key: created.key, stream };
+    listening.set(created.key, stream);
   }
 
-  /** Moves the GET stream to another live session, if any. */
-  function relisten(): void {
-    const next = ready.values().next();
-    if (!next.done) listen(next.value);
+  /** Stops the GET stream of a session (in the background), if it is the one running. */
+  function unlisten(owner: Session): void {
+    const stream = listening.get(owner.key);
+    if (stream === undefined || ready.get(owner.key) !== owner) return;
+    listening.delete(owner.key);
+    background.track(stream.stop());
   }
 
   function drop(gone: Session): void {
     if (ready.get(gone.key) !== gone) return;
+    unlisten(gone);
     ready.delete(gone.key);
     pending.delete(gone.key);
-    if (listening?.key === gone.key) {
-      const stream = listening.stream;
-      listening = undefined;
-      background.track(stream.stop());
-    }
   }
 
   async function request(
@@ -321,10 +334,8 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     if (starting === undefined) return;
     const current = await starting.catch(() => undefined);
     if (current === undefined) return;
-    const wasListening = listening?.key === key;
     drop(current);
     ready.delete(key);
-    if (wasListening) relisten();
     if (current.ref.id === undefined) return;
     const headers = buildHeaders(target, current.ref, {});
     await withDeadline(BACKGROUND_TIMEOUT_MS, async (signal) => {
@@ -346,11 +357,9 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     closeSession,
     async close() {
       closed.abort();
-      if (listening !== undefined) {
-        const stream = listening.stream;
-        listening = undefined;
-        await stream.stop();
-      }
+      const streams = [...listening.values()];
+      listening.clear();
+      await Promise.all(streams.map((stream) => stream.stop()));
       await Promise.all([...pending.keys()].map((key) => closeSession(key)));
       await background.drain();
       await target.http1?.close();

@@ -1,4 +1,5 @@
-/** The GET SSE stream of one upstream session: server-initiated messages, reconnected with backoff. */
+/** The GET SSE stream of one upstream session: server-initiated messages, reconnected with backoff
+ * until the session ends (405, 404 and 400 end it for good). */
 import type { Logger } from "../../log.ts";
 import { classifyMessage, type JsonRpcNotification, type JsonRpcRequest } from "../jsonrpc.ts";
 import { UpstreamError } from "./upstream.ts";
@@ -28,8 +29,9 @@ export interface ListenOptions {
   readonly onRequest: (request: JsonRpcRequest) => void;
   /** The upstream answered 405: it offers no such stream (the loop ends). */
   readonly onUnsupported: () => void;
-  /** The upstream answered 404: the session is gone (the loop ends). */
-  readonly onGone: () => void;
+  /** The upstream answered 404 (session gone) or 400 (session unknown to it, as some servers
+   * answer): the loop ends, the stream is not retried. */
+  readonly onGone: (status: 404 | 400) => void;
   /** The upstream could not be reached (connection failed); the loop retries with backoff. */
   readonly onUnreachable?: () => void;
   /** The stream (re)opened: the upstream is reachable again. */
@@ -70,10 +72,11 @@ export function startListening(options: ListenOptions): Listening {
         await backOff(wait);
         continue;
       }
-      if (response.status === 405 || response.status === 404) {
+      const status = response.status;
+      if (status === 405 || status === 404 || status === 400) {
         await discard(response);
-        if (response.status === 405) options.onUnsupported();
-        else options.onGone();
+        if (status === 405) options.onUnsupported();
+        else options.onGone(status);
         break;
       }
       if (!response.ok || mediaType(response) !== "text/event-stream" || response.body === null) {

@@ -216,34 +216,37 @@ Deno.test("http upstream: sessions per key, one shared initialize per key, DELET
   expect(fixture.stats.deletes).toBe(3);
 });
 
-Deno.test("http upstream: the GET stream delivers list_changed with its session key", async () => {
+Deno.test("http upstream: each session's GET stream delivers its list_changed with its own key", async () => {
   const fixture = startFixtureHttpServer();
   const upstream = client(fixture.url);
   const seen: [JsonRpcNotification, string | null][] = [];
   let arrived!: () => void;
-  const delivered = new Promise<void>((resolve) => arrived = resolve);
+  let delivered = new Promise<void>((resolve) => arrived = resolve);
   const stop = upstream.onNotification((n, key) => {
     seen.push([n, key]);
-    arrived();
+    if (seen.length % 2 === 0) arrived();
   });
   try {
     await upstream.request("first", "tools/list", undefined, CALL);
     await upstream.request("second", "tools/list", undefined, CALL);
-    await fixture.waitFor((stats) => stats.getStreams === 1);
+    await fixture.waitFor((stats) => stats.getStreams === 2);
+    const gets = fixture.stats.requests.filter((r) => r.httpMethod === "GET");
+    expect(gets.map((r) => r.headers["mcp-session-id"]).sort()).toEqual(
+      [...fixture.stats.sessionIds].sort(),
+    );
     await fixture.sendToolListChanged();
     await delivered;
-    expect(seen).toEqual([[
-      { jsonrpc: "2.0", method: "notifications/tools/list_changed" },
-      "first",
-    ]]);
-    const gets = fixture.stats.requests.filter((r) => r.httpMethod === "GET");
-    expect(gets[0].headers["mcp-session-id"]).toBe(fixture.stats.sessionIds[0]);
+    const note = { jsonrpc: "2.0", method: "notifications/tools/list_changed" };
+    expect(seen.map(([, key]) => key).sort()).toEqual(["first", "second"]);
+    expect(seen.map(([n]) => n)).toEqual([note, note]);
+    // The server forgets both sessions: the next request opens a new session and a new stream.
     await fixture.forgetSessions();
     await upstream.request("second", "tools/list", undefined, CALL);
-    await fixture.waitFor((stats) => stats.getStreams === 2);
-    const moved = new Promise<void>((resolve) => arrived = resolve);
+    await fixture.waitFor((stats) => stats.getStreams === 3);
+    delivered = new Promise<void>((resolve) => arrived = resolve);
+    seen.length = 1;
     await fixture.sendToolListChanged();
-    await moved;
+    await delivered;
     expect(seen[1][1]).toBe("second");
   } finally {
     stop();

@@ -25,6 +25,7 @@ import {
   type RequestScope,
   resultOf,
   scopeError,
+  SHARED_PROCESS_CAPABILITIES,
 } from "./upstream_common.ts";
 import {
   childEnvironment,
@@ -150,7 +151,7 @@ export function createStdioUpstream(options: StdioUpstreamOptions): UpstreamClie
     child.exited.then((exit) => exited(run, exit));
     const scope = createRequestScope({ timeoutMs: options.startTimeoutMs, closed: closed.signal });
     try {
-      const params = initializeParams(options.clientInfo);
+      const params = initializeParams(options.clientInfo, SHARED_PROCESS_CAPABILITIES);
       const { answer } = sendRequest(run, { method: "initialize", params }, {});
       const response = await raceAbort(answer, scope.signal, () => new Error("start aborted"));
       const found = parseInitializeResult(name, resultOf(response));
