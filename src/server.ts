@@ -120,6 +120,7 @@ export async function startGateway(
       redisUrl: config.redisUrl,
       prefix: config.redisPrefix,
       timeoutMs: config.redisTimeoutMs,
+      sessionIdleMs: config.sessionIdleMs,
       log,
     });
   } catch (error) {
@@ -258,6 +259,7 @@ export async function startGateway(
     store,
     limiter,
     sharedState: shared,
+    sharedSessions: shared.sessions,
     audit,
     clock,
     monotonic: () => performance.now(),
@@ -342,7 +344,12 @@ export async function startGateway(
     const now = clock();
     limiter.sweep(now);
     for (const session of sessions.expire(now)) {
-      void endSession(session, "session expired (idle)", sessionDeps);
+      // Several replicas (§13): idle here may still be in use elsewhere; the shared record keeps
+      // the session's own deadline and another request here takes it back in.
+      const reason = shared.sessions === undefined
+        ? "session expired (idle)"
+        : "session expired (idle on this replica)";
+      void endSession(session, reason, sessionDeps);
     }
     for (const key of appDeps.apiSessions.expire(now)) void federation.closeSession(key);
   }, 10_000);

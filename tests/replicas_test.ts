@@ -5,6 +5,8 @@
 import { expect } from "expect";
 import { join } from "node:path";
 import { type GatewayProcess, serveGateway } from "./gateway_process.ts";
+import { stdioFixtureCommand } from "./fixtures/stdio_server.ts";
+import { connectClient } from "./mcp_client.ts";
 import { redisSkipReason, startRedis } from "./redis_server.ts";
 
 const skip = redisSkipReason();
@@ -30,8 +32,8 @@ async function call(gw: GatewayProcess, replica: number, model: string, session:
   return { replica, status: response.status, body: await response.json() } as Answer;
 }
 
-async function startPair(cwd: string, redisUrl: string, prefix: string) {
-  await Deno.writeTextFile(join(cwd, "policies.yaml"), POLICY);
+async function startPair(cwd: string, redisUrl: string, prefix: string, policy = POLICY) {
+  await Deno.writeTextFile(join(cwd, "policies.yaml"), policy);
   const env = (i: number) => ({
     REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
@@ -149,6 +151,84 @@ Deno.test({
         }
       }
     } finally {
+      await Deno.remove(cwd, { recursive: true });
+    }
+  },
+});
+
+const PROXY_POLICY =
+  `defaults:\n  timezone: UTC\nrules:\n  - model: "*"\n    allow_tools: ["*"]\n` +
+  `upstreams:\n  local:\n    command: ${JSON.stringify(stdioFixtureCommand())}\n`;
+
+/** One JSON-RPC request to `/mcp` of `url` in session `id`; the message answered (JSON or SSE). */
+async function rpc(url: string, id: string, method: string, params: Record<string, unknown> = {}) {
+  const response = await fetch(url + "/mcp", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": id,
+      "mcp-protocol-version": "2025-06-18",
+      "x-model-id": "m1",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 7, method, params }),
+  });
+  const text = await response.text();
+  const data = response.headers.get("content-type")?.includes("text/event-stream")
+    ? text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).at(-1)
+    : text;
+  return { status: response.status, message: JSON.parse(data ?? "null") };
+}
+
+Deno.test({
+  name:
+    "a session opened on replica A is used on B (upstream session made there), ended on B for A",
+  ignore: skip !== undefined,
+  async fn() {
+    const redis = await startRedis();
+    const cwd = await Deno.makeTempDir();
+    const [a, b] = await startPair(cwd, redis.url, "s:", PROXY_POLICY);
+    const agent = await connectClient(a.url, { "x-model-id": "m1" });
+    try {
+      const id = agent.transport.sessionId!;
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+      const listed = await rpc(b.url, id, "tools/list");
+      expect(listed.status).toBe(200);
+      const names = listed.message.result.tools.map((t: { name: string }) => t.name);
+      expect(names).toContain("local.echo");
+      const called = await rpc(b.url, id, "tools/call", {
+        name: "local.echo",
+        arguments: { text: "via B" },
+      });
+      expect(called.message.result.structuredContent).toEqual({ text: "via B" });
+      // A still serves it too.
+      const onA = await agent.client.callTool({ name: "local.echo", arguments: { text: "A" } });
+      expect(onA.structuredContent).toEqual({ text: "A" });
+      // A foreign, made-up id is no session on either replica.
+      expect((await rpc(b.url, "f".repeat(64), "tools/list")).status).toBe(404);
+      // DELETE on B ends it everywhere: A answers 404 next.
+      const deleted = await fetch(b.url + "/mcp", {
+        method: "DELETE",
+        headers: { "mcp-session-id": id, "x-model-id": "m1" },
+      });
+      await deleted.body?.cancel();
+      expect(deleted.status).toBe(200);
+      expect((await rpc(a.url, id, "tools/list")).status).toBe(404);
+
+      // Redis gone: a shared session is not served on stale state, on either replica.
+      const second = await connectClient(a.url, { "x-model-id": "m1" });
+      const id2 = second.transport.sessionId!;
+      expect((await rpc(b.url, id2, "tools/list")).status).toBe(200);
+      await redis.kill();
+      const refusedB = await rpc(b.url, id2, "tools/list");
+      expect(refusedB.status).toBe(503);
+      expect(refusedB.message.error.message).toContain("shared session store is unavailable");
+      expect((await rpc(a.url, id2, "tools/list")).status).toBe(503);
+      await second.client.close().catch(() => {});
+    } finally {
+      await agent.client.close().catch(() => {});
+      await stopAll([a, b]);
+      await redis.stop();
       await Deno.remove(cwd, { recursive: true });
     }
   },

@@ -7,6 +7,7 @@ import type { ClientRequests } from "../mcp/server/client_requests.ts";
 import type { IdleKeys } from "../mcp/server/idle_keys.ts";
 import type { Relay } from "../mcp/relay/relay.ts";
 import type { SessionStore } from "../mcp/server/sessions.ts";
+import type { SharedSessions } from "../shared_state/session_records.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { StateStore } from "../state/store.ts";
 
@@ -48,6 +49,8 @@ export interface AppDeps {
   readonly federation: Federation;
   /** Gateway MCP sessions. */
   readonly sessions: SessionStore;
+  /** Session records shared with other replicas (§13); undefined = this process only. */
+  readonly sharedSessions?: SharedSessions;
   /** Extra accepted `Host` names on /mcp. */
   readonly allowedHosts: readonly string[];
   /** Extra accepted `Origin`s on /mcp. */

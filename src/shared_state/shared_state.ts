@@ -3,6 +3,7 @@
 import { createLimiter, type Limiter } from "../limits/limiter.ts";
 import { connectRedis, type RedisConnection } from "./redis_client.ts";
 import { createRedisLimiter } from "./redis_limiter.ts";
+import { createRedisSessions, type SharedSessions } from "./session_records.ts";
 
 /** The shared state of the gateway: limiter counters, and whether the store answers. */
 export interface SharedState {
@@ -12,6 +13,8 @@ export interface SharedState {
   readonly limiter: Limiter;
   /** False while the store cannot be reached (calls needing it are then refused). */
   readonly healthy: boolean;
+  /** MCP session records for other replicas; undefined in memory (one process). */
+  readonly sessions?: SharedSessions;
   /** The Redis connection; undefined in memory. */
   readonly redis?: RedisConnection;
   /** Closes the store's connections. */
@@ -26,6 +29,8 @@ export interface SharedStateOptions {
   readonly prefix: string;
   /** Bound on every store call. */
   readonly timeoutMs: number;
+  /** Idle time after which a session record expires (SESSION_IDLE_MS). */
+  readonly sessionIdleMs: number;
   /** Operational messages (connection lost and back, failed calls). */
   readonly log: { info(message: string): void; error(message: string): void };
 }
@@ -70,6 +75,11 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
     get healthy() {
       return redis.up;
     },
+    sessions: createRedisSessions({
+      client: redis.client,
+      prefix: options.prefix,
+      idleMs: options.sessionIdleMs,
+    }),
     redis,
     close: () => redis.close(),
   };

@@ -16,6 +16,8 @@ import type { ToolCallDeps } from "../relay/tool_call.ts";
 import { revocationReason } from "./revocation.ts";
 import { refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
+import { sessionRecord, syncSharedSession } from "./shared_sessions.ts";
+import type { SharedSessions } from "../../shared_state/session_records.ts";
 import { modelIdFromClientName } from "./client_model_id.ts";
 import { INSTRUCTIONS_WAIT_MS, sessionInstructions } from "./instructions.ts";
 
@@ -37,6 +39,8 @@ export interface EndpointDeps extends MethodDeps {
   readonly maxBodyBytes: number;
   /** The gateway's version for `serverInfo`. */
   readonly version: string;
+  /** Session records shared with other replicas (§13); undefined = this process only. */
+  readonly sharedSessions?: SharedSessions;
 }
 
 /** Who is calling: the agent (null in open identity mode) and the hash of the key it used. */
@@ -235,6 +239,28 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       return refuse(503, `${created.reason}; try again later`, { headers: { "retry-after": "1" } });
     }
     const { session } = created;
+    if (deps.sharedSessions !== undefined) {
+      try {
+        await deps.sharedSessions.save(session.id, sessionRecord(session));
+      } catch (error) {
+        deps.sessions.delete(session.id);
+        session.ended = true;
+        deps.log.error(`Shared session store call failed: ${(error as Error).message}`);
+        recordEvent(deps.audit, {
+          event: "mcp_session",
+          agentId,
+          modelId,
+          sessionId: session.auditId,
+          status: "error",
+          reasonCode: "state_unavailable",
+          reason: "the shared session store (Redis) cannot be reached; session not started",
+          policyVersion: policy.version,
+        }, { now: deps.clock(), newId: deps.newId });
+        return refuse(503, "the shared session store is unavailable; try again later", {
+          headers: { "retry-after": "1" },
+        });
+      }
+    }
     // Past the agent's quota (§12 MAX_SESSIONS_PER_AGENT) its own least recently used session
     // made room: ended properly (upstream sessions, streams, audit), never silently dropped.
     for (const old of created.evicted) {
@@ -326,6 +352,9 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     if (request.method !== "POST" && request.method !== "GET" && request.method !== "DELETE") {
       return refuse(405, "use POST, GET or DELETE", { headers: { allow: "GET, POST, DELETE" } });
     }
+    // Several replicas (§13): the session may have been created, used or ended on another one.
+    const unavailable = await syncSharedSession(request, deps);
+    if (unavailable !== undefined) return unavailable;
     const identity = authenticate(request);
     if (!identity.ok) return identity.response;
     if (request.method === "GET") {
@@ -345,6 +374,18 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     if (request.method === "DELETE") {
       const found = sessionFor(request, identity.caller);
       if (!found.ok) return found.response;
+      if (deps.sharedSessions !== undefined) {
+        // Gone for every replica, or not ended at all (it would live on elsewhere).
+        const removed = await deps.sharedSessions.remove(found.session.id).then(
+          () => true,
+          () => false,
+        );
+        if (!removed) {
+          return refuse(503, "the shared session store is unavailable; try again later", {
+            headers: { "retry-after": "1" },
+          });
+        }
+      }
       deps.sessions.delete(found.session.id);
       await endSession(found.session, "session ended by the client", deps);
       return new Response(null, { status: 200 });

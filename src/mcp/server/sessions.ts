@@ -78,6 +78,8 @@ export interface SessionStore {
    * caller ends it); a full table with none of the creator's sessions refuses.
    */
   create(fields: NewSession, now: number): CreateOutcome;
+  /** Takes in a session another replica created (§13), under its id; the same quotas apply. */
+  adopt(fields: NewSession & { readonly id: string }, now: number): CreateOutcome;
   /** The live session with this audit id (`mcp-…`), not touched; for routing upstream messages. */
   byAuditId(auditId: string): McpSession | undefined;
   /** Every live session. */
@@ -159,46 +161,48 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
     return first;
   };
 
+  const insert = (fields: NewSession, now: number, id: string): CreateOutcome => {
+    const owner = fields.agentId;
+    const own = byOwner.get(owner);
+    const evicted: McpSession[] = [];
+    const quota = owner === null ? maxSessions : maxPerAgent;
+    while (own !== undefined && own.size >= quota) {
+      const oldest = victim(own)!;
+      remove(oldest);
+      evicted.push(oldest);
+    }
+    if (sessions.size >= maxSessions) {
+      // Full: make room only from the creator's own sessions, never another agent's.
+      const oldest = own === undefined ? undefined : victim(own);
+      if (oldest === undefined) {
+        return { ok: false, reason: `the gateway holds its maximum of ${maxSessions} sessions` };
+      }
+      remove(oldest);
+      evicted.push(oldest);
+    }
+    const session: McpSession = {
+      ...fields,
+      id,
+      auditId: auditSessionId(id),
+      lastSeen: now,
+      revoked: undefined,
+      ended: false,
+      inFlight: new Map(),
+      streams: createStreamHub({ priming: fields.protocolVersion >= "2025-11-25" }),
+      pending: new Map(),
+      nextRequestId: 0,
+    };
+    sessions.set(id, session);
+    byAudit.set(session.auditId, session);
+    if (own === undefined || own.size === 0) {
+      byOwner.set(owner, new Map([[id, session]]));
+    } else own.set(id, session);
+    return { ok: true, session, evicted };
+  };
+
   return {
-    create(fields, now) {
-      const owner = fields.agentId;
-      const own = byOwner.get(owner);
-      const evicted: McpSession[] = [];
-      const quota = owner === null ? maxSessions : maxPerAgent;
-      while (own !== undefined && own.size >= quota) {
-        const oldest = victim(own)!;
-        remove(oldest);
-        evicted.push(oldest);
-      }
-      if (sessions.size >= maxSessions) {
-        // Full: make room only from the creator's own sessions, never another agent's.
-        const oldest = own === undefined ? undefined : victim(own);
-        if (oldest === undefined) {
-          return { ok: false, reason: `the gateway holds its maximum of ${maxSessions} sessions` };
-        }
-        remove(oldest);
-        evicted.push(oldest);
-      }
-      const id = newSessionId();
-      const session: McpSession = {
-        ...fields,
-        id,
-        auditId: auditSessionId(id),
-        lastSeen: now,
-        revoked: undefined,
-        ended: false,
-        inFlight: new Map(),
-        streams: createStreamHub({ priming: fields.protocolVersion >= "2025-11-25" }),
-        pending: new Map(),
-        nextRequestId: 0,
-      };
-      sessions.set(id, session);
-      byAudit.set(session.auditId, session);
-      if (own === undefined || own.size === 0) {
-        byOwner.set(owner, new Map([[id, session]]));
-      } else own.set(id, session);
-      return { ok: true, session, evicted };
-    },
+    create: (fields, now) => insert(fields, now, newSessionId()),
+    adopt: ({ id, ...fields }, now) => insert(fields, now, id),
     get(id, now) {
       const session = sessions.get(id);
       if (!session || expired(session, now)) return undefined;
