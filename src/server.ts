@@ -80,6 +80,16 @@ export async function resolveSources(
   };
 }
 
+/** This machine's name: `Deno.hostname()` when --allow-sys grants it (never a prompt), else
+ * /etc/hostname, else `localhost`. */
+export async function hostName(): Promise<string> {
+  const granted = Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted";
+  if (granted) return Deno.hostname();
+  const text = await Deno.readTextFile("/etc/hostname").catch(() => "");
+  const name = text.trim();
+  return /^[A-Za-z0-9_.-]{1,200}$/.test(name) ? name : "localhost";
+}
+
 /** How long shutdown lets requests in flight finish before it closes every connection. */
 export const SHUTDOWN_GRACE_MS = 5000;
 
@@ -114,6 +124,8 @@ export async function startGateway(
     };
   }
   const listener = listening.listener;
+  // Every audit line names its replica (§13): GATEWAY_ID, else this host and port.
+  const gatewayId = config.gatewayId ?? `${await hostName()}:${listener.addr.port}`;
   let shared: SharedState;
   try {
     shared = await openSharedState({
@@ -134,6 +146,7 @@ export async function startGateway(
       path: config.auditLogPath,
       stdout: config.auditStdout ? (options.stdout ?? Deno.stdout) : null,
       maxBytes: config.auditMaxBytes,
+      gatewayId,
       onError: (message) => log.error(`Audit log failing, refusing decisions: ${message}`),
       onRecover: () => log.info("Audit log writable again"),
     });

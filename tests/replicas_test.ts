@@ -137,9 +137,16 @@ Deno.test({
       await redis.stop();
     }
     try {
-      // Every answer, 200 and 503 alike, has its line in the replica's own audit file.
+      // Every answer, 200 and 503 alike, has its line in the replica's own audit file, and
+      // every line names the replica that wrote it (gateway_id: hostname:port by default).
+      const names = new Set<unknown>();
       for (const replica of [0, 1]) {
         const lines = await auditLines(join(cwd, `audit-${replica}.log`));
+        const port = new URL(gateways[replica].url).port;
+        const own = new Set(lines.map((l) => l.gateway_id));
+        expect(own.size).toBe(1);
+        expect(String([...own][0])).toMatch(new RegExp(`^[A-Za-z0-9_.-]+:${port}$`));
+        names.add([...own][0]);
         const byId = new Map(lines.map((l) => [l.event_id, l]));
         for (const a of answers.filter((x) => x.replica === replica)) {
           const line = byId.get(a.body.event_id);
@@ -150,6 +157,7 @@ Deno.test({
           ]);
         }
       }
+      expect(names.size).toBe(2);
     } finally {
       await Deno.remove(cwd, { recursive: true });
     }

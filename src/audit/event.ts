@@ -31,6 +31,7 @@ export const AUDIT_FIELDS = [
   "latency_ms",
   "upstream_ms",
   "policy_version",
+  "gateway_id",
   "prev_hash",
   "hash",
 ] as const;
@@ -97,6 +98,8 @@ export interface AuditEvent {
   upstream_ms: number | null;
   /** Policy version or null. */
   policy_version: string | null;
+  /** The replica that wrote the line (`GATEWAY_ID`, §13); set by the sink, null before. */
+  gateway_id: string | null;
   /** Hash of the previous line (null until chained). */
   prev_hash: string | null;
   /** sha256 of this line's text up to `prev_hash` (null until chained). */
@@ -142,6 +145,7 @@ export function buildAuditRecord(
     latency_ms: milliseconds(input.latencyMs) ?? 0,
     upstream_ms: milliseconds(input.upstreamMs),
     policy_version: input.policyVersion,
+    gateway_id: null,
     prev_hash: null,
     hash: null,
   };

@@ -54,6 +54,7 @@ Deno.test("buildAuditEvent writes every field in the §6 order", () => {
     latency_ms: 0.123,
     upstream_ms: null,
     policy_version: "abcdef012345",
+    gateway_id: null,
     prev_hash: null,
     hash: null,
   });

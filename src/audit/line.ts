@@ -51,7 +51,7 @@ export function linePrefix(event: AuditEvent, payloadJson?: string | null): stri
       q(event.latency_ms)
     },"upstream_ms":${q(event.upstream_ms ?? null)},"policy_version":${
       q(event.policy_version ?? null)
-    },"prev_hash":"`;
+    },"gateway_id":${q(event.gateway_id ?? null)},"prev_hash":"`;
 }
 
 const TIMESTAMP_AT = '{"timestamp":"'.length;

@@ -32,6 +32,8 @@ export interface AuditSinkOptions {
   onError?: (message: string) => void;
   /** Called when writing works again after a failure. */
   onRecover?: () => void;
+  /** This replica's name, written in every line (`GATEWAY_ID`, §13); absent = null. */
+  gatewayId?: string;
   /** Where lines are hashed: batches of 32+ on a worker thread by default. */
   chainer?: ChainerOptions;
 }
@@ -109,6 +111,7 @@ function lineStart(run: ChainedRun, line: number): number {
 /** Opens (creating if needed) the audit log at `options.path`, continuing its hash chain. */
 export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSink> {
   const path = options.path;
+  const gatewayId = options.gatewayId ?? null;
   const interval = Math.max(1, options.flushIntervalMs ?? 20);
   const maxBytes = Math.max(0, options.maxBytes ?? 0);
   const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
@@ -387,6 +390,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       dropped++;
       return false;
     }
+    if (gatewayId !== null) event.gateway_id = gatewayId;
     let held: HeldEvent;
     try {
       held = { prefix: flatten(linePrefix(event, payloadJson)), prev: null, hash: null };

@@ -369,3 +369,22 @@ Deno.test("sink: open refuses a file whose last line has no hash", async () => {
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("sink: gateway_id (GATEWAY_ID, §13) is in every line, after policy_version, hashed", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  await withSink({ path, gatewayId: "gw-a:8081" }, (sink) => {
+    for (let i = 0; i < 3; i++) sink.append(event(i));
+    expect(sink.recent().map((e) => e.gateway_id)).toEqual(["gw-a:8081", "gw-a:8081", "gw-a:8081"]);
+  });
+  const written = (await lines(path)).filter((l) => l !== "");
+  expect(written.length).toBe(3);
+  for (const line of written) {
+    expect(line).toContain('"policy_version":"0123456789ab","gateway_id":"gw-a:8081","prev_hash"');
+  }
+  expect(verifyLines(written, { from: GENESIS_HASH }).ok).toBe(true);
+  // The name is covered by the hash: changing it breaks the chain.
+  const forged = [written[0].replace('"gw-a:8081"', '"gw-b:8081"'), ...written.slice(1)];
+  expect(verifyLines(forged, { from: GENESIS_HASH }).ok).toBe(false);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -60,6 +60,8 @@ export interface Config {
   readonly redisPrefix: string;
   /** Bound on every shared-state (Redis) call, in milliseconds. */
   readonly redisTimeoutMs: number;
+  /** This replica's name in every audit line; undefined = hostname + ":" + port. */
+  readonly gatewayId?: string;
 }
 
 /**
@@ -92,6 +94,7 @@ export const CONFIG_KEYS = {
   REDIS_URL: "redisUrl",
   REDIS_PREFIX: "redisPrefix",
   REDIS_TIMEOUT_MS: "redisTimeoutMs",
+  GATEWAY_ID: "gatewayId",
 } as const satisfies Record<string, keyof Config>;
 
 /** The result of parsing: a config, or every problem found. */
@@ -154,6 +157,14 @@ export function parseConfig(env: Env): ConfigResult {
       `REDIS_PREFIX: 1 to 64 characters among letters, digits and _ . : { } -, got "${redisPrefix}"`,
     );
   }
+  const gatewayId = env.GATEWAY_ID === undefined || env.GATEWAY_ID === ""
+    ? undefined
+    : env.GATEWAY_ID;
+  if (gatewayId !== undefined && !/^[A-Za-z0-9_.:-]{1,128}$/.test(gatewayId)) {
+    errors.push(
+      `GATEWAY_ID: 1 to 128 characters among letters, digits and _ . : -, got "${gatewayId}"`,
+    );
+  }
   const config: Config = {
     port: int("PORT", 8080, 0, 65535),
     host: text("HOST", "127.0.0.1"),
@@ -183,6 +194,7 @@ export function parseConfig(env: Env): ConfigResult {
     redisUrl,
     redisPrefix,
     redisTimeoutMs: int("REDIS_TIMEOUT_MS", 250, 1, 60_000),
+    gatewayId,
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -100,3 +100,12 @@ Deno.test("REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS: defaults, checks, every er
     "REDIS_TIMEOUT_MS",
   ]);
 });
+
+Deno.test("GATEWAY_ID: optional, checked", () => {
+  const set = parseConfig({ GATEWAY_ID: "gw-a:8081" });
+  expect(set.ok && set.config.gatewayId).toBe("gw-a:8081");
+  const unset = parseConfig({});
+  expect(unset.ok && unset.config.gatewayId).toBeUndefined();
+  const bad = parseConfig({ GATEWAY_ID: "a b\n" });
+  expect(bad.ok ? [] : bad.errors.map((e) => e.split(":")[0])).toEqual(["GATEWAY_ID"]);
+});
