@@ -6,6 +6,7 @@ import { openAuditSink } from "./audit/sink.ts";
 import { chainFiles, countLogLines } from "./audit/verify.ts";
 import type { Config } from "./config/config.ts";
 import { openSharedState, type SharedState } from "./shared_state/shared_state.ts";
+import { linkPeerReloads, type PeerReloads } from "./shared_state/peer_reload.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { recordEvent } from "./pipeline.ts";
@@ -218,6 +219,7 @@ export async function startGateway(
     onReload: (result, state) => {
       if (result.ok) {
         log.info(`Policy reloaded: version ${result.version}`);
+        peers?.announce();
         const changed = policyChecked.version !== state.policy.version;
         revokeStale(state.policy);
         federation.apply(state.policy).then(
@@ -239,6 +241,25 @@ export async function startGateway(
       }, { now: clock(), newId });
     },
   });
+  // Several replicas (§13): a good reload here makes the others reload too.
+  let peers: PeerReloads | undefined;
+  if (shared.redis !== undefined) {
+    try {
+      peers = await linkPeerReloads({
+        redis: shared.redis,
+        channel: `${config.redisPrefix}reload`,
+        gatewayId,
+        reload: () => store.reload(),
+        timeoutMs: config.redisTimeoutMs,
+        log,
+      });
+    } catch (error) {
+      listener.close();
+      await audit.close();
+      await shared.close();
+      return { ok: false, errors: [(error as Error).message] };
+    }
+  }
   const policy = loaded.state.policy;
   await federation.apply(policy);
   recordEvent(audit, {
@@ -395,6 +416,7 @@ export async function startGateway(
             log.warn(`Upstreams not closed within ${SHUTDOWN_GRACE_MS} ms; leaving them`);
           }
           await pins.flush().catch(() => {});
+          peers?.close();
           await shared.close().catch(() => {});
           await audit.close();
           // The anchor for `verify-log --head/--expect-lines` (§12): proves later that no line

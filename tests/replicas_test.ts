@@ -118,7 +118,12 @@ Deno.test({
       expect(await health.json()).toEqual({ status: "degraded" });
       await redis.restart();
       const back = answers.length;
-      await waitFor(() => answers.slice(back).filter((a) => a.status === 200).length >= 20);
+      // Both replicas serve again (each reconnects on its own schedule).
+      for (const replica of [0, 1]) {
+        await waitFor(() =>
+          answers.slice(back).filter((a) => a.status === 200 && a.replica === replica).length >= 10
+        );
+      }
       stop = true;
       await Promise.all(workers);
 
@@ -237,6 +242,67 @@ Deno.test({
       await agent.client.close().catch(() => {});
       await stopAll([a, b]);
       await redis.stop();
+      await Deno.remove(cwd, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "POST /reload on replica A makes replica B reload its own policy (pub/sub), once",
+  ignore: skip !== undefined,
+  async fn() {
+    const redis = await startRedis();
+    const cwd = await Deno.makeTempDir();
+    // Each replica its own policy file: only the message can make B reload, not a watcher.
+    const start = async (i: number) => {
+      await Deno.writeTextFile(join(cwd, `policy-${i}.yaml`), POLICY);
+      return await serveGateway(cwd, {
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: "r:",
+        POLICY_PATH: join(cwd, `policy-${i}.yaml`),
+        AUDIT_LOG_PATH: join(cwd, `audit-${i}.log`),
+        PINS_PATH: join(cwd, `pins-${i}.json`),
+        ADMIN_TOKEN: "admin-token-0123456789",
+      });
+    };
+    const a = await start(0);
+    const b = await start(1);
+    const reloads = async (i: number) =>
+      (await auditLines(join(cwd, `audit-${i}.log`))).filter((l) => l.event === "policy_reload");
+    // The audit is written in batches: wait for B's count of reload lines to reach `n`.
+    const reach = async (i: number, n: number) => {
+      const deadline = performance.now() + 10_000;
+      let seen = 0;
+      while (performance.now() < deadline) {
+        seen = (await reloads(i).catch(() => [])).length;
+        if (seen >= n) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return seen;
+    };
+    try {
+      expect(await reach(1, 1)).toBe(1); // start-up
+      const answer = await fetch(a.url + "/reload", {
+        method: "POST",
+        headers: {
+          authorization: "Bearer admin-token-0123456789",
+          "content-type": "application/json",
+        },
+        body: "{}",
+      });
+      await answer.body?.cancel();
+      expect(answer.status).toBe(200);
+      expect(await reach(1, 2)).toBe(2);
+      expect(b.stderr()).toContain("Policy reload asked by replica");
+    } finally {
+      await stopAll([a, b]);
+      await redis.stop();
+    }
+    try {
+      // B's reload, asked by a peer, was not announced back: A reloaded exactly once.
+      expect((await reloads(0)).length).toBe(2);
+      expect((await reloads(1)).length).toBe(2);
+    } finally {
       await Deno.remove(cwd, { recursive: true });
     }
   },
