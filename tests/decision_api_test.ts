@@ -85,6 +85,7 @@ Deno.test("an allowed call answers 200 and is audited with every field", async (
       "latency_ms",
       "upstream_ms",
       "policy_version",
+      "gateway_id",
       "prev_hash",
       "hash",
     ]);

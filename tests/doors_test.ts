@@ -228,6 +228,7 @@ Deno.test("/healthz: only {status} without the admin token; details with bearer 
         "audit_head",
         "identity_mode",
         "policy_version",
+        "shared_state",
         "status",
         "upstreams",
         "uptime_s",
