@@ -14,6 +14,11 @@ export interface ChainerOptions {
   readonly workerTimeoutMs?: number;
   /** The worker module (default `chain_worker.ts` beside this file). */
   readonly workerUrl?: URL;
+  /**
+   * Start the worker now rather than with the first large batch (the server does): starting it
+   * holds this thread ~30 ms and the first large batch would wait for its module to load.
+   */
+  readonly startNow?: boolean;
 }
 
 /** Chains batches in order; one batch at a time. */
@@ -22,6 +27,8 @@ export interface Chainer {
   chain(batch: readonly string[], prevHash: string): Promise<ChainedBatch>;
   /** Batches chained by the worker so far. */
   readonly workerBatches: number;
+  /** Whether a worker is running (started and not abandoned). */
+  readonly workerStarted: boolean;
   /** Stops the worker. */
   close(): void;
 }
@@ -31,7 +38,7 @@ interface Waiting {
   reject(error: Error): void;
 }
 
-/** Creates a chainer; its worker starts with the first large batch. */
+/** Creates a chainer; its worker starts with the first large batch (or now, with `startNow`). */
 export function createChainer(options: ChainerOptions = {}): Chainer {
   const minWorkerBatch = options.minWorkerBatch ?? 32;
   const timeoutMs = options.workerTimeoutMs ?? 5000;
@@ -104,6 +111,8 @@ export function createChainer(options: ChainerOptions = {}): Chainer {
     });
   }
 
+  if (options.startNow === true && minWorkerBatch !== Infinity) start();
+
   return {
     async chain(batch, prevHash) {
       const running = batch.length >= minWorkerBatch ? start() : undefined;
@@ -120,6 +129,9 @@ export function createChainer(options: ChainerOptions = {}): Chainer {
     },
     get workerBatches() {
       return workerBatches;
+    },
+    get workerStarted() {
+      return worker !== undefined;
     },
     close() {
       usable = false;

@@ -84,6 +84,22 @@ Deno.test("chainer: a worker chains large batches exactly as this thread does", 
   }
 });
 
+Deno.test("chainer: startNow starts the worker before any batch, and chains on it", async () => {
+  const lazy = createChainer({ minWorkerBatch: 8 });
+  const eager = createChainer({ minWorkerBatch: 8, startNow: true });
+  try {
+    expect(lazy.workerStarted).toBe(false);
+    expect(eager.workerStarted).toBe(true);
+    const parts = batch(10);
+    const chained = await eager.chain(parts, GENESIS_HASH);
+    expect(eager.workerBatches).toBe(1);
+    expect(chained.hashes).toEqual(chainBatch(parts, GENESIS_HASH).hashes);
+  } finally {
+    lazy.close();
+    eager.close();
+  }
+});
+
 Deno.test("chainer: a worker that never answers is abandoned for this thread", async () => {
   const silent = new URL("data:application/javascript,self.onmessage = () => {};");
   const chainer = createChainer({ minWorkerBatch: 1, workerUrl: silent, workerTimeoutMs: 50 });
