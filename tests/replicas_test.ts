@@ -75,13 +75,24 @@ Deno.test({
       );
       const allowed = answers.filter((a) => a.status === 200);
       expect(allowed.length).toBe(WINDOW);
-      // Both replicas admitted some: the window is shared, not split.
-      expect(new Set(allowed.map((a) => a.replica)).size).toBe(2);
       for (const a of answers) {
         if (a.status !== 200) expect([a.status, a.body.reason_code]).toEqual([429, "rate_limited"]);
       }
-      // And in memory (no REDIS_URL) each replica would have had its own: the test could fail.
-      expect(allowed.length).toBeLessThan(2 * WINDOW);
+      // Shared, not split: calls alternating one by one between the replicas on another model get
+      // N admitted in all, half on each, then 429 on both (in memory each would admit its own N;
+      // which replica wins the concurrent race above is up to the scheduler, so this part is
+      // sequential).
+      const sequential: Answer[] = [];
+      for (let i = 0; i < WINDOW + 4; i++) {
+        sequential.push(await call(gateways[i % 2], i % 2, "gpt-4.1", `q${i}`));
+      }
+      expect(sequential.slice(0, WINDOW).map((a) => a.status)).toEqual(Array(WINDOW).fill(200));
+      expect(sequential.slice(WINDOW).map((a) => [a.replica, a.status])).toEqual([
+        [WINDOW % 2, 429],
+        [(WINDOW + 1) % 2, 429],
+        [WINDOW % 2, 429],
+        [(WINDOW + 1) % 2, 429],
+      ]);
     } finally {
       await stopAll(gateways);
       await redis.stop();
