@@ -15,6 +15,7 @@ import { createStateStore, type StateStore } from "./state/store.ts";
 import { watchSources } from "./state/watch.ts";
 import { upstreamClientFactory } from "./mcp/upstream/clients.ts";
 import { endSession } from "./mcp/server/endpoint.ts";
+import { endIdleSessions } from "./mcp/server/shared_sessions.ts";
 import { createFederation, type PinEvent } from "./mcp/federation/federation.ts";
 import { pinEventAudit } from "./mcp/federation/catalog_events.ts";
 import { openPinStore, type PinStore } from "./mcp/federation/pins.ts";
@@ -378,14 +379,12 @@ export async function startGateway(
   const sweeper = setInterval(() => {
     const now = clock();
     limiter.sweep(now);
-    for (const session of sessions.expire(now)) {
-      // Several replicas (§13): idle here may still be in use elsewhere; the shared record keeps
-      // the session's own deadline and another request here takes it back in.
-      const reason = shared.sessions === undefined
-        ? "session expired (idle)"
-        : "session expired (idle on this replica)";
-      void endSession(session, reason, sessionDeps);
-    }
+    // Several replicas (§13): idle here may still be in use elsewhere; the shared record keeps
+    // the session's own deadline and another request here takes it back in.
+    void endIdleSessions(sessions.expire(now), {
+      shared: shared.sessions,
+      end: (session, reason) => void endSession(session, reason, sessionDeps),
+    });
     for (const key of appDeps.apiSessions.expire(now)) void federation.closeSession(key);
   }, 10_000);
   Deno.unrefTimer(sweeper);

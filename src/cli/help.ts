@@ -51,6 +51,7 @@ it exits.`,
 Validates a policy file (PATH, else POLICY_PATH, else policies.yaml) as the gateway would load
 it and prints every problem. Exit code 0 when valid, 1 otherwise.`,
   "verify-log": `Usage: ${NAME} verify-log [--from HASH] [--head HASH] [--expect-lines N] [FILE…]
+       ${NAME} verify-log --each FILE…
 
 Verifies the audit hash chain of the FILEs, in order, as one chain. Without FILE: AUDIT_LOG_PATH
 (default audit.log) after its rotated files .1, .2, …
@@ -58,8 +59,10 @@ Verifies the audit hash chain of the FILEs, in order, as one chain. Without FILE
   --head HASH          the last line's hash must be HASH (the head printed at shutdown or on
                        /healthz): proves the file was not cut short
   --expect-lines N     the files must hold at least N lines
-Exit code 0 when intact, 1 when broken, cut short or unreadable (the first bad line is named), 2 on
-a usage error.`,
+  --each               several replicas: every FILE is its own chain (after its rotated files),
+                       verified alone from 64 zeros, one report line per FILE
+Exit code 0 when intact, 1 when broken, cut short or unreadable (the first bad line is named; with
+--each, any FILE), 2 on a usage error.`,
   "hash-key": `Usage: ${NAME} hash-key KEY
 
 Prints the sha256 (hex) of an agent's API key, for agents[].key_sha256 in the policy. KEY must be

@@ -197,3 +197,43 @@ Deno.test("verify-log: bad --head / --expect-lines values are usage errors (exit
     expect(t.err.at(-1)).toContain("--expect-lines N");
   }
 });
+
+Deno.test("verify-log --each: one chain per replica's file, each reported, exit 1 if any fails", async () => {
+  const dir = await Deno.makeTempDir();
+  const a = join(dir, "audit-a.log");
+  const b = join(dir, "audit-b.log");
+  const c = join(dir, "audit-c.log");
+  const headA = await writeLog(a, 3);
+  const headB = await writeLog(b, 4);
+  const headC = await writeLog(c, 3, 1); // rotated: c.1, c.2 then c
+  // As one chain (the default), the second replica's file does not link to the first's head.
+  const joined = io();
+  expect(await verifyLogCommand([a, b], joined)).toBe(1);
+  expect(joined.out[0]).toMatch(new RegExp(`^Broken at ${b}:1: `));
+  const each = io();
+  expect(await verifyLogCommand(["--each", a, b, c], each)).toBe(0);
+  expect(each.out).toEqual([
+    `OK ${a}: 3 lines, head ${headA}`,
+    `OK ${b}: 4 lines, head ${headB}`,
+    `OK ${c} (with 2 rotated files): 3 lines, head ${headC}`,
+    "All 3 chains intact",
+  ]);
+  // One tampered file and one missing file: both reported, the intact one still OK, exit 1.
+  const lines = (await Deno.readTextFile(b)).split("\n");
+  lines[2] = lines[2].replace('"payload":{"i":2}', '"payload":{"i":9}');
+  await Deno.writeTextFile(b, lines.join("\n"));
+  const missing = join(dir, "audit-gone.log");
+  const bad = io();
+  expect(await verifyLogCommand(["--each", a, b, missing], bad)).toBe(1);
+  expect(bad.out[0]).toBe(`OK ${a}: 3 lines, head ${headA}`);
+  expect(bad.out[1]).toMatch(new RegExp(`^Broken at ${b}:3: `));
+  expect(bad.out[2]).toMatch(new RegExp(`^Unreadable ${missing}: Cannot read audit log`));
+  expect(bad.out[3]).toBe("2 of 3 chains broken or unreadable");
+  // --each with one chain's anchors, or with no file, is a usage error.
+  for (const args of [["--each"], ["--each", "--head", headA, a], ["--each", "--from", headA, a]]) {
+    const t = io();
+    expect(await verifyLogCommand(args, t)).toBe(2);
+    expect(t.err[0]).toContain("--each");
+  }
+  await Deno.remove(dir, { recursive: true });
+});

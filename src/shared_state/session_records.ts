@@ -33,6 +33,8 @@ export interface SharedSessions {
   load(id: string): Promise<SessionRecord | undefined>;
   /** Removes the record (the session ended). */
   remove(id: string): Promise<void>;
+  /** True while the record exists (open on some replica); does not push the deadline back. */
+  exists(id: string): Promise<boolean>;
 }
 
 /** Largest record accepted back from the store (a hostile or corrupted value is refused). */
@@ -60,6 +62,9 @@ export function createRedisSessions(
     },
     async remove(id) {
       await client.del(key(id));
+    },
+    async exists(id) {
+      return (await client.exists(key(id))) === 1;
     },
   };
 }

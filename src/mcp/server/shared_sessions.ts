@@ -80,3 +80,41 @@ export async function syncSharedSession(
     });
   }
 }
+
+/** Reasons given when this replica's copy of an idle session is ended (§13). */
+export const IDLE_REASONS = {
+  expired: "session expired (idle)",
+  elsewhere: "session released on this replica (idle here; still open on another replica)",
+  unknown: "session released on this replica (idle here; the shared store did not answer, " +
+    "so whether another replica still uses it is unknown)",
+} as const;
+
+/** Ends this replica's copies of sessions idle here, saying what really happened: with shared
+ * records, a session whose record is alive is still open on another replica (only released
+ * here, taken back in by its next request), and only a session whose record is gone expired. */
+export async function endIdleSessions(
+  idle: readonly McpSession[],
+  options: {
+    readonly shared?: Pick<SharedSessions, "exists">;
+    readonly end: (session: McpSession, reason: string) => void;
+  },
+): Promise<void> {
+  const { shared, end } = options;
+  await Promise.all(idle.map(async (session) => {
+    if (shared === undefined) return end(session, IDLE_REASONS.expired);
+    let alive: boolean | undefined;
+    try {
+      alive = await shared.exists(session.id);
+    } catch {
+      alive = undefined;
+    }
+    end(
+      session,
+      alive === undefined
+        ? IDLE_REASONS.unknown
+        : alive
+        ? IDLE_REASONS.elsewhere
+        : IDLE_REASONS.expired,
+    );
+  }));
+}
