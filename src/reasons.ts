@@ -30,6 +30,20 @@ export const REASONS = {
   payload_too_large: { http: 413, status: "error" },
   unsupported_media_type: { http: 415, status: "error" },
   input_invalid: { http: 422, status: "blocked" },
+  /**
+   * Result scanning (§15): a secret in what the upstream sent back. Blocked (422) with
+   * `scan_results.secrets: block`; with `redact` the result goes out redacted and the line is
+   * `allowed` with this code (HTTP 200 on the decision API).
+   */
+  result_secret: { http: 422, status: "blocked" },
+  /**
+   * Result scanning (§15): text aimed at the model in what the upstream sent back. Blocked (422)
+   * with `scan_results.injection: block`; with `flag` the result goes out flagged and the line is
+   * `allowed` with this code (HTTP 200 on the decision API).
+   */
+  result_injection: { http: 422, status: "blocked" },
+  /** A tool description that reads like an injection (§15), hidden until an admin approves it. */
+  tool_poisoning: { http: 403, status: "blocked" },
   output_invalid: { http: 422, status: "blocked" },
   session_call_cap: { http: 429, status: "blocked" },
   rate_limited: { http: 429, status: "blocked" },

@@ -16,6 +16,8 @@ export interface RuleDescription {
   active_days: string[] | null;
   timezone: string | null;
   rate_limit: { per_model: string | null; per_session: string | null };
+  /** Result scanning in force (§15): the rule's, or the defaults. */
+  scan_results: { secrets: "redact" | "block" | "off"; injection: "flag" | "block" | "off" };
 }
 
 /** An upstream as shown on `GET /policy`: never header or env values. */
@@ -74,6 +76,10 @@ function describeRule(rule: Rule): RuleDescription {
     rate_limit: {
       per_model: rule.rateLimit.perModel?.text ?? null,
       per_session: rule.rateLimit.perSession?.text ?? null,
+    },
+    scan_results: {
+      secrets: rule.scanResults?.secrets ?? "redact",
+      injection: rule.scanResults?.injection ?? "flag",
     },
   };
 }

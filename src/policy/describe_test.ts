@@ -20,6 +20,7 @@ rules:
     active_days: [sun, fri, mon]
     timezone: "Europe/Paris"
     rate_limit: { per_model: "600/minute", per_session: "60/minute" }
+    scan_results: { secrets: block, injection: off }
   - model: "claude-*"
 upstreams:
   calendar:
@@ -62,6 +63,7 @@ Deno.test("describePolicy: JSON-safe view with globs, hours, days and rates as t
         active_days: ["mon", "fri", "sun"],
         timezone: "Europe/Paris",
         rate_limit: { per_model: "600/minute", per_session: "60/minute" },
+        scan_results: { secrets: "block", injection: "off" },
       },
       {
         index: 1,
@@ -77,6 +79,7 @@ Deno.test("describePolicy: JSON-safe view with globs, hours, days and rates as t
         active_days: null,
         timezone: null,
         rate_limit: { per_model: null, per_session: null },
+        scan_results: { secrets: "redact", injection: "flag" },
       },
     ],
     upstreams: [

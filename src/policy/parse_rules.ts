@@ -8,7 +8,7 @@ import {
   type Problems,
 } from "./parse_util.ts";
 import { DAY_NAMES, isValidTimeZone } from "./time.ts";
-import type { HourRange, RateSpec, Rule } from "./types.ts";
+import type { HourRange, RateSpec, Rule, ScanResults } from "./types.ts";
 
 const RULE_KEYS = [
   "model",
@@ -23,6 +23,7 @@ const RULE_KEYS = [
   "active_days",
   "timezone",
   "rate_limit",
+  "scan_results",
 ] as const;
 
 const WINDOWS: Readonly<Record<string, number>> = {
@@ -94,6 +95,9 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
   const rateLimit = map.rate_limit === undefined
     ? {}
     : parseRateLimit(map.rate_limit, `${path}.rate_limit`, problems);
+  const scanResults = map.scan_results === undefined
+    ? undefined
+    : parseScanResults(map.scan_results, `${path}.scan_results`, problems);
   if (model === undefined) return undefined;
   return Object.freeze({
     index,
@@ -109,6 +113,34 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
     ...(activeDays === undefined ? {} : { activeDays }),
     ...(timezone === undefined ? {} : { timezone }),
     rateLimit: Object.freeze(rateLimit),
+    ...(scanResults === undefined ? {} : { scanResults }),
+  });
+}
+
+const SECRETS_MODES = ["redact", "block", "off"] as const;
+const INJECTION_MODES = ["flag", "block", "off"] as const;
+
+/** Checks `scan_results: {secrets, injection}` (§15); a key left out keeps its default. */
+function parseScanResults(
+  value: unknown,
+  path: string,
+  problems: Problems,
+): ScanResults | undefined {
+  const map = expectMapping(value, path, problems);
+  if (map === undefined) return undefined;
+  checkKeys(map, ["secrets", "injection"], path, problems);
+  const pick = <T extends string>(key: string, modes: readonly T[], fallback: T): T => {
+    const mode = map[key];
+    if (mode === undefined) return fallback;
+    if (typeof mode === "string" && (modes as readonly string[]).includes(mode)) return mode as T;
+    // YAML reads a bare `off` as the string "off", but `no`/`false` as a boolean: say so.
+    const got = typeof mode === "string" ? JSON.stringify(mode.slice(0, 40)) : kindOf(mode);
+    problems.add(`${path}.${key}`, `must be ${modes.map((m) => `"${m}"`).join(", ")}, got ${got}`);
+    return fallback;
+  };
+  return Object.freeze({
+    secrets: pick("secrets", SECRETS_MODES, "redact"),
+    injection: pick("injection", INJECTION_MODES, "flag"),
   });
 }
 

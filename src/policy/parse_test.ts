@@ -176,6 +176,20 @@ Deno.test("parsePolicy: rule value checks", () => {
     ['active_days: "mon"', "rules[0].active_days: must be a list of day names"],
     ["timezone: 1", "rules[0].timezone: must be a string"],
     ['rate_limit: "10/minute"', "rules[0].rate_limit: must be a mapping"],
+    ["scan_results: block", "rules[0].scan_results: must be a mapping"],
+    [
+      "scan_results: {secrets: flag}",
+      'rules[0].scan_results.secrets: must be "redact", "block", "off", got "flag"',
+    ],
+    [
+      "scan_results: {injection: redact}",
+      'rules[0].scan_results.injection: must be "flag", "block", "off", got "redact"',
+    ],
+    [
+      "scan_results: {injection: false}",
+      'rules[0].scan_results.injection: must be "flag", "block", "off", got a boolean',
+    ],
+    ["scan_results: {secret: block}", 'rules[0].scan_results: unknown key "secret"'],
   ];
   for (const [body, expected] of table) {
     const text = body.startsWith("model") ? `rules:\n  - ${body}\n` : rule(body);

@@ -54,6 +54,16 @@ export interface Rule {
   readonly timezone?: string;
   /** Sliding-window rate limits. */
   readonly rateLimit: { readonly perModel?: RateSpec; readonly perSession?: RateSpec };
+  /** Result scanning (§15); undefined = the defaults (`DEFAULT_SCAN_SETTINGS`). */
+  readonly scanResults?: ScanResults;
+}
+
+/** A rule's `scan_results` (§15): what to do with secrets and with text aimed at the model. */
+export interface ScanResults {
+  /** `redact` (default), `block` (`result_secret`) or `off`. */
+  readonly secrets: "redact" | "block" | "off";
+  /** `flag` (default), `block` (`result_injection`) or `off`. */
+  readonly injection: "flag" | "block" | "off";
 }
 
 /** An agent identity (§7): a hashed key bound to model globs. */
