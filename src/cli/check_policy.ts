@@ -31,7 +31,8 @@ export async function checkPolicyCommand(args: string[], io: CheckPolicyIo): Pro
   const { policy } = result;
   const identity = policy.agents === null
     ? "open identity mode"
-    : plural(policy.agents.length, "agent");
+    : plural(policy.agents.length, "agent") +
+      (policy.oauth !== undefined ? `, OAuth tokens of ${policy.oauth.issuer}` : "");
   const upstreams = plural(Object.keys(policy.upstreams).length, "upstream");
   io.print(
     `Policy "${path}" is valid (version ${policy.version}, ${

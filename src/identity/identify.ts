@@ -14,6 +14,7 @@ export function findAgent(agents: readonly Agent[], key: string): Agent | undefi
   const presented = createHash("sha256").update(key, "utf8").digest();
   let found: Agent | undefined;
   for (const agent of agents) {
+    if (agent.keySha256 === null) continue; // an OAuth client (§14): no key to present
     const expected = Buffer.from(agent.keySha256, "hex");
     if (expected.length === presented.length && timingSafeEqual(expected, presented)) {
       found ??= agent;

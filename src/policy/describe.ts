@@ -30,7 +30,15 @@ export interface PolicyDescription {
   policy_version: string;
   identity_mode: "agents" | "open";
   defaults: { unknown_schema: "allow" | "deny"; timezone: string | null };
-  agents: Array<{ id: string; models: string[] }> | null;
+  agents: Array<{ id: string; models: string[]; oauth_client_id?: string }> | null;
+  oauth?: {
+    issuer: string;
+    audience: string;
+    jwks_uri: string | null;
+    required_scopes: string[];
+    agent_claim: string;
+    models_claim: string | null;
+  };
   rules: RuleDescription[];
   upstreams: UpstreamDescription[];
   pinning: { mode: "off" | "warn" | "block" };
@@ -48,7 +56,20 @@ export function describePolicy(policy: Policy): PolicyDescription {
     agents: policy.agents === null ? null : policy.agents.map((agent) => ({
       id: agent.id,
       models: agent.models.map((glob) => glob.source),
+      ...(agent.oauthClientId !== undefined ? { oauth_client_id: agent.oauthClientId } : {}),
     })),
+    ...(policy.oauth !== undefined
+      ? {
+        oauth: {
+          issuer: policy.oauth.issuer,
+          audience: policy.oauth.audience,
+          jwks_uri: policy.oauth.jwksUri ?? null,
+          required_scopes: [...policy.oauth.requiredScopes],
+          agent_claim: policy.oauth.agentClaim,
+          models_claim: policy.oauth.modelsClaim ?? null,
+        },
+      }
+      : {}),
     rules: policy.rules.map(describeRule),
     upstreams: Object.entries(policy.upstreams).map(([name, upstream]) =>
       describeUpstream(name, upstream)

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { LineCounter, parseDocument } from "yaml";
 import { parseAgents } from "./parse_agents.ts";
+import { parseOAuth } from "./parse_oauth.ts";
 import { parseRules, parseTimeZone } from "./parse_rules.ts";
 import { parseUpstreams } from "./parse_upstreams.ts";
 import {
@@ -16,7 +17,7 @@ import type { Policy } from "./types.ts";
 
 export { describePolicy } from "./describe.ts";
 
-const TOP_KEYS = ["defaults", "agents", "rules", "upstreams", "pinning"] as const;
+const TOP_KEYS = ["defaults", "agents", "oauth", "rules", "upstreams", "pinning"] as const;
 
 /** Options for {@link parsePolicy}. */
 export interface ParsePolicyOptions {
@@ -41,7 +42,8 @@ export function parsePolicy(text: string, options: ParsePolicyOptions): ParsePol
   }
   checkKeys(raw, TOP_KEYS, "", problems);
   const defaults = parseDefaults(raw.defaults, problems);
-  const agents = parseAgents(raw.agents, options.env, problems);
+  const oauth = parseOAuth(raw.oauth, problems);
+  const agents = parseAgents(raw.agents, options.env, problems, raw.oauth !== undefined);
   const rules = parseRules(raw.rules, problems);
   const upstreams = parseUpstreams(raw.upstreams, options.env, problems);
   const pinning = parsePinning(raw.pinning, problems);
@@ -51,6 +53,7 @@ export function parsePolicy(text: string, options: ParsePolicyOptions): ParsePol
     version,
     defaults,
     agents: agents === null ? null : Object.freeze(agents),
+    ...(oauth !== undefined ? { oauth } : {}),
     rules: Object.freeze(rules),
     upstreams,
     pinning,

@@ -14,15 +14,20 @@ import type { Agent } from "./types.ts";
 /** Shortest plaintext key accepted through `key_env` (same floor as `ADMIN_TOKEN`). */
 const MIN_KEY_LENGTH = 16;
 
-const AGENT_KEYS = ["id", "key_sha256", "key_env", "models"] as const;
+const AGENT_KEYS = ["id", "key_sha256", "key_env", "oauth_client_id", "models"] as const;
 
-/** Checks `agents`: undefined (absent) means open identity mode and yields null. */
+/** An OAuth client id as written under `agents[].oauth_client_id`. */
+const CLIENT_ID_PATTERN = /^[\x21-\x7E]{1,256}$/;
+
+/** Checks `agents`: undefined (absent) means open identity mode and yields null, unless `oauth:`
+ * is configured (`withOAuth`), which makes it an empty list (every caller authenticates). */
 export function parseAgents(
   value: unknown,
   env: PolicyEnv,
   problems: Problems,
+  withOAuth = false,
 ): Agent[] | null {
-  if (value === undefined) return null;
+  if (value === undefined) return withOAuth ? [] : null;
   if (!Array.isArray(value)) {
     problems.add("agents", `must be a list of agents, got ${kindOf(value)}`);
     return [];
@@ -34,16 +39,28 @@ export function parseAgents(
   const agents: Agent[] = [];
   const idAt = new Map<string, number>();
   const keyAt = new Map<string, number>();
+  const clientAt = new Map<string, number>();
   value.forEach((raw, index) => {
     const path = `agents[${index}]`;
     const agent = parseAgent(raw, path, env, problems);
     if (agent === undefined) return;
     const sameId = idAt.get(agent.id);
-    const sameKey = keyAt.get(agent.keySha256);
     if (sameId !== undefined) problems.add(`${path}.id`, `repeats the id of agents[${sameId}]`);
-    if (sameKey !== undefined) problems.add(path, `has the same key as agents[${sameKey}]`);
     if (sameId === undefined) idAt.set(agent.id, index);
-    if (sameKey === undefined) keyAt.set(agent.keySha256, index);
+    if (agent.keySha256 !== null) {
+      const sameKey = keyAt.get(agent.keySha256);
+      if (sameKey !== undefined) problems.add(path, `has the same key as agents[${sameKey}]`);
+      else keyAt.set(agent.keySha256, index);
+    }
+    if (agent.oauthClientId !== undefined) {
+      if (!withOAuth) {
+        problems.add(`${path}.oauth_client_id`, 'needs an "oauth:" section (§14) in the policy');
+      }
+      const sameClient = clientAt.get(agent.oauthClientId);
+      if (sameClient !== undefined) {
+        problems.add(`${path}.oauth_client_id`, `repeats the client of agents[${sameClient}]`);
+      } else clientAt.set(agent.oauthClientId, index);
+    }
     agents.push(agent);
   });
   return agents;
@@ -67,12 +84,28 @@ function parseAgent(
       id = undefined;
     }
   }
+  const models = () =>
+    map.models === undefined
+      ? (problems.add(path, 'missing required key "models"'), [])
+      : globList(map.models, `${path}.models`, problems, { toolNames: false, nonEmpty: true });
+  if (map.oauth_client_id !== undefined) {
+    if (map.key_sha256 !== undefined || map.key_env !== undefined) {
+      problems.add(path, 'must have exactly one of "key_sha256", "key_env" and "oauth_client_id"');
+      return undefined;
+    }
+    const clientId = expectString(map.oauth_client_id, `${path}.oauth_client_id`, problems);
+    if (clientId !== undefined && !CLIENT_ID_PATTERN.test(clientId)) {
+      problems.add(`${path}.oauth_client_id`, "must be 1-256 printable ASCII characters");
+      return undefined;
+    }
+    const globs = models();
+    if (id === undefined || clientId === undefined || globs.length === 0) return undefined;
+    return Object.freeze({ id, keySha256: null, oauthClientId: clientId, models: globs });
+  }
   const keySha256 = parseKey(map, path, env, problems);
-  const models = map.models === undefined
-    ? (problems.add(path, 'missing required key "models"'), [])
-    : globList(map.models, `${path}.models`, problems, { toolNames: false, nonEmpty: true });
-  if (id === undefined || keySha256 === undefined || models.length === 0) return undefined;
-  return Object.freeze({ id, keySha256, models });
+  const globs = models();
+  if (id === undefined || keySha256 === undefined || globs.length === 0) return undefined;
+  return Object.freeze({ id, keySha256, models: globs });
 }
 
 /** The lowercase sha256 hex of the agent's key, from `key_sha256` or the `key_env` variable. */
@@ -85,7 +118,7 @@ function parseKey(
   const hasHash = map.key_sha256 !== undefined;
   const hasEnv = map.key_env !== undefined;
   if (hasHash === hasEnv) {
-    problems.add(path, 'must have exactly one of "key_sha256" and "key_env"');
+    problems.add(path, 'must have exactly one of "key_sha256", "key_env" and "oauth_client_id"');
     return undefined;
   }
   if (hasHash) {

@@ -72,7 +72,7 @@ Deno.test("agents: every identity problem is reported without secrets", () => {
   );
   expect(errors).toEqual([
     'agents[0].key_env: environment variable "MISSING_KEY" is not set or is empty',
-    'agents[1]: must have exactly one of "key_sha256" and "key_env"',
+    'agents[1]: must have exactly one of "key_sha256", "key_env" and "oauth_client_id"',
     "agents[2].key_sha256: must be 64 hexadecimal characters (a sha256 digest)",
     "agents[2].models: must not be empty",
     'agents[3]: unknown key "role"',

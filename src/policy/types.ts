@@ -66,12 +66,14 @@ export interface ScanResults {
   readonly injection: "flag" | "block" | "off";
 }
 
-/** An agent identity (§7): a hashed key bound to model globs. */
+/** An agent identity (§7): a hashed key, or an OAuth client (§14), bound to model globs. */
 export interface Agent {
   /** Agent id, as written. */
   readonly id: string;
-  /** Lowercase sha256 hex of the agent's key. */
-  readonly keySha256: string;
+  /** Lowercase sha256 hex of the agent's key; null for an agent known by its OAuth client id. */
+  readonly keySha256: string | null;
+  /** The OAuth `client_id` (or `sub`, per `oauth.agent_claim`) that maps to this agent (§14). */
+  readonly oauthClientId?: string;
   /** Model globs this agent may act as. */
   readonly models: readonly Glob[];
 }
@@ -97,6 +99,43 @@ export type UpstreamConfig =
     }
   );
 
+/** JWS algorithms a token may be signed with: asymmetric only (never `none`, never HS*). */
+export const OAUTH_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+
+/** One allowed JWS algorithm. */
+export type OAuthAlgorithm = typeof OAUTH_ALGORITHMS[number];
+
+/** The OAuth 2.1 resource-server settings (§14). */
+export interface OAuthConfig {
+  /** The authorization server's issuer identifier (exact `iss`). */
+  readonly issuer: string;
+  /** The gateway's own resource URL: the exact `aud` a token must carry (RFC 8707). */
+  readonly audience: string;
+  /** Where the signing keys are; undefined = discovered from the issuer's metadata. */
+  readonly jwksUri?: string;
+  /** Scopes every token must hold (403 insufficient_scope otherwise). */
+  readonly requiredScopes: readonly string[];
+  /** The claim naming the agent: `sub` or `client_id`. */
+  readonly agentClaim: "sub" | "client_id";
+  /** A claim listing the models a token may act as, for clients not under `agents:`. */
+  readonly modelsClaim?: string;
+  /** Accepted JWS algorithms. */
+  readonly algorithms: readonly OAuthAlgorithm[];
+  /** Clock skew tolerated on `exp`/`nbf`/`iat`, seconds. */
+  readonly clockSkewSeconds: number;
+}
+
 /** A fully checked, compiled policy. Nothing in it is parsed again per request. */
 export interface Policy {
   /** First 12 hex characters of the sha256 of the file's bytes. */
@@ -106,8 +145,10 @@ export interface Policy {
     readonly unknownSchema: "allow" | "deny";
     readonly timezone?: string;
   };
-  /** Agents; null means open identity mode. */
+  /** Agents; null means open identity mode (no `agents:` and no `oauth:`). */
   readonly agents: readonly Agent[] | null;
+  /** OAuth 2.1 resource server (§14); undefined = agent keys only. */
+  readonly oauth?: OAuthConfig;
   /** Rules in order; the first whose model glob matches applies. */
   readonly rules: readonly Rule[];
   /** Upstream MCP servers by name. */
