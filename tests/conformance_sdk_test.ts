@@ -4,11 +4,10 @@
  * servers — run directly and through the gateway (`prefix: ""`), compared per scenario: the same
  * scenarios, the same number of checks of each status, all passing (issue 11).
  *
- * The comparison through the gateway is known to fail today (sampling / elicitation never
- * reach a real server because the gateway's upstream `initialize` declares no client
- * capabilities; the SSE polling pattern is not relayed). It runs only with
- * `CONFORMANCE_THROUGH_GATEWAY=1` until the gateway is fixed; the direct run (which proves the
- * fixture right) always runs.
+ * Through the gateway that includes the 2025-11-25 SSE polling pattern (`server-sse-polling`,
+ * `server-sse-multiple-streams`): the upstream closes a call's stream after its priming event,
+ * the gateway resumes it upstream and pauses the client's stream the same way, and the client
+ * resumes from the gateway with `Last-Event-ID`.
  */
 import { expect } from "expect";
 // @ts-types="@modelcontextprotocol/sdk/client/index.d.ts"
@@ -72,13 +71,6 @@ const ALL_SERVER_SCENARIOS = [
   "prompts-get-with-image",
   "dns-rebinding-protection",
 ];
-
-const THROUGH_GATEWAY = Deno.env.get("CONFORMANCE_THROUGH_GATEWAY") === "1";
-const KNOWN_GAP = "issue 11: the SSE polling pattern is not relayed yet (server-sse-polling and " +
-  "server-sse-multiple-streams score fewer checks through the gateway); " +
-  "set CONFORMANCE_THROUGH_GATEWAY=1 to run the strict comparison";
-/** Scenarios that still differ from direct through the gateway (issue 11, SSE polling relay). */
-const SSE_POLLING_GAP = ["server-sse-multiple-streams", "server-sse-polling"];
 
 const POLICY = (upstreamUrl: string) => `
 rules:
@@ -205,8 +197,7 @@ Deno.test("conformance (SDK McpServer upstream): the fixture refuses what the cl
 
 Deno.test({
   name: "conformance (SDK McpServer upstream): through the gateway equals direct, scenario by " +
-    "scenario",
-  ignore: !THROUGH_GATEWAY,
+    "scenario (47 of 47)",
   async fn() {
     const direct = await runDirect();
     if (direct === undefined) return;
@@ -232,39 +223,10 @@ Deno.test({
       .filter((g) => !sameOutcome(direct.scenarios.find((d) => d.name === g.name)!, g))
       .map((g) => g.name);
     expect(differing).toEqual([]);
+    expect(total(through, "success")).toBe(47);
+    expect(total(through, "failure")).toBe(0);
   },
 });
-
-Deno.test("conformance (SDK McpServer upstream): through the gateway nothing fails and every scenario but the SSE polling pair equals direct", async () => {
-  const direct = await runDirect();
-  if (direct === undefined) return;
-  const upstream = await startSdkConformanceServer();
-  const gw = await startTestGateway({ policy: POLICY(upstream.url) });
-  let through: ConformanceReport | undefined;
-  try {
-    through = await orSkip(
-      "conformance through the gateway",
-      () => runConformance(gw.url + "/mcp", { suite: "all" }),
-    );
-  } finally {
-    await gw.close();
-    await upstream.close();
-  }
-  if (through === undefined) return;
-  console.log(formatComparison(direct, through));
-  expect(through.scenarios.map((s) => s.name)).toEqual(direct.scenarios.map((s) => s.name));
-  expect(total(through, "failure")).toBe(0);
-  // Sampling and elicitation (strict SDK server: asks only clients that declared them) included.
-  const differing = through.scenarios
-    .filter((g) => !sameOutcome(direct.scenarios.find((d) => d.name === g.name)!, g))
-    .map((g) => g.name)
-    .sort();
-  expect(differing).toEqual(SSE_POLLING_GAP);
-});
-
-if (!THROUGH_GATEWAY) {
-  console.log(`conformance through the gateway (SDK upstream) ignored: ${KNOWN_GAP}`);
-}
 
 /** Initializes a session on `url` with raw fetch at 2025-11-25; returns its id. */
 async function rawSession(url: string): Promise<string> {

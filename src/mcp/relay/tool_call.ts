@@ -65,6 +65,8 @@ export interface ToolCallRequest {
   readonly onNotification?: (notification: JsonRpcNotification) => void;
   /** Requests the upstream sends back during the call (sampling, elicitation, roots). */
   readonly onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
+  /** The upstream paused the call's stream (SSE polling); see `UpstreamRequestOptions`. */
+  readonly onPause?: (retryMs: number) => void;
 }
 
 /** The outcome: an unknown tool, or a verdict (with the upstream's result when allowed). */
@@ -253,6 +255,7 @@ export async function executeToolCall(
         signal: request.signal,
         onNotification: request.onNotification,
         onRequest: request.onRequest,
+        onPause: request.onPause,
       });
     } catch (error) {
       upstreamMs = deps.monotonic() - upstreamStarted;

@@ -14,7 +14,7 @@ import { dispatchRequest, type MethodDeps } from "./methods.ts";
 import type { Relay } from "../relay/relay.ts";
 import type { ToolCallDeps } from "../relay/tool_call.ts";
 import { revocationReason } from "./revocation.ts";
-import { refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
+import { prefersEventStream, refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
 import { sessionRecord, syncSharedSession } from "./shared_sessions.ts";
 import type { SharedSessions } from "../../shared_state/session_records.ts";
@@ -339,7 +339,9 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
       deps.clientRequests.answer(session, classified.message);
       return new Response(null, { status: 202 });
     }
-    return await dispatchRequest(classified.message, session, deps);
+    return await dispatchRequest(classified.message, session, deps, {
+      eventStream: prefersEventStream(accept),
+    });
   }
 
   return async (request) => {

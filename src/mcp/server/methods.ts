@@ -2,6 +2,7 @@
 import { isToolVisible } from "../../policy/evaluate.ts";
 import { isValidToolName } from "../../tool_name.ts";
 import {
+  type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
   RPC,
@@ -26,27 +27,37 @@ export interface MethodDeps extends ToolCallDeps {
 /** The `_meta` key carrying the gateway's decision on refused calls. */
 export const DECISION_META_KEY = "mcp-sec-gateway/decision";
 
+/** How a request is answered: `eventStream` when the client prefers SSE (see
+ * `prefersEventStream`), else JSON unless the upstream streams. */
+export interface DispatchOptions {
+  /** Answer as a (resumable, primed) SSE stream even when the answer is ready at once. */
+  readonly eventStream: boolean;
+}
+
 /** Answers one JSON-RPC request of a live session. */
 export async function dispatchRequest(
   message: JsonRpcRequest,
   session: McpSession,
   deps: MethodDeps,
+  options: DispatchOptions = { eventStream: false },
 ): Promise<Response> {
+  const answer = (reply: JsonRpcMessage) =>
+    options.eventStream ? streamed(session, reply) : rpcJson(reply);
   switch (message.method) {
     case "ping":
-      return rpcJson(rpcResult(message.id, {}));
+      return answer(rpcResult(message.id, {}));
     case "tools/list":
-      return rpcJson(rpcResult(message.id, { tools: await visibleTools(session, deps) }));
+      return answer(rpcResult(message.id, { tools: await visibleTools(session, deps) }));
     case "tools/call":
-      return await callTool(message, session, deps);
+      return await callTool(message, session, deps, options);
     case "initialize":
       return rpcJson(rpcError(message.id, RPC.INVALID_REQUEST, "session already initialized"), {
         status: 400,
       });
     default: {
       const relayed = deps.relay.handle(message, session);
-      if (relayed) return rpcJson(await relayed);
-      return rpcJson(
+      if (relayed) return answer(await relayed);
+      return answer(
         rpcError(
           message.id,
           RPC.METHOD_NOT_FOUND,
@@ -55,6 +66,14 @@ export async function dispatchRequest(
       );
     }
   }
+}
+
+/** One message as a stream of the session (primed, resumable like any other). */
+function streamed(session: McpSession, message: JsonRpcMessage): Response {
+  const stream = session.streams.create();
+  stream.send(message);
+  stream.end();
+  return stream.response();
 }
 
 /** The tools the session's model may use now, under their exposed names, in one page. */
@@ -108,6 +127,7 @@ async function callTool(
   message: JsonRpcRequest,
   session: McpSession,
   deps: MethodDeps,
+  options: DispatchOptions,
 ): Promise<Response> {
   const params = message.params ?? {};
   const name = params.name;
@@ -151,6 +171,9 @@ async function callTool(
     onNotification: (notification: JsonRpcNotification) => openStream().send(notification),
     onRequest: (request) =>
       deps.clientRequests.ask(session, request, { upstream: upstreamName, stream: openStream() }),
+    // The upstream closed its stream to be polled (SSE, 2025-11-25): the client is told the same,
+    // with the upstream's delay, and resumes from the gateway's own buffer.
+    onPause: (retryMs) => openStream().pause(retryMs),
   }, deps).finally(() => {
     session.inFlight.delete(message.id);
     endCall();
@@ -164,6 +187,7 @@ async function callTool(
         ? outcome.result
         : refusalResult(outcome),
     );
+  if (options.eventStream) openStream();
   await Promise.race([running, switched.promise]);
   if (!stream) return rpcJson(answer(await running));
   const open = stream;

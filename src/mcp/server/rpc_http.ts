@@ -36,3 +36,30 @@ const encoder = new TextEncoder();
 export function sseEvent(id: string, message: JsonRpcMessage): Uint8Array {
   return encoder.encode(`id: ${id}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`);
 }
+
+/**
+ * True when the client prefers `text/event-stream` to `application/json` in its `Accept`: a
+ * higher `q`, or the same `q` and listed first (the client's order breaks ties, as the common
+ * negotiators do). `application/json, text/event-stream` (the SDK clients) stays JSON.
+ */
+export function prefersEventStream(accept: string): boolean {
+  let json: { q: number; at: number } | undefined;
+  let sse: { q: number; at: number } | undefined;
+  const ranges = accept.split(",", 32);
+  for (let at = 0; at < ranges.length; at++) {
+    const [type, ...parameters] = ranges[at].split(";", 8);
+    const name = type.trim().toLowerCase();
+    if (name !== "application/json" && name !== "text/event-stream") continue;
+    let q = 1;
+    for (const parameter of parameters) {
+      const [key, value] = parameter.split("=", 2);
+      if (key.trim().toLowerCase() === "q") q = Number(value?.trim() ?? "");
+    }
+    if (!(q >= 0 && q <= 1)) q = 0;
+    if (name === "application/json") json ??= { q, at };
+    else sse ??= { q, at };
+  }
+  if (sse === undefined || sse.q === 0) return false;
+  if (json === undefined) return true;
+  return sse.q > json.q || (sse.q === json.q && sse.at < json.at);
+}

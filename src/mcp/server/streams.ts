@@ -13,6 +13,8 @@ const MAX_STREAMS = 32;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Reconnection delay suggested to clients, in milliseconds. */
 export const SSE_RETRY_MS = 1000;
+/** Longest reconnection delay passed on to a client when a stream pauses. */
+const MAX_RETRY_MS = 30_000;
 
 const encoder = new TextEncoder();
 
@@ -26,6 +28,11 @@ export interface OutStream {
   end(): void;
   /** True once `end()` was called. */
   readonly ended: boolean;
+  /** Closes the client's connection without ending the stream (SSE polling, 2025-11-25): the
+   * client is told to come back after `retryMs` with `Last-Event-ID`; what is sent meanwhile is
+   * kept for it. A stream nobody reads yet closes as soon as it is read (after the priming
+   * event). Nothing happens without priming (the client would have no id to resume from). */
+  pause(retryMs: number): void;
   /** A response streaming this stream from the start (priming first). */
   response(): Response;
 }
@@ -63,6 +70,8 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
     seq = 0;
     ended = false;
     live: ReadableStreamDefaultController<Uint8Array> | undefined;
+    /** A pause asked while no client was reading: applied when one attaches. */
+    pendingRetryMs: number | undefined;
     constructor() {
       this.id = `s${++streamCounter}`;
       streams.set(this.id, this);
@@ -85,6 +94,16 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
       if (this.ended) return;
       this.ended = true;
       // Kept (bounded) after the end: bytes enqueued are not bytes the client has read.
+      this.closeLive();
+    }
+    pause(retryMs: number): void {
+      if (this.ended || !options.priming) return;
+      const retry = Math.max(0, Math.min(Math.floor(retryMs), MAX_RETRY_MS));
+      if (!this.live) {
+        this.pendingRetryMs = retry;
+        return;
+      }
+      this.deliver(encoder.encode(`retry: ${retry}\n\n`));
       this.closeLive();
     }
     drop(event: Event): void {
@@ -114,6 +133,11 @@ export function createStreamHub(options: { priming: boolean }): StreamHub {
             if (event.seq > after) controller.enqueue(event.bytes);
           }
           if (this.ended) this.closeLive();
+          else if (this.pendingRetryMs !== undefined) {
+            controller.enqueue(encoder.encode(`retry: ${this.pendingRetryMs}\n\n`));
+            this.pendingRetryMs = undefined;
+            this.closeLive();
+          }
         },
         cancel: () => {
           // The client went away: keep buffering so it can resume with Last-Event-ID.

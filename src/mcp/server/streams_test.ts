@@ -68,3 +68,47 @@ Deno.test("buffers are bounded: old finished streams are forgotten first", () =>
   void kept!.body?.cancel();
   hub.close();
 });
+
+Deno.test("a paused stream closes the client's connection with the retry, keeps what follows, and resumes", async () => {
+  const hub = createStreamHub({ priming: true });
+  const stream = hub.create();
+  const reading = stream.response();
+  stream.send(message(1));
+  stream.pause(250);
+  const first = await reading.text();
+  expect(first).toMatch(/^id: s\d+\.0\nretry: \d+\ndata: \n\n/);
+  expect(first).toContain(`id: ${stream.id}.1\n`);
+  expect(first.endsWith("retry: 250\n\n")).toBe(true);
+  expect(stream.ended).toBe(false);
+  stream.send(message(2)); // nobody reading: kept
+  const resumed = hub.resume(`${stream.id}.1`)!;
+  stream.send(message(3));
+  stream.end();
+  const rest = await resumed.text();
+  expect(rest).not.toContain(`id: ${stream.id}.1\nevent`);
+  expect(rest.indexOf(`id: ${stream.id}.2\n`)).toBeGreaterThan(0);
+  expect(rest.indexOf(`id: ${stream.id}.3\n`)).toBeGreaterThan(rest.indexOf(`.2\n`));
+  hub.close();
+});
+
+Deno.test("a pause before anyone reads closes the answer right after the priming event; retry is bounded", async () => {
+  const hub = createStreamHub({ priming: true });
+  const stream = hub.create();
+  stream.pause(10_000_000);
+  expect(await stream.response().text()).toMatch(
+    new RegExp(`^id: ${stream.id}\\.0\\nretry: \\d+\\ndata: \\n\\nretry: 30000\\n\\n$`),
+  );
+  hub.close();
+});
+
+Deno.test("without priming a pause does nothing (the client would have no id to resume from)", async () => {
+  const hub = createStreamHub({ priming: false });
+  const stream = hub.create();
+  stream.pause(100);
+  stream.send(message(1));
+  stream.end();
+  const text = await stream.response().text();
+  expect(text).not.toContain("retry:");
+  expect(text).toContain(`id: ${stream.id}.1\n`);
+  hub.close();
+});

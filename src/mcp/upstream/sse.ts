@@ -9,6 +9,8 @@ export interface SseEvent {
   readonly data: string;
   /** The last event id when this event was dispatched ("" when none was ever set). */
   readonly id: string;
+  /** True when this event carried an `id:` field of its own (not inherited from an earlier). */
+  readonly ownId: boolean;
 }
 
 /** A stateful parser fed with raw bytes in chunks of any size. */
@@ -35,6 +37,7 @@ export function createSseParser(options: { maxEventBytes: number }): SseParser {
   let dataBytes = 0;
   let eventType = "";
   let lastId = "";
+  let ownId = false;
   let retry: number | undefined;
 
   const tooLarge = () => new Error(`SSE event exceeds ${options.maxEventBytes} bytes`);
@@ -64,7 +67,10 @@ export function createSseParser(options: { maxEventBytes: number }): SseParser {
         eventType = value;
         break;
       case "id":
-        if (!value.includes("\0")) lastId = value;
+        if (!value.includes("\0")) {
+          lastId = value;
+          ownId = true;
+        }
         break;
       case "retry":
         if (/^[0-9]+$/.test(value)) retry = Number(value);
@@ -78,8 +84,10 @@ export function createSseParser(options: { maxEventBytes: number }): SseParser {
         event: eventType === "" ? "message" : eventType,
         data: data.join("\n"),
         id: lastId,
+        ownId,
       });
     }
+    ownId = false;
     data = [];
     dataBytes = 0;
     eventType = "";

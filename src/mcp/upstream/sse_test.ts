@@ -11,16 +11,16 @@ function parseAll(chunks: readonly string[], maxEventBytes = 1024): SseEvent[] {
 Deno.test("sse: joins data lines, keeps event type and id", () => {
   const events = parseAll(["event: note\nid: 7\ndata: a\ndata: b\n\ndata: c\n\n"]);
   expect(events).toEqual([
-    { event: "note", data: "a\nb", id: "7" },
-    { event: "message", data: "c", id: "7" },
+    { event: "note", data: "a\nb", id: "7", ownId: true },
+    { event: "message", data: "c", id: "7", ownId: false },
   ]);
 });
 
 Deno.test("sse: comments are ignored and a field without colon has an empty value", () => {
   const events = parseAll([": keepalive\n\ndata\n\ndata:x\n\n"]);
   expect(events).toEqual([
-    { event: "message", data: "", id: "" },
-    { event: "message", data: "x", id: "" },
+    { event: "message", data: "", id: "", ownId: false },
+    { event: "message", data: "x", id: "", ownId: false },
   ]);
 });
 
@@ -35,7 +35,7 @@ Deno.test("sse: CRLF, CR and LF line endings all work", () => {
 
 Deno.test("sse: a CRLF split across chunks is one line ending", () => {
   const events = parseAll(["data: a\r", "\ndata: b\r", "\n\r", "\n"]);
-  expect(events).toEqual([{ event: "message", data: "a\nb", id: "" }]);
+  expect(events).toEqual([{ event: "message", data: "a\nb", id: "", ownId: false }]);
 });
 
 Deno.test("sse: every chunk boundary gives the same events", () => {
@@ -63,7 +63,7 @@ Deno.test("sse: a priming event with an id and empty data is dispatched and sets
   const parser = createSseParser({ maxEventBytes: 1024 });
   expect(parser.lastEventId()).toBe("");
   const events = parser.push(encode("id: abc\nretry: 5\ndata: \n\n"));
-  expect(events).toEqual([{ event: "message", data: "", id: "abc" }]);
+  expect(events).toEqual([{ event: "message", data: "", id: "abc", ownId: true }]);
   expect(parser.lastEventId()).toBe("abc");
   expect(parser.retryMs()).toBe(5);
 });
@@ -71,14 +71,14 @@ Deno.test("sse: a priming event with an id and empty data is dispatched and sets
 Deno.test("sse: an event without data is not dispatched but its id is kept", () => {
   const parser = createSseParser({ maxEventBytes: 1024 });
   expect(parser.push(encode("id: 9\nevent: x\n\ndata: y\n\n"))).toEqual([
-    { event: "message", data: "y", id: "9" },
+    { event: "message", data: "y", id: "9", ownId: false },
   ]);
 });
 
 Deno.test("sse: invalid retry and ids with NUL are ignored; a BOM is stripped", () => {
   const parser = createSseParser({ maxEventBytes: 1024 });
   const events = parser.push(encode("\uFEFFdata: a\nid: x\0y\nretry: 1s\n\n"));
-  expect(events).toEqual([{ event: "message", data: "a", id: "" }]);
+  expect(events).toEqual([{ event: "message", data: "a", id: "", ownId: false }]);
   expect(parser.retryMs()).toBe(undefined);
 });
 

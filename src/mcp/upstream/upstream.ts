@@ -57,6 +57,9 @@ export interface UpstreamRequestOptions {
   /** Requests the upstream sends back while this request runs (sampling, elicitation, roots):
    * answered by the returned promise (full relay: a later issue; absent = answer -32601). */
   readonly onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
+  /** The upstream closed this request's stream before answering and is being resumed after
+   * `retryMs` (2025-11-25 SSE polling): the client may be told to poll as well. */
+  readonly onPause?: (retryMs: number) => void;
   /** Aborts the request (client went away): sends `notifications/cancelled` upstream. */
   readonly signal?: AbortSignal;
   /** Called with the generation (see `UpstreamClient.generation`) of the session or process the

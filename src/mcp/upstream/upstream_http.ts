@@ -272,6 +272,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
           handlers: {
             onNotification: (n) => deliver(requestOptions.onNotification, n, logError),
             onServerRequest: (r) => answerLater(inSession, r, requestOptions.onRequest),
+            onPause: requestOptions.onPause,
           },
         });
         if (answer.kind === "response") {

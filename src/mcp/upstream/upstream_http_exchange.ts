@@ -17,6 +17,7 @@ import {
   buildHeaders,
   discard,
   type HttpTarget,
+  isSafeEventId,
   mediaType,
   postMessage,
   readJsonLimited,
@@ -33,6 +34,8 @@ const MAX_RESUMES = 10;
 const DEFAULT_RESUME_MS = 500;
 /** Longest `retry:` honoured. */
 const MAX_RESUME_MS = 30_000;
+/** Event ids remembered per request to drop events an upstream replays twice. */
+const MAX_SEEN_IDS = 4096;
 
 /** Callbacks of one exchange. */
 export interface ExchangeHandlers {
@@ -40,6 +43,9 @@ export interface ExchangeHandlers {
   readonly onNotification: (notification: JsonRpcNotification) => void;
   /** Server→client requests seen while waiting (answered by the caller, not awaited here). */
   readonly onServerRequest: (request: JsonRpcRequest) => void;
+  /** The upstream closed the request's stream before answering and is resumed after
+   * `retryMs` (the 2025-11-25 SSE polling pattern). */
+  readonly onPause?: (retryMs: number) => void;
 }
 
 /** What an exchange produced. */
@@ -109,7 +115,15 @@ async function followStream(
   options: { signal: AbortSignal; handlers: ExchangeHandlers },
 ): Promise<JsonRpcResponse> {
   let found: JsonRpcResponse | undefined;
-  const onMessage = (value: unknown): boolean => {
+  // Ids of the events already handled: an upstream that replays too much after a resume does
+  // not deliver a notification (or a request) twice.
+  const seen = new Set<string>();
+  const onMessage = (value: unknown, eventId: string | undefined): boolean => {
+    if (eventId !== undefined) {
+      if (seen.has(eventId)) return false;
+      seen.add(eventId);
+      if (seen.size > MAX_SEEN_IDS) seen.delete(seen.values().next().value!);
+    }
     const classified = classifyMessage(value);
     switch (classified.kind) {
       case "notification":
@@ -140,7 +154,16 @@ async function followStream(
         } before answering ${request.method}`,
       );
     }
-    await delay(Math.min(outcome.retryMs ?? DEFAULT_RESUME_MS, MAX_RESUME_MS), options.signal);
+    // The id goes back in a header: only a sane one (the upstream's bytes are hostile).
+    if (!isSafeEventId(lastEventId)) {
+      throw new UpstreamError(
+        "protocol",
+        `Upstream "${target.name}" sent an invalid event id before answering ${request.method}`,
+      );
+    }
+    const waitMs = Math.min(outcome.retryMs ?? DEFAULT_RESUME_MS, MAX_RESUME_MS);
+    if (!outcome.broken) options.handlers.onPause?.(waitMs);
+    await delay(waitMs, options.signal);
     if (options.signal.aborted) throw options.signal.reason;
     body = await resume(target, session, lastEventId, options.signal);
   }

@@ -346,3 +346,62 @@ Deno.test("http upstream: every initialize bumps the generation; beforeSend sees
     await server.close();
   }
 });
+
+Deno.test("http upstream: a resumed stream that replays too much delivers nothing twice; the pause is reported with the upstream's retry", async () => {
+  const progress = (n: number) => ({
+    jsonrpc: "2.0",
+    method: "notifications/progress",
+    params: { progressToken: "t", progress: n },
+  });
+  const server = startRawHttpServer((call) => {
+    if (call.httpMethod === "POST" && call.body?.method === "tools/call") {
+      return sseAnswer(`id: p-0\nretry: 7\ndata: \n\n${sseEvent(progress(1), "p-1")}`);
+    }
+    if (call.httpMethod === "GET" && call.headers.get("last-event-id") === "p-1") {
+      // A careless event store: replays the whole stream, not what came after p-1.
+      const id = server.calls.find((c) => c.body?.method === "tools/call")?.body?.id;
+      return sseAnswer(
+        sseEvent(progress(1), "p-1") + sseEvent(progress(2), "p-2") +
+          sseEvent({ jsonrpc: "2.0", id, result: { content: [] } }, "p-3"),
+      );
+    }
+    return basics(call)!;
+  });
+  const upstream = client(server.url);
+  const seen: unknown[] = [];
+  const pauses: number[] = [];
+  try {
+    const result = await upstream.request("k", "tools/call", { name: "x" }, {
+      ...CALL,
+      onNotification: (n) => seen.push(n.params?.progress),
+      onPause: (retryMs) => pauses.push(retryMs),
+    });
+    expect(result).toEqual({ content: [] });
+    expect(seen).toEqual([1, 2]);
+    expect(pauses).toEqual([7]);
+  } finally {
+    await upstream.close();
+    await server.close();
+  }
+});
+
+Deno.test("http upstream: an event id unfit for a header is never sent back; the call fails", async () => {
+  for (const id of ["caf\u00e9", "x".repeat(1025)]) {
+    const server = startRawHttpServer((call) => {
+      if (call.httpMethod === "POST" && call.body?.method === "tools/list") {
+        return sseAnswer(`id: ${id}\nretry: 1\ndata: \n\n`);
+      }
+      return basics(call)!;
+    });
+    const upstream = client(server.url);
+    try {
+      const error = await failure(upstream.request("k", "tools/list", undefined, CALL));
+      expect(error.failure).toBe("protocol");
+      expect(error.message).toContain("invalid event id");
+      expect(server.calls.filter((c) => c.headers.get("last-event-id") !== null)).toEqual([]);
+    } finally {
+      await upstream.close();
+      await server.close();
+    }
+  }
+});

@@ -214,15 +214,24 @@ export interface SseOutcome {
   readonly retryMs?: number;
 }
 
+/** True for an SSE event id the gateway may send back as `Last-Event-ID`: 1 to 1,024 visible
+ * ASCII characters or spaces (an upstream's id is hostile bytes headed for a header). */
+export function isSafeEventId(id: string): boolean {
+  return SAFE_EVENT_ID.test(id);
+}
+
+const SAFE_EVENT_ID = /^[\x20-\x7e]{1,1024}$/;
+
 /**
- * Reads an SSE body, handing each event's parsed JSON to `onMessage` (events with empty data
- * are skipped); stops early when `onMessage` returns true. Non-JSON data or an event larger
+ * Reads an SSE body, handing each event's parsed JSON to `onMessage` with the id the event
+ * itself set (undefined when it set none; events with empty data are skipped); stops early
+ * when `onMessage` returns true. Non-JSON data or an event larger
  * than `maxMessageBytes` throws `UpstreamError("protocol")` (the body is cancelled first).
  */
 export async function readSseMessages(
   target: HttpTarget,
   body: ReadableStream<Uint8Array>,
-  onMessage: (value: unknown) => boolean,
+  onMessage: (value: unknown, eventId: string | undefined) => boolean,
 ): Promise<SseOutcome> {
   const parser = createSseParser({ maxEventBytes: target.maxMessageBytes });
   const reader = body.getReader();
@@ -261,7 +270,8 @@ export async function readSseMessages(
             `Upstream "${target.name}" sent an event that is not JSON`,
           );
         }
-        if (onMessage(value)) return outcome(true, false);
+        const ownId = event.ownId && event.id !== "" ? event.id : undefined;
+        if (onMessage(value, ownId)) return outcome(true, false);
       }
     }
   } finally {

@@ -8,12 +8,16 @@ import {
   buildHeaders,
   discard,
   type HttpTarget,
+  isSafeEventId,
   mediaType,
   readSseMessages,
   send,
   type SessionRef,
   type UpstreamResponse,
 } from "./upstream_http_io.ts";
+
+/** Event ids remembered to drop events a reconnection replays twice. */
+const MAX_SEEN_IDS = 4096;
 
 /** Options of a listening stream. */
 export interface ListenOptions {
@@ -54,6 +58,8 @@ export function startListening(options: ListenOptions): Listening {
   const done = (async () => {
     let wait = options.backoffMs.initial;
     let lastEventId = "";
+    // Ids already handled: a reconnection that replays too much delivers nothing twice.
+    const seen = new Set<string>();
     const backOff = async (ms: number) => {
       await delay(ms, signal);
       wait = Math.min(wait * 2, options.backoffMs.max);
@@ -88,12 +94,18 @@ export function startListening(options: ListenOptions): Listening {
       options.onConnected?.();
       let received = 0;
       try {
-        const outcome = await readSseMessages(target, response.body, (value) => {
+        const outcome = await readSseMessages(target, response.body, (value, eventId) => {
+          if (eventId !== undefined) {
+            if (seen.has(eventId)) return false;
+            seen.add(eventId);
+            if (seen.size > MAX_SEEN_IDS) seen.delete(seen.values().next().value!);
+          }
           received++;
           handle(options, value);
           return false;
         });
-        if (outcome.lastEventId !== "") lastEventId = outcome.lastEventId;
+        // The id goes back in a header: only a sane one (the upstream's bytes are hostile).
+        if (isSafeEventId(outcome.lastEventId)) lastEventId = outcome.lastEventId;
         if (received > 0) wait = options.backoffMs.initial;
         await backOff(outcome.retryMs ?? wait);
       } catch (error) {
