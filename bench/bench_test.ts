@@ -23,6 +23,17 @@ Deno.test("bench options: defaults, smoke, and refusals", () => {
   const open = parseBenchOptions(["--open-loop", "--rates", "300, 2000"], {});
   expect([open.openLoopOnly, open.rates]).toEqual([true, [300, 2000]]);
   expect(() => parseBenchOptions(["--rates", "100,x"], {})).toThrow("positive integer");
+  const traced = parseBenchOptions(
+    ["--gateway-v8-flags", "--trace-gc,--max-semi-space-size=16", "--gateway-log", "g.log"],
+    {},
+  );
+  expect([traced.gatewayV8Flags, traced.gatewayLog]).toEqual([
+    "--trace-gc,--max-semi-space-size=16",
+    "g.log",
+  ]);
+  // Only flags: nothing that could smuggle another argument into the gateway's command line.
+  expect(() => parseBenchOptions(["--gateway-v8-flags", "--x,main.ts"], {})).toThrow("V8 flags");
+  expect(() => parseBenchOptions(["--gateway-v8-flags", "--x --allow-all"], {})).toThrow();
 });
 
 Deno.test("bench load spec: bodies per request, a wrk script, its result line", () => {

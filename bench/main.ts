@@ -77,7 +77,8 @@ async function startGatewayProcess(
       "--allow-write",
       "--allow-env",
       "--allow-run",
-      "--v8-flags=--enable-experimental-regexp-engine",
+      "--v8-flags=--enable-experimental-regexp-engine" +
+      (options.gatewayV8Flags ? "," + options.gatewayV8Flags : ""),
       ...prof,
       join(ROOT, "main.ts"),
       "serve",
@@ -94,6 +95,7 @@ async function startGatewayProcess(
       LOG_LEVEL: "info",
     },
     ready: GATEWAY_READY,
+    logPath: options.gatewayLog === undefined ? undefined : resolve(options.gatewayLog),
   });
 }
 

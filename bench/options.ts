@@ -25,6 +25,10 @@ export interface BenchOptions {
   readonly writeDoc: boolean;
   /** Run the gateway under `--cpu-prof` and keep the profiles in this directory. */
   readonly cpuProfDir?: string;
+  /** More V8 flags for the gateway only (`--gateway-v8-flags=--trace-gc,…`). */
+  readonly gatewayV8Flags?: string;
+  /** Append the gateway's whole stdout and stderr to this file (for `--trace-gc` output). */
+  readonly gatewayLog?: string;
   /** Fixed rates (requests/s) of the open-loop loads; empty = none. */
   readonly rates: readonly number[];
   /** Only the open-loop loads (`--open-loop`): no saturated rounds, no memory probe. */
@@ -34,7 +38,8 @@ export interface BenchOptions {
 /** Usage text. */
 export const BENCH_USAGE = `usage: deno task bench [--smoke] [--memory] [--duration S] [--warmup S]
   [--connections N] [--rounds N] [--sessions N] [--loadgen wrk|deno] [--out DIR] [--no-doc]
-  [--cpu-prof DIR] [--open-loop] [--rates R1,R2,…]`;
+  [--cpu-prof DIR] [--open-loop] [--rates R1,R2,…] [--gateway-v8-flags F1,F2]
+  [--gateway-log FILE]`;
 
 function positive(name: string, text: string | undefined, integer: boolean): number {
   const value = Number(text);
@@ -117,6 +122,20 @@ export function parseBenchOptions(
         const dir = value();
         if (!dir) throw new Error("Cannot parse --cpu-prof: expected a directory");
         options = { ...options, cpuProfDir: dir };
+        break;
+      }
+      case "--gateway-v8-flags": {
+        const flags = value();
+        if (!flags || !/^--[\w-]+(=[\w.-]+)?(,--[\w-]+(=[\w.-]+)?)*$/.test(flags)) {
+          throw new Error("Cannot parse --gateway-v8-flags: expected --flag[=value],… (V8 flags)");
+        }
+        options = { ...options, gatewayV8Flags: flags };
+        break;
+      }
+      case "--gateway-log": {
+        const file = value();
+        if (!file) throw new Error("Cannot parse --gateway-log: expected a file");
+        options = { ...options, gatewayLog: file };
         break;
       }
       case "--open-loop":

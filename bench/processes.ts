@@ -30,6 +30,8 @@ export interface ServerOptions {
   readonly ready: RegExp;
   /** Bound on start-up. */
   readonly timeoutMs?: number;
+  /** Also append everything the process prints to this file. */
+  readonly logPath?: string;
 }
 
 const KEEP_CHARS = 16_384;
@@ -53,15 +55,22 @@ export async function startServer(options: ServerOptions): Promise<ServerProcess
   }).spawn();
   let text = "";
   const port = Promise.withResolvers<number>();
+  const log = options.logPath === undefined
+    ? undefined
+    : await Deno.open(options.logPath, { create: true, append: true });
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
     for await (const chunk of stream) {
+      for (let done = 0; log && done < chunk.length;) {
+        done += await log.write(chunk.subarray(done));
+      }
       text = (text + decoder.decode(chunk, { stream: true })).slice(-KEEP_CHARS);
       const match = options.ready.exec(text);
       if (match) port.resolve(Number(match[1]));
     }
   };
-  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {});
+  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {})
+    .finally(() => log?.close());
   const timeoutMs = options.timeoutMs ?? 60_000;
   const timer = setTimeout(
     () => port.reject(new Error(`Cannot start ${options.name}: not ready in ${timeoutMs} ms`)),
