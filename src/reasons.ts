@@ -29,6 +29,16 @@ export const REASONS = {
   request_timeout: { http: 408, status: "error" },
   payload_too_large: { http: 413, status: "error" },
   unsupported_media_type: { http: 415, status: "error" },
+  /** A held call that an admin denied (§15). */
+  approval_denied: { http: 403, status: "blocked" },
+  /** A held call that nobody decided within APPROVAL_TIMEOUT_MS (§15). */
+  approval_timeout: { http: 403, status: "blocked" },
+  /** A second decision, or an approval replayed, used up, expired or bound to another call. */
+  approval_conflict: { http: 409, status: "error" },
+  /** The client cancelled a held call (or its session ended) before anyone decided. */
+  approval_withdrawn: { http: 409, status: "error" },
+  /** Too many calls of one agent wait for approval at once. */
+  approval_limit: { http: 429, status: "blocked" },
   input_invalid: { http: 422, status: "blocked" },
   /**
    * Result scanning (§15): a secret in what the upstream sent back. Blocked (422) with
@@ -56,6 +66,12 @@ export const REASONS = {
   upstream_timeout: { http: 504, status: "error" },
   policy_invalid: { http: 400, status: "error" },
 } as const;
+
+/**
+ * The answer to a call held for approval (§15): HTTP 202, `status: "pending"`, with the
+ * `approval_id`; in the audit, the line written before the call waits.
+ */
+export const APPROVAL_PENDING = { reasonCode: "approval_pending", http: 202, status: "pending" };
 
 /** A machine-readable reason code (`reason_code` in answers and audit events). */
 export type ReasonCode = keyof typeof REASONS;

@@ -32,6 +32,10 @@ import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
 import { broadcastListChanged } from "./mcp/server/list_changed.ts";
+import { createMemoryApprovals } from "./approvals/store.ts";
+
+/** Interval of the progress notifications that keep a client waiting for an approval alive. */
+export const APPROVAL_PROGRESS_MS = 10_000;
 
 /** What `startGateway` needs beyond the config; every effect can be replaced in tests. */
 export interface StartOptions {
@@ -314,6 +318,12 @@ export async function startGateway(
     relay,
     version: VERSION,
     maxSessionsPerAgent: config.maxSessionsPerAgent,
+    // Held calls live outside the policy state: they survive a reload (§15).
+    approvals: {
+      store: createMemoryApprovals({ timeoutMs: config.approvalTimeoutMs }),
+      timeoutMs: config.approvalTimeoutMs,
+      progressIntervalMs: APPROVAL_PROGRESS_MS,
+    },
   };
   const app = createApp(appDeps);
   // Ending a session (DELETE, expiry, revocation, eviction) also frees what the relay holds for it.

@@ -6,9 +6,9 @@ import { type Scrubber, SHAPE_SCRUBBER } from "./scrub.ts";
 /**
  * The `status` of an audit event: a decision's (`allowed`, `blocked`, `error`), or `forwarded`
  * for the write-ahead line of a call sent upstream (§12), closed later by a line with the same
- * `event_id`.
+ * `event_id`; or `pending` for a call held for a person's approval (§15), closed the same way.
  */
-export type AuditStatus = Status | "forwarded";
+export type AuditStatus = Status | "forwarded" | "pending";
 
 /** Largest payload JSON text (UTF-8 bytes) kept whole; longer ones are truncated (§6). */
 export const MAX_PAYLOAD_BYTES = 8192;

@@ -25,7 +25,7 @@ export const DEFAULT_LOG_LIMIT = 100;
 export const MAX_LOG_LIMIT = 1000;
 
 const PARAMS = ["limit", "status", "model_id", "tool_name", "session_id", "event", "since"];
-const STATUSES: readonly string[] = ["allowed", "blocked", "error", "forwarded"];
+const STATUSES: readonly string[] = ["allowed", "blocked", "error", "forwarded", "pending"];
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Checks `/logs` query parameters; empty values mean "no filter" (and default limit). */
@@ -56,7 +56,7 @@ export function parseLogQuery(
   if (status !== null && !STATUSES.includes(status)) {
     return {
       ok: false,
-      error: `Query parameter "status" must be allowed, blocked, error or forwarded`,
+      error: `Query parameter "status" must be allowed, blocked, error, forwarded or pending`,
     };
   }
   const sinceText = value("since");

@@ -62,6 +62,8 @@ export interface Config {
   readonly redisTimeoutMs: number;
   /** This replica's name in every audit line; undefined = hostname + ":" + port. */
   readonly gatewayId?: string;
+  /** How long a call held for approval waits for a decision (§15). */
+  readonly approvalTimeoutMs: number;
 }
 
 /**
@@ -95,6 +97,7 @@ export const CONFIG_KEYS = {
   REDIS_PREFIX: "redisPrefix",
   REDIS_TIMEOUT_MS: "redisTimeoutMs",
   GATEWAY_ID: "gatewayId",
+  APPROVAL_TIMEOUT_MS: "approvalTimeoutMs",
 } as const satisfies Record<string, keyof Config>;
 
 /** The result of parsing: a config, or every problem found. */
@@ -195,6 +198,7 @@ export function parseConfig(env: Env): ConfigResult {
     redisPrefix,
     redisTimeoutMs: int("REDIS_TIMEOUT_MS", 250, 1, 60_000),
     gatewayId,
+    approvalTimeoutMs: int("APPROVAL_TIMEOUT_MS", 120_000, 1, 86_400_000),
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -21,6 +21,7 @@ Deno.test("parseConfig applies every default with an empty environment", () => {
     allowedOrigins: [],
     auditMaxBytes: 0,
     pinsPath: "pins.json",
+    approvalTimeoutMs: 120000,
   });
   expect(result.config.adminToken).toBeUndefined();
 });
@@ -108,4 +109,17 @@ Deno.test("GATEWAY_ID: optional, checked", () => {
   expect(unset.ok && unset.config.gatewayId).toBeUndefined();
   const bad = parseConfig({ GATEWAY_ID: "a b\n" });
   expect(bad.ok ? [] : bad.errors.map((e) => e.split(":")[0])).toEqual(["GATEWAY_ID"]);
+});
+
+Deno.test("parseConfig checks APPROVAL_TIMEOUT_MS (§15)", () => {
+  const good = parseConfig({ APPROVAL_TIMEOUT_MS: "5000" });
+  expect(good.ok && good.config.approvalTimeoutMs).toBe(5000);
+  expect(parseConfig({ APPROVAL_TIMEOUT_MS: "0" })).toEqual({
+    ok: false,
+    errors: ["APPROVAL_TIMEOUT_MS: must be between 1 and 86400000, got 0"],
+  });
+  expect(parseConfig({ APPROVAL_TIMEOUT_MS: "2m" })).toEqual({
+    ok: false,
+    errors: ['APPROVAL_TIMEOUT_MS: must be a whole number, got "2m"'],
+  });
 });

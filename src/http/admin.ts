@@ -9,6 +9,7 @@ import { answer } from "./errors.ts";
 import { readJsonBody } from "./body.ts";
 import { isValidToolName } from "../tool_name.ts";
 import { upstreamHealth } from "../mcp/federation/federation.ts";
+import { addApprovalRoutes } from "./approvals_routes.ts";
 
 /** Content-Security-Policy of the dashboard: same origin only, no inline script or style. */
 export const DASHBOARD_CSP = [
@@ -186,6 +187,8 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
     }
     return json({ approved: true, tool });
   });
+
+  addApprovalRoutes(app, deps);
 
   app.get("/policy", (c) => {
     if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();

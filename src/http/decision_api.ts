@@ -4,7 +4,12 @@ import { decide, recordAudit, type Verdict } from "../pipeline.ts";
 import { type ReasonCode, REASONS } from "../reasons.ts";
 import { readJsonBody } from "./body.ts";
 import type { AppDeps } from "./deps.ts";
-import { answer } from "./errors.ts";
+import { answer, pendingAnswer } from "./errors.ts";
+import { bindingOf, decisionText, holdCall, useApproval } from "../approvals/gate.ts";
+import { needsApproval } from "../policy/evaluate.ts";
+import { NO_LIMITS } from "../limits/no_limits.ts";
+import { scrubberFor } from "../audit/scrub.ts";
+import { secretValues } from "../audit/redact.ts";
 import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
 import { executeToolCall, type ToolCallDeps } from "../mcp/relay/tool_call.ts";
 import { createDoorGuard, doorRefusalReason } from "../mcp/server/http_guard.ts";
@@ -23,6 +28,7 @@ export function toolCallDeps(deps: AppDeps): ToolCallDeps {
     metrics: deps.metrics,
     log: deps.log,
     upstreamTimeoutMs: deps.upstreamTimeoutMs,
+    approvals: deps.approvals,
   };
 }
 
@@ -84,7 +90,7 @@ export function decisionHandler(
     if (!body.ok) return finish(refuse(body.reasonCode, body.reason), NO_FACTS);
     const shape = checkDecisionBody(body.value, kind === "toolcall" ? "input" : "output");
     if (!shape.ok) return finish(refuse("bad_request", shape.reason), shape.facts);
-    const { modelId, sessionId, toolName, payload } = shape.body;
+    const { modelId, sessionId, toolName, payload, approvalId } = shape.body;
     const facts: PartialFacts = { modelId, sessionId, toolName };
 
     let agentId: string | null = null;
@@ -127,10 +133,12 @@ export function decisionHandler(
         sessionKey,
         toolName,
         args: payload,
+        approval: approvalId === undefined ? { mode: "answer" } : { mode: "use", id: approvalId },
       }, execution);
       if (outcome.kind === "unknown_tool") {
         return answer("unknown_tool", outcome.reason, { eventId: outcome.eventId });
       }
+      if (outcome.kind === "pending") return pendingAnswer(outcome);
       const { verdict } = outcome;
       return answer(verdict.reasonCode, verdict.reason, {
         eventId: outcome.eventId,
@@ -138,18 +146,60 @@ export function decisionHandler(
         result: outcome.result,
       });
     }
+    // Human approval (§15): a re-POST uses an approval given for exactly this call.
+    let approvedText: string | undefined;
+    if (approvalId !== undefined) {
+      const binding = { door: "api" as const, toolName, agentId, modelId, sessionId };
+      const used = deps.approvals === undefined
+        ? { ok: false as const, verdict: refuse("approval_conflict", "no approvals") }
+        : await useApproval(deps.approvals, approvalId, {
+          call: bindingOf(binding, payload),
+          now,
+        });
+      if (!used.ok) return finish(used.verdict, facts, { agentId, payload });
+      approvedText = decisionText(used.record);
+    }
     let verdict: Verdict;
     try {
       const decided = decide(
         { kind, agentId, modelId, sessionId, toolName, payload },
         state,
-        { limiter: deps.limiter, now },
+        // A used approval's call was counted when it was held.
+        { limiter: approvedText === undefined ? deps.limiter : NO_LIMITS, now },
       );
       // The in-memory limiter answers at once: no promise, no extra turn of the event loop.
       verdict = decided instanceof Promise ? await decided : decided;
     } catch (error) {
       deps.log.error(`Decision failed: ${error instanceof Error ? error.message : String(error)}`);
       verdict = refuse("internal_error", "internal error");
+    }
+    if (verdict.status === "allowed") {
+      if (approvedText !== undefined) {
+        verdict = { ...verdict, reason: `${verdict.reason}; ${approvedText}` };
+      } else if (
+        kind === "toolcall" && deps.approvals !== undefined &&
+        needsApproval(state.policy, modelId, toolName)
+      ) {
+        const eventId = deps.newId();
+        const held = await holdCall(deps.approvals, {
+          binding: { door: "api", toolName, agentId, modelId, sessionId },
+          args: payload,
+          eventId,
+          reason: verdict.reason,
+          policyVersion: state.policy.version,
+          latencyMs: deps.monotonic() - started,
+        }, {
+          audit: deps.audit,
+          now,
+          scrubber: scrubberFor(state.policy).with(secretValues(payload)),
+        });
+        if (!held.ok) return finish(held.verdict, facts, { agentId, payload });
+        return pendingAnswer({
+          approvalId: held.record.id,
+          eventId,
+          reason: `${toolName} waits for a person's approval (approval ${held.record.id})`,
+        });
+      }
     }
     return finish(verdict, facts, { agentId, payload });
   };

@@ -10,6 +10,7 @@ import type { SessionStore } from "../mcp/server/sessions.ts";
 import type { SharedSessions } from "../shared_state/session_records.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { StateStore } from "../state/store.ts";
+import type { ApprovalGateDeps } from "../approvals/gate.ts";
 
 /** Static files of the dashboard, read once at start (embedded in the compiled binary). */
 export interface DashboardAssets {
@@ -68,4 +69,6 @@ export interface AppDeps {
   readonly version: string;
   /** Live sessions one agent may hold (§12); its oldest idle one is ended first. */
   readonly maxSessionsPerAgent: number;
+  /** Human approval of held calls (§15); undefined = no call is ever held. */
+  readonly approvals?: ApprovalGateDeps;
 }

@@ -1,5 +1,5 @@
 /** The one JSON answer shape of the gateway (§4), used for decisions and for every error. */
-import { type ReasonCode, REASONS } from "../reasons.ts";
+import { APPROVAL_PENDING, type ReasonCode, REASONS } from "../reasons.ts";
 import { securedResponse } from "./fast_path.ts";
 
 /** The JSON body of every gateway answer outside /mcp. */
@@ -42,4 +42,22 @@ export function answer(
   }
   if (http === 401) headers["www-authenticate"] = 'Bearer realm="mcp-sec-gateway"';
   return securedResponse(JSON.stringify(body), { status: http, headers });
+}
+
+/** The 202 answer of a call held for a person's approval (§15), with its `approval_id`. */
+export function pendingAnswer(
+  options: { approvalId: string; reason: string; eventId: string },
+): Response {
+  const body = {
+    allowed: false,
+    status: APPROVAL_PENDING.status,
+    reason_code: APPROVAL_PENDING.reasonCode,
+    reason: options.reason,
+    event_id: options.eventId,
+    approval_id: options.approvalId,
+  };
+  return securedResponse(JSON.stringify(body), {
+    status: APPROVAL_PENDING.http,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
 }

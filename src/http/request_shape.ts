@@ -1,5 +1,6 @@
 /** Checks the JSON body of the decision API (§4) before anything else happens. Pure. */
 import { isValidToolName } from "../tool_name.ts";
+import { isApprovalId } from "../approvals/approval.ts";
 
 /** A well-formed decision API body. */
 export interface DecisionBody {
@@ -11,6 +12,8 @@ export interface DecisionBody {
   readonly toolName: string;
   /** `input` (toolcall) or `output` (toolresult); `{}` when absent. */
   readonly payload: Record<string, unknown>;
+  /** `approval_id` of an approved held call, re-POSTed to run it (toolcall only, §15). */
+  readonly approvalId?: string;
 }
 
 /** The fields of a refused body that were themselves well-formed, for the audit event. */
@@ -54,6 +57,7 @@ export function checkDecisionBody(
   };
   const problems: string[] = [];
   const allowedKeys = new Set(["model_id", "session_id", "tool_name", payloadKey]);
+  if (payloadKey === "input") allowedKeys.add("approval_id");
   for (const key of Object.keys(value)) {
     if (!allowedKeys.has(key)) problems.push(`unknown field "${key.slice(0, 64)}"`);
   }
@@ -71,6 +75,10 @@ export function checkDecisionBody(
   }
   const payload = value[payloadKey] === undefined ? {} : value[payloadKey];
   if (!isPlainObject(payload)) problems.push(`${payloadKey} must be a JSON object`);
+  const approvalId = value.approval_id;
+  if (approvalId !== undefined && !isApprovalId(approvalId)) {
+    problems.push("approval_id must be 32 lowercase hex characters");
+  }
   if (problems.length > 0) return { ok: false, reason: problems.join("; "), facts };
   return {
     ok: true,
@@ -79,6 +87,7 @@ export function checkDecisionBody(
       sessionId: facts.sessionId!,
       toolName: facts.toolName!,
       payload: payload as Record<string, unknown>,
+      ...(approvalId === undefined ? {} : { approvalId: approvalId as string }),
     },
   };
 }

@@ -18,6 +18,7 @@ export interface RuleDescription {
   rate_limit: { per_model: string | null; per_session: string | null };
   /** Result scanning in force (§15): the rule's, or the defaults. */
   scan_results: { secrets: "redact" | "block" | "off"; injection: "flag" | "block" | "off" };
+  require_approval: string[];
 }
 
 /** An upstream as shown on `GET /policy`: never header or env values. */
@@ -102,6 +103,7 @@ function describeRule(rule: Rule): RuleDescription {
       secrets: rule.scanResults?.secrets ?? "redact",
       injection: rule.scanResults?.injection ?? "flag",
     },
+    require_approval: (rule.requireApproval ?? []).map((glob) => glob.source),
   };
 }
 

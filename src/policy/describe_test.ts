@@ -64,6 +64,7 @@ Deno.test("describePolicy: JSON-safe view with globs, hours, days and rates as t
         timezone: "Europe/Paris",
         rate_limit: { per_model: "600/minute", per_session: "60/minute" },
         scan_results: { secrets: "block", injection: "off" },
+        require_approval: [],
       },
       {
         index: 1,
@@ -80,6 +81,7 @@ Deno.test("describePolicy: JSON-safe view with globs, hours, days and rates as t
         timezone: null,
         rate_limit: { per_model: null, per_session: null },
         scan_results: { secrets: "redact", injection: "flag" },
+        require_approval: [],
       },
     ],
     upstreams: [

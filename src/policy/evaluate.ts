@@ -81,6 +81,16 @@ function evaluateName(
   return { kind: "allow", rule };
 }
 
+/**
+ * True when an allowed call of `toolName` by `modelId` must wait for a person's approval (§15):
+ * its rule lists a matching `require_approval` glob. A policy with no such glob answers at once.
+ */
+export function needsApproval(policy: Policy, modelId: string, toolName: string): boolean {
+  if (policy.anyApproval !== true) return false;
+  const globs = findRule(policy, modelId)?.requireApproval;
+  return globs !== undefined && anyMatch(globs, toolName);
+}
+
 /** True when `now` falls on one of the rule's days AND in one of its hour ranges (in its zone). */
 export function isActiveAt(rule: Rule, defaults: Policy["defaults"], now: number): boolean {
   const { activeHours, activeDays } = rule;

@@ -7,6 +7,7 @@ import {
   isActiveAt,
   isToolVisible,
   mayListAny,
+  needsApproval,
 } from "./evaluate.ts";
 import { parsePolicy } from "./parse.ts";
 import type { Policy } from "./types.ts";
@@ -299,4 +300,18 @@ rules:
   expect(may("gpt-4o", "resource", at("2024-01-15T19:00:00Z"))).toBe(false);
   expect([may("claude-3", "prompt"), may("claude-3", "resource")]).toEqual([false, false]);
   expect(may("mistral", "resource")).toBe(false);
+});
+
+Deno.test("needsApproval: the model's rule's require_approval globs, nothing without them (§15)", () => {
+  const policy = load(`rules:
+  - model: "gpt-*"
+    allow_tools: ["*"]
+    require_approval: ["db.delete*"]
+  - model: "*"
+    allow_tools: ["*"]
+`);
+  expect(needsApproval(policy, "gpt-4o", "db.delete_row")).toBe(true);
+  expect(needsApproval(policy, "gpt-4o", "db.read")).toBe(false);
+  expect(needsApproval(policy, "claude-3", "db.delete_row")).toBe(false);
+  expect(needsApproval(POLICY, "gpt-4o", "search.web")).toBe(false);
 });

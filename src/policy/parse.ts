@@ -57,6 +57,7 @@ export function parsePolicy(text: string, options: ParsePolicyOptions): ParsePol
     rules: Object.freeze(rules),
     upstreams,
     pinning,
+    ...(rules.some((rule) => rule.requireApproval !== undefined) ? { anyApproval: true } : {}),
   });
   return { ok: true, policy };
 }

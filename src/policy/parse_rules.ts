@@ -24,6 +24,7 @@ const RULE_KEYS = [
   "timezone",
   "rate_limit",
   "scan_results",
+  "require_approval",
 ] as const;
 
 const WINDOWS: Readonly<Record<string, number>> = {
@@ -98,6 +99,9 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
   const scanResults = map.scan_results === undefined
     ? undefined
     : parseScanResults(map.scan_results, `${path}.scan_results`, problems);
+  const requireApproval = map.require_approval === undefined
+    ? []
+    : globList(map.require_approval, `${path}.require_approval`, problems, globOptions);
   if (model === undefined) return undefined;
   return Object.freeze({
     index,
@@ -114,6 +118,7 @@ function parseRule(raw: unknown, index: number, problems: Problems): Rule | unde
     ...(timezone === undefined ? {} : { timezone }),
     rateLimit: Object.freeze(rateLimit),
     ...(scanResults === undefined ? {} : { scanResults }),
+    ...(requireApproval.length === 0 ? {} : { requireApproval }),
   });
 }
 

@@ -248,3 +248,24 @@ Deno.test("parsePolicy: allow_resources / deny_resources are URI globs, none by 
     "rules[0].deny_resources: must be a list of strings, got a string",
   ]);
 });
+
+Deno.test("parsePolicy: require_approval is a list of tool globs, compiled once (§15)", () => {
+  const policy = load(rule('allow_tools: ["*"]\nrequire_approval: ["db.delete*", "mail.send"]'));
+  expect(policy.rules[0].requireApproval?.map((glob) => glob.source)).toEqual([
+    "db.delete*",
+    "mail.send",
+  ]);
+  expect(policy.anyApproval).toBe(true);
+  expect(load(SEED).rules[0].requireApproval).toBeUndefined();
+  expect(load(SEED).anyApproval).toBeUndefined();
+  expect(errorsOf(rule('require_approval: "db.*"'))).toEqual([
+    "rules[0].require_approval: must be a list of strings, got a string",
+  ]);
+  expect(errorsOf(rule('require_approval: ["db/delete", 3]'))).toEqual([
+    "rules[0].require_approval[0]: can never match a tool name (allowed: A-Z a-z 0-9 _ . - * ?)",
+    "rules[0].require_approval[1]: must be a string, got an integer",
+  ]);
+  expect(errorsOf(rule('require_approvals: ["x"]'))[0]).toContain(
+    'rules[0]: unknown key "require_approvals"',
+  );
+});

@@ -56,6 +56,8 @@ export interface Rule {
   readonly rateLimit: { readonly perModel?: RateSpec; readonly perSession?: RateSpec };
   /** Result scanning (§15); undefined = the defaults (`DEFAULT_SCAN_SETTINGS`). */
   readonly scanResults?: ScanResults;
+  /** Tool globs whose allowed calls wait for a person's approval (§15); absent = none. */
+  readonly requireApproval?: readonly Glob[];
 }
 
 /** A rule's `scan_results` (§15): what to do with secrets and with text aimed at the model. */
@@ -155,4 +157,6 @@ export interface Policy {
   readonly upstreams: Readonly<Record<string, UpstreamConfig>>;
   /** Tool pinning (§5.6). */
   readonly pinning: { readonly mode: "off" | "warn" | "block" };
+  /** True when some rule has `require_approval` (§15); absent or false = no call is ever held. */
+  readonly anyApproval?: boolean;
 }

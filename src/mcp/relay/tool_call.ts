@@ -18,6 +18,17 @@ import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
 import { ToolRefusedError, UpstreamError } from "../upstream/upstream.ts";
 import { secretValues } from "../../audit/redact.ts";
 import { type Scrubber, scrubberFor } from "../../audit/scrub.ts";
+import type { ApprovalRecord } from "../../approvals/approval.ts";
+import {
+  type ApprovalGateDeps,
+  bindingOf,
+  decisionText,
+  holdCall,
+  useApproval,
+  waitForDecision,
+} from "../../approvals/gate.ts";
+import { evaluatePolicy, needsApproval } from "../../policy/evaluate.ts";
+import { NO_LIMITS } from "../../limits/no_limits.ts";
 
 /** What executing a call needs. */
 export interface ToolCallDeps {
@@ -41,6 +52,8 @@ export interface ToolCallDeps {
   readonly log: Logger;
   /** Bound on each upstream request. */
   readonly upstreamTimeoutMs: number;
+  /** Human approval (§15); undefined = no call is ever held (tests of other features). */
+  readonly approvals?: ApprovalGateDeps;
 }
 
 /** One call to execute. */
@@ -67,11 +80,20 @@ export interface ToolCallRequest {
   readonly onRequest?: (request: JsonRpcRequest) => Promise<Record<string, unknown>>;
   /** The upstream paused the call's stream (SSE polling); see `UpstreamRequestOptions`. */
   readonly onPause?: (retryMs: number) => void;
+  /**
+   * A call held for approval (§15): `wait` (the MCP client waits; default), `answer` (the
+   * decision API answers 202 at once), or `use` an approval given for this exact call.
+   */
+  readonly approval?: { readonly mode: "wait" | "answer" } | {
+    readonly mode: "use";
+    readonly id: string;
+  };
 }
 
 /** The outcome: an unknown tool, or a verdict (with the upstream's result when allowed). */
 export type ToolCallOutcome =
   | { kind: "unknown_tool"; reason: string; eventId: string }
+  | { kind: "pending"; approvalId: string; reason: string; eventId: string }
   | {
     kind: "decided";
     verdict: Verdict;
@@ -133,9 +155,11 @@ export async function executeToolCall(
   deps: ToolCallDeps,
 ): Promise<ToolCallOutcome> {
   const started = deps.monotonic();
-  const now = deps.clock();
-  const state = deps.state();
+  let now = deps.clock();
+  let state = deps.state();
   let upstreamMs: number | null = null;
+  // Time spent waiting for a person (§15): not the gateway's own latency.
+  let heldMs = 0;
   // Configured upstream credentials (compiled once per policy), plus this call's own secret
   // argument values when it has any: none of them is ever echoed (§12).
   const policyScrubber = scrubberFor(state.policy);
@@ -152,7 +176,7 @@ export async function executeToolCall(
     const result = upstreamResult && clean !== policyScrubber
       ? clean.valuesDeep(upstreamResult)
       : upstreamResult;
-    const latencyMs = deps.monotonic() - started - (upstreamMs ?? 0);
+    const latencyMs = deps.monotonic() - started - (upstreamMs ?? 0) - heldMs;
     const eventId = recordAudit(deps.audit, {
       event: "toolcall",
       agentId: request.agentId,
@@ -204,8 +228,30 @@ export async function executeToolCall(
       toolName: request.toolName,
       payload: request.args,
     };
-    const verdict = await decide(facts, state, {
-      limiter: deps.limiter,
+    const binding = {
+      door: "mcp" as const,
+      toolName: request.toolName,
+      agentId: request.agentId,
+      modelId: request.modelId,
+      sessionId: request.sessionId,
+    };
+    let approved: ApprovalRecord | undefined;
+    const mode = request.approval?.mode ?? "wait";
+    if (request.approval?.mode === "use") {
+      // The decision API's second POST (§15): the approval must be for exactly this call, and is
+      // used up now whatever follows. The held call already counted against caps and windows.
+      if (deps.approvals === undefined) {
+        return finish({ status: "error", reasonCode: "approval_conflict", reason: "no approvals" });
+      }
+      const used = await useApproval(deps.approvals, request.approval.id, {
+        call: bindingOf({ ...binding, door: "api" }, request.args),
+        now,
+      });
+      if (!used.ok) return finish(used.verdict);
+      approved = used.record;
+    }
+    const decided = await decide(facts, state, {
+      limiter: approved ? NO_LIMITS : deps.limiter,
       now,
       upstream: resolved.kind === "tool"
         ? {
@@ -216,13 +262,74 @@ export async function executeToolCall(
         }
         : undefined,
     });
-    if (verdict.status !== "allowed") return finish(verdict);
+    if (decided.status !== "allowed") return finish(decided);
     if (resolved.kind === "unavailable") {
       deps.metrics.upstreamError(resolved.upstream);
       return finish({ status: "error", reasonCode: "upstream_error", reason: resolved.reason });
     }
     const { tool, client } = resolved;
     forwardedId = deps.newId();
+    let verdict = approved
+      ? { ...decided, reason: `${decided.reason}; ${decisionText(approved)}` }
+      : decided;
+    if (
+      approved === undefined && deps.approvals !== undefined &&
+      needsApproval(state.policy, request.modelId, request.toolName)
+    ) {
+      const gate = deps.approvals;
+      const held = await holdCall(gate, {
+        binding: { ...binding, door: mode === "answer" ? "api" : "mcp" },
+        args: request.args,
+        eventId: forwardedId,
+        reason: verdict.reason,
+        policyVersion: state.policy.version,
+        latencyMs: deps.monotonic() - started,
+      }, { audit: deps.audit, now, scrubber: scrub() });
+      if (!held.ok) return finish(held.verdict);
+      if (mode === "answer") {
+        return {
+          kind: "pending",
+          approvalId: held.record.id,
+          eventId: forwardedId,
+          reason: `${request.toolName} waits for a person's approval (approval ${held.record.id})`,
+        };
+      }
+      const waitStarted = deps.monotonic();
+      const token = request.meta?.progressToken;
+      const onProgress = (typeof token === "string" || typeof token === "number") &&
+          request.onNotification
+        ? (count: number) =>
+          request.onNotification?.({
+            jsonrpc: "2.0",
+            method: "notifications/progress",
+            params: {
+              progressToken: token,
+              progress: count,
+              message: `Waiting for a person to approve ${request.toolName}`,
+            },
+          })
+        : undefined;
+      const waited = await waitForDecision(gate, held.record, {
+        clock: deps.clock,
+        signal: request.signal,
+        onProgress,
+      });
+      heldMs = deps.monotonic() - waitStarted;
+      now = deps.clock();
+      if (waited.kind === "refused") return finish(waited.verdict);
+      // The policy may have changed while the call waited: the one in force now decides.
+      state = deps.state();
+      const again = evaluatePolicy(state.policy, request, now);
+      if (again.kind === "deny") return finish(denialVerdict(again.denial));
+      verdict = { ...verdict, reason: `${verdict.reason}; ${decisionText(waited.record)}` };
+      if (!deps.audit.healthy) {
+        return finish({
+          status: "error",
+          reasonCode: "audit_unavailable",
+          reason: "the audit log cannot be written; the approved call was not forwarded",
+        });
+      }
+    }
     try {
       // Write-ahead (§12): the line is in the file before the upstream can act on the call.
       await recordForwarded(deps.audit, {

@@ -180,13 +180,19 @@ async function callTool(
   });
   // An unknown tool is an `isError` result, as MCP servers answer it (issue 11; SPEC §5.3 said
   // -32602: see docs/COMPATIBILITY.md "Differences from direct use").
-  const answer = (outcome: ToolCallOutcome) =>
-    outcome.kind === "unknown_tool" ? rpcResult(message.id, unknownToolResult(outcome)) : rpcResult(
+  const answer = (outcome: ToolCallOutcome) => {
+    if (outcome.kind === "unknown_tool") return rpcResult(message.id, unknownToolResult(outcome));
+    // `/mcp` waits for the decision (approval mode "wait"), so a call is never left pending.
+    if (outcome.kind === "pending") {
+      return rpcError(message.id, RPC.INTERNAL_ERROR, "the call was left pending");
+    }
+    return rpcResult(
       message.id,
       outcome.verdict.status === "allowed" && outcome.result
         ? outcome.result
         : refusalResult(outcome),
     );
+  };
   if (options.eventStream) openStream();
   await Promise.race([running, switched.promise]);
   if (!stream) return rpcJson(answer(await running));
