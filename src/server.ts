@@ -7,6 +7,7 @@ import { chainFiles, countLogLines } from "./audit/verify.ts";
 import type { Config } from "./config/config.ts";
 import { openSharedState, type SharedState } from "./shared_state/shared_state.ts";
 import { linkPeerReloads, type PeerReloads } from "./shared_state/peer_reload.ts";
+import { openRedisPinStore } from "./shared_state/pin_records.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { recordEvent } from "./pipeline.ts";
@@ -165,9 +166,18 @@ export async function startGateway(
   const newId = () => crypto.randomUUID();
   let pins: PinStore;
   try {
-    pins = await openPinStore({
+    const filePins = await openPinStore({
       path: config.pinsPath,
       onError: (message) => log.error(message),
+    });
+    // Several replicas (§13): pins live in Redis (PINS_PATH only seeds the pins Redis lacks).
+    pins = shared.redis === undefined ? filePins : await openRedisPinStore({
+      redis: shared.redis,
+      prefix: config.redisPrefix,
+      gatewayId,
+      timeoutMs: config.redisTimeoutMs,
+      seed: filePins.entries(),
+      log,
     });
   } catch (error) {
     listener.close();

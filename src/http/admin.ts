@@ -182,7 +182,15 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
     if (!isValidToolName(tool)) return answer("bad_request", 'body must be {"tool": <tool name>}');
     const refusal = await deps.federation.approvalRefusal(tool);
     if (refusal) return answer(refusal.reasonCode, `Cannot approve "${tool}": ${refusal.reason}`);
-    if (!(await deps.federation.approve(tool))) {
+    let approved: boolean;
+    try {
+      approved = await deps.federation.approve(tool);
+    } catch (error) {
+      // The shared pins (Redis, §13) did not answer: nothing was approved.
+      if ((error as { reasonCode?: unknown })?.reasonCode !== "state_unavailable") throw error;
+      return answer("state_unavailable", `Cannot approve "${tool}": ${(error as Error).message}`);
+    }
+    if (!approved) {
       return answer("not_found", `no changed definition of "${tool}" waits for approval`);
     }
     return json({ approved: true, tool });

@@ -2,7 +2,7 @@
 import type { Denial } from "../../reasons.ts";
 import { isValidToolName } from "../../tool_name.ts";
 import { CATALOG_SESSION, type ExposedTool, type FederationDeps } from "./federation.ts";
-import { pinKey, type PinState, toolDefinitionHash } from "./pins.ts";
+import { type PinState, toolDefinitionHash } from "./pins.ts";
 import type { UpstreamClient } from "../upstream/upstream.ts";
 
 const MAX_PAGES = 100;
@@ -80,13 +80,13 @@ async function readDefinitions(
 }
 
 /** The pin state of a definition without pinning it (for tools that are never pinned). */
-function peekPin(
+async function peekPin(
   entry: CatalogSource,
   definition: ExposedTool["definition"],
   deps: FederationDeps,
 ) {
   const hash = toolDefinitionHash(definition);
-  const pinned = deps.pins.entries().get(pinKey(entry.name, definition.name));
+  const pinned = await deps.pins.get(entry.name, definition.name);
   const pinState: PinState = pinned === undefined
     ? "new"
     : pinned.hash === hash
@@ -144,7 +144,13 @@ export async function readCatalog(entry: CatalogSource, deps: FederationDeps): P
       : `${entry.prefix}.${definition.name}`;
     if (hidden.has(exposedName) || tools.has(exposedName)) continue; // a repeat, handled below
     if (!isValidToolName(exposedName)) {
-      const tool = exposeTool(entry, definition, peekPin(entry, definition, deps), deps, false);
+      const tool = exposeTool(
+        entry,
+        definition,
+        await peekPin(entry, definition, deps),
+        deps,
+        false,
+      );
       hidden.set(exposedName, { tool, why: "invalid exposed name" });
       deps.log.warn(
         `Upstream "${entry.name}" tool ${JSON.stringify(shorten(exposedName, 140))} hidden: ` +
@@ -153,7 +159,13 @@ export async function readCatalog(entry: CatalogSource, deps: FederationDeps): P
       continue;
     }
     if (count > 1) {
-      const tool = exposeTool(entry, definition, peekPin(entry, definition, deps), deps, false);
+      const tool = exposeTool(
+        entry,
+        definition,
+        await peekPin(entry, definition, deps),
+        deps,
+        false,
+      );
       const why = `listed more than once by the upstream (${count} times)`;
       hidden.set(exposedName, {
         tool,
@@ -176,7 +188,7 @@ export async function readCatalog(entry: CatalogSource, deps: FederationDeps): P
     }
     const observed = entry.pinMode === "off"
       ? { state: "pinned" as const, hash: "" }
-      : deps.pins.observe(entry.name, definition, deps.clock());
+      : await deps.pins.observe(entry.name, definition, deps.clock());
     const tool = exposeTool(
       entry,
       definition,

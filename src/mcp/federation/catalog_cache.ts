@@ -116,12 +116,22 @@ export function createCatalogCache(options: {
         let catalog: Catalog;
         try {
           catalog = await catalogOf(entry);
-        } catch {
-          unavailable ??= {
-            kind: "unavailable",
-            upstream: entry.name,
-            reason: `upstream "${entry.name}" is unavailable: ${entry.error ?? "unknown error"}`,
-          };
+        } catch (error) {
+          // The shared pins (§13) not answering is the store's failure, not the upstream's.
+          const state = (error as { reasonCode?: unknown })?.reasonCode === "state_unavailable";
+          unavailable ??= state
+            ? {
+              kind: "unavailable",
+              upstream: entry.name,
+              reason: `the tools of upstream "${entry.name}" cannot be checked against their ` +
+                "pins: the shared state store is unavailable",
+              reasonCode: "state_unavailable",
+            }
+            : {
+              kind: "unavailable",
+              upstream: entry.name,
+              reason: `upstream "${entry.name}" is unavailable: ${entry.error ?? "unknown error"}`,
+            };
           continue;
         }
         const tool = catalog.tools.get(name);

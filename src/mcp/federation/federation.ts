@@ -40,7 +40,13 @@ export interface ExposedTool {
  * catalog before a `tools/call` goes out on a (re)initialized upstream session or process. */
 export type Resolution =
   | { kind: "unknown" }
-  | { kind: "unavailable"; upstream: string; reason: string }
+  | {
+    kind: "unavailable";
+    upstream: string;
+    reason: string;
+    /** Set when the shared state (pins in Redis, §13) did not answer, not the upstream. */
+    reasonCode?: "state_unavailable";
+  }
   | { kind: "tool"; tool: ExposedTool; client: UpstreamClient; denial?: Denial };
 
 /** An upstream's state as `/healthz` and `/upstreams` show it: `unknown` before the gateway ever
@@ -173,6 +179,13 @@ export function createFederation(deps: FederationDeps): Federation {
 
   const cache = createCatalogCache({ deps, entries, pinMode: () => pinMode, reported });
   const { catalogOf } = cache;
+  // A pin approved on another replica (§13): that upstream's catalog is checked again on next use,
+  // so this replica never serves one checked against the old pin.
+  deps.pins.onChange?.((upstream) => {
+    for (const entry of entries.values()) {
+      if (upstream === null || entry.name === upstream) entry.catalog = undefined;
+    }
+  });
 
   async function approvalRefusal(name: string): Promise<Denial | undefined> {
     const { found } = await cache.lookup(name, candidates(name));
@@ -256,7 +269,9 @@ export function createFederation(deps: FederationDeps): Federation {
         let catalog: Catalog;
         try {
           catalog = await catalogOf(entry);
-        } catch {
+        } catch (error) {
+          // The shared pins did not answer (§13): a refusal to say, not "nothing to approve".
+          if ((error as { reasonCode?: unknown })?.reasonCode === "state_unavailable") throw error;
           continue;
         }
         const hidden = catalog.hidden.get(name);
@@ -265,7 +280,7 @@ export function createFederation(deps: FederationDeps): Federation {
         }
         const tool = hidden?.tool ?? catalog.tools.get(name);
         if (!tool || tool.pinState !== "changed") continue;
-        deps.pins.approve(entry.name, tool.definition.name, tool.hash, deps.clock());
+        await deps.pins.approve(entry.name, tool.definition.name, tool.hash, deps.clock());
         deps.onPinEvent({ tool: name, change: "approved", mode: pinMode, hash: tool.hash });
         entry.catalog = undefined;
         return true;

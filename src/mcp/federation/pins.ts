@@ -59,7 +59,16 @@ export function pinKey(upstream: string, tool: string): string {
   return `${upstream}/${tool}`;
 }
 
-/** Pins in memory, saved to a JSON file after each change (effect). */
+/** What comparing a tool with its pin found. */
+export interface PinObservation {
+  readonly state: PinState;
+  readonly hash: string;
+  /** A recipe-1 pin was rewritten with the new recipe. */
+  readonly upgraded?: true;
+}
+
+/** Where pins are kept: a JSON file (one replica) or Redis (several, §13). The shared store's
+ * calls are asynchronous and reject when it cannot be reached (fail closed). */
 export interface PinStore {
   /** Compares a tool with its pin; a tool seen for the first time is pinned now ("new"). A
    * recipe-1 pin whose old hash still matches is rewritten with the new recipe (`upgraded`). */
@@ -67,13 +76,28 @@ export interface PinStore {
     upstream: string,
     tool: PinnableTool,
     now: number,
-  ): { state: PinState; hash: string; upgraded?: true };
+  ): PinObservation | Promise<PinObservation>;
   /** Pins the given hash as approved (after a change). */
+  approve(upstream: string, tool: string, hash: string, now: number): void | Promise<void>;
+  /** The pin of one tool, if any. */
+  get(
+    upstream: string,
+    tool: string,
+  ): Readonly<PinRecord> | undefined | Promise<Readonly<PinRecord> | undefined>;
+  /** Listens for pins changed elsewhere (another replica): the upstream whose pins changed, or
+   * null when any may have (messages missed while disconnected). Absent for one replica. */
+  onChange?(listener: (upstream: string | null) => void): () => void;
+  /** Resolves once every change so far is stored (rejects with the write error). */
+  flush(): Promise<void>;
+}
+
+/** Pins in memory, saved to a JSON file after each change (effect). */
+export interface FilePinStore extends PinStore {
+  observe(upstream: string, tool: PinnableTool, now: number): PinObservation;
   approve(upstream: string, tool: string, hash: string, now: number): void;
+  get(upstream: string, tool: string): Readonly<PinRecord> | undefined;
   /** All pins by key. */
   entries(): ReadonlyMap<string, Readonly<PinRecord>>;
-  /** Resolves once every change so far is on disk (rejects with the write error). */
-  flush(): Promise<void>;
 }
 
 function isRecord(value: unknown): value is PinRecord {
@@ -87,7 +111,7 @@ function isRecord(value: unknown): value is PinRecord {
 /** Opens the pin file (missing = no pins; unreadable or malformed = error, fail closed). */
 export async function openPinStore(
   options: { path: string; onError: (message: string) => void },
-): Promise<PinStore> {
+): Promise<FilePinStore> {
   const pins = new Map<string, PinRecord>();
   let text: string | undefined;
   try {
@@ -170,6 +194,7 @@ export async function openPinStore(
       });
       save();
     },
+    get: (upstream, tool) => pins.get(pinKey(upstream, tool)),
     entries: () => pins,
     async flush() {
       await writing;

@@ -264,6 +264,13 @@ export async function executeToolCall(
     });
     if (decided.status !== "allowed") return finish(decided);
     if (resolved.kind === "unavailable") {
+      if (resolved.reasonCode === "state_unavailable") {
+        return finish({
+          status: "error",
+          reasonCode: "state_unavailable",
+          reason: resolved.reason,
+        });
+      }
       deps.metrics.upstreamError(resolved.upstream);
       return finish({ status: "error", reasonCode: "upstream_error", reason: resolved.reason });
     }
