@@ -171,11 +171,12 @@ export function waitForDecision(
         }
         return;
       }
+      // Once this call is using the approval, the outcome of that use decides.
+      if (consuming) return;
       switch (current.state) {
         case "pending":
           return;
         case "approved": {
-          if (consuming) return;
           consuming = true;
           const used = await store.consume(id, record, options.clock());
           if (used.ok) finish({ kind: "approved", record: used.record });

@@ -23,11 +23,10 @@ import {
   type ApprovalGateDeps,
   bindingOf,
   decisionText,
-  holdCall,
   useApproval,
-  waitForDecision,
 } from "../../approvals/gate.ts";
-import { evaluatePolicy, needsApproval } from "../../policy/evaluate.ts";
+import { needsApproval } from "../../policy/evaluate.ts";
+import { approvalStep } from "./tool_call_approval.ts";
 import { NO_LIMITS } from "../../limits/no_limits.ts";
 
 /** What executing a call needs. */
@@ -236,7 +235,6 @@ export async function executeToolCall(
       sessionId: request.sessionId,
     };
     let approved: ApprovalRecord | undefined;
-    const mode = request.approval?.mode ?? "wait";
     if (request.approval?.mode === "use") {
       // The decision API's second POST (§15): the approval must be for exactly this call, and is
       // used up now whatever follows. The held call already counted against caps and windows.
@@ -283,59 +281,22 @@ export async function executeToolCall(
       approved === undefined && deps.approvals !== undefined &&
       needsApproval(state.policy, request.modelId, request.toolName)
     ) {
-      const gate = deps.approvals;
-      const held = await holdCall(gate, {
-        binding: { ...binding, door: mode === "answer" ? "api" : "mcp" },
-        args: request.args,
-        eventId: forwardedId,
-        reason: verdict.reason,
-        policyVersion: state.policy.version,
-        latencyMs: deps.monotonic() - started,
-      }, { audit: deps.audit, now, scrubber: scrub() });
-      if (!held.ok) return finish(held.verdict);
-      if (mode === "answer") {
-        return {
-          kind: "pending",
-          approvalId: held.record.id,
-          eventId: forwardedId,
-          reason: `${request.toolName} waits for a person's approval (approval ${held.record.id})`,
-        };
-      }
-      const waitStarted = deps.monotonic();
-      const token = request.meta?.progressToken;
-      const onProgress = (typeof token === "string" || typeof token === "number") &&
-          request.onNotification
-        ? (count: number) =>
-          request.onNotification?.({
-            jsonrpc: "2.0",
-            method: "notifications/progress",
-            params: {
-              progressToken: token,
-              progress: count,
-              message: `Waiting for a person to approve ${request.toolName}`,
-            },
-          })
-        : undefined;
-      const waited = await waitForDecision(gate, held.record, {
+      const step = await approvalStep(request, verdict, {
+        gate: deps.approvals,
+        audit: deps.audit,
         clock: deps.clock,
-        signal: request.signal,
-        onProgress,
+        monotonic: deps.monotonic,
+        state: deps.state,
+        scrubber: scrub(),
+        eventId: forwardedId,
+        latencyMs: deps.monotonic() - started,
       });
-      heldMs = deps.monotonic() - waitStarted;
+      if (step.kind === "pending") return { ...step, eventId: forwardedId };
+      heldMs = step.heldMs;
       now = deps.clock();
-      if (waited.kind === "refused") return finish(waited.verdict);
-      // The policy may have changed while the call waited: the one in force now decides.
+      if (step.kind === "refused") return finish(step.verdict);
+      verdict = step.verdict;
       state = deps.state();
-      const again = evaluatePolicy(state.policy, request, now);
-      if (again.kind === "deny") return finish(denialVerdict(again.denial));
-      verdict = { ...verdict, reason: `${verdict.reason}; ${decisionText(waited.record)}` };
-      if (!deps.audit.healthy) {
-        return finish({
-          status: "error",
-          reasonCode: "audit_unavailable",
-          reason: "the audit log cannot be written; the approved call was not forwarded",
-        });
-      }
     }
     try {
       // Write-ahead (§12): the line is in the file before the upstream can act on the call.
