@@ -14,6 +14,8 @@ import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
 import { executeToolCall, type ToolCallDeps } from "../mcp/relay/tool_call.ts";
 import { createDoorGuard, doorRefusalReason } from "../mcp/server/http_guard.ts";
 import { apiSessionKey } from "../mcp/server/idle_keys.ts";
+import { type ScanFlags, scanSettingsFor, scanValue } from "../scan/apply.ts";
+import { resultScannerFor } from "../scan/scan.ts";
 
 /** The tool-call dependencies drawn from the app's. */
 export function toolCallDeps(deps: AppDeps): ToolCallDeps {
@@ -48,7 +50,13 @@ export function decisionHandler(
     const finish = (
       verdict: Verdict,
       facts: PartialFacts,
-      extra: { agentId?: string | null; event?: string; payload?: unknown } = {},
+      extra: {
+        agentId?: string | null;
+        event?: string;
+        payload?: unknown;
+        scan?: ScanFlags;
+        output?: unknown;
+      } = {},
     ): Response => {
       const latencyMs = deps.monotonic() - started;
       const eventId = recordAudit(deps.audit, {
@@ -74,6 +82,9 @@ export function decisionHandler(
       return answer(verdict.reasonCode, verdict.reason, {
         eventId,
         retryAfterMs: verdict.retryAfterMs,
+        status: verdict.status,
+        scan: extra.scan,
+        output: extra.output,
       });
     };
     const refuse = (reasonCode: ReasonCode, reason: string): Verdict => ({
@@ -144,6 +155,8 @@ export function decisionHandler(
         eventId: outcome.eventId,
         retryAfterMs: verdict.retryAfterMs,
         result: outcome.result,
+        status: verdict.status,
+        scan: outcome.flags,
       });
     }
     // Human approval (§15): a re-POST uses an approval given for exactly this call.
@@ -199,6 +212,35 @@ export function decisionHandler(
           eventId,
           reason: `${toolName} waits for a person's approval (approval ${held.record.id})`,
         });
+      }
+    }
+    if (kind === "toolresult" && verdict.status === "allowed") {
+      // Result scanning (§15): the output the agent is about to read, under its rule's settings.
+      const scanned = scanValue(
+        payload,
+        scanSettingsFor(state.policy, modelId),
+        resultScannerFor(scrubberFor(state.policy)),
+        "the output",
+      );
+      const finding = scanned.finding;
+      if (finding !== undefined) {
+        const redacted = scanned.value !== payload;
+        return finish(
+          {
+            status: finding.status,
+            reasonCode: finding.reasonCode,
+            reason: finding.status === "allowed"
+              ? `${finding.reason}; ${verdict.reason}`
+              : finding.reason,
+          },
+          facts,
+          {
+            agentId,
+            payload: scanned.value,
+            scan: finding.flags,
+            ...(redacted ? { output: scanned.value } : {}),
+          },
+        );
       }
     }
     return finish(verdict, facts, { agentId, payload });

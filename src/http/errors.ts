@@ -1,5 +1,5 @@
 /** The one JSON answer shape of the gateway (§4), used for decisions and for every error. */
-import { APPROVAL_PENDING, type ReasonCode, REASONS } from "../reasons.ts";
+import { APPROVAL_PENDING, type ReasonCode, REASONS, type Status } from "../reasons.ts";
 import { securedResponse } from "./fast_path.ts";
 
 /** The JSON body of every gateway answer outside /mcp. */
@@ -18,15 +18,30 @@ export interface AnswerBody {
   result?: unknown;
   /** Exact wait before retrying (429s). */
   retry_after_ms?: number;
+  /** What result scanning found (§15): detector names, when one matched. */
+  scan?: { secrets: string[]; injection: string[] };
+  /** `POST /mcp/toolresult`: the output with its secrets redacted, when scanning redacted any. */
+  output?: unknown;
 }
 
 /** Builds the `Response` for a reason code, with `Retry-After` and `WWW-Authenticate` as due. */
 export function answer(
   reasonCode: ReasonCode,
   reason: string,
-  extra: { eventId?: string | null; retryAfterMs?: number; result?: unknown } = {},
+  extra: {
+    eventId?: string | null;
+    retryAfterMs?: number;
+    result?: unknown;
+    /** The audited status when it is not the code's own: a result redacted or flagged by
+     * scanning (§15) is `allowed` (HTTP 200) under a code that otherwise blocks. */
+    status?: Status;
+    scan?: { readonly secrets: readonly string[]; readonly injection: readonly string[] };
+    output?: unknown;
+  } = {},
 ): Response {
-  const { http, status } = REASONS[reasonCode];
+  const own = REASONS[reasonCode];
+  const status = extra.status ?? own.status;
+  const http = status === "allowed" ? 200 : own.http;
   const body: AnswerBody = {
     allowed: status === "allowed",
     status,
@@ -35,6 +50,10 @@ export function answer(
     event_id: extra.eventId ?? null,
   };
   if (extra.result !== undefined) body.result = extra.result;
+  if (extra.scan !== undefined) {
+    body.scan = { secrets: [...extra.scan.secrets], injection: [...extra.scan.injection] };
+  }
+  if (extra.output !== undefined) body.output = extra.output;
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
   if (extra.retryAfterMs !== undefined) {
     body.retry_after_ms = extra.retryAfterMs;

@@ -206,7 +206,8 @@ export const DETECTORS: readonly DetectorSpec[] = [
     // Not right after a quote mark: documentation that quotes the phrase is left alone.
     pattern: String.raw`(?<!["'“‘\x60] ?)\b(?:ignore|disregard|forget|override|bypass|` +
       String.raw`skip)${SN}(?:(?:all|any|every|the|your|of|my|these|those|everything|previous|` +
-      String.raw`prior|above|earlier|preceding|former|original|system|safety|other)${SN}){0,3}` +
+      String.raw`prior|above|earlier|preceding|former|original|system|safety|other|` +
+      String.raw`(?:user|developer|operator)(?:'s|’s)?)${SN}){0,3}` +
       String.raw`(?:instructions?|prompts?|rules|directions|guidelines|directives|guardrails|` +
       String.raw`restrictions|context|messages)\b`,
     flags: "i",

@@ -4,7 +4,11 @@ import type { Logger } from "../../log.ts";
 import type { Denial } from "../../reasons.ts";
 import { isValidToolName } from "../../tool_name.ts";
 import type { Federation } from "../federation/federation.ts";
-import { type JsonRpcId, type JsonRpcMessage, RPC, rpcError } from "../jsonrpc.ts";
+import { type JsonRpcId, type JsonRpcMessage, RPC, rpcError, rpcResult } from "../jsonrpc.ts";
+import { scrubberFor } from "../../audit/scrub.ts";
+import { scanSettingsFor, scanValue } from "../../scan/apply.ts";
+import { resultScannerFor } from "../../scan/scan.ts";
+import { withDecisionMeta } from "./tool_call.ts";
 import type { McpSession, SessionStore } from "../server/sessions.ts";
 import type { OutStream } from "../server/streams.ts";
 import { type UpstreamClient, UpstreamError } from "../upstream/upstream.ts";
@@ -169,4 +173,46 @@ export async function listAll(
     return { items: answered ? [] : items, complete: answered };
   }
   return { items, complete: true };
+}
+
+/**
+ * Result scanning (§15) of relayed prompt and resource contents, under the caller's rule: the
+ * answer unchanged when nothing matched; flagged or redacted (`_meta["mcp-sec-gateway/decision"]`
+ * and one more audit line); or, in block mode, a JSON-RPC error with `code` (audited `blocked`).
+ * An upstream's own decision key in `_meta` is dropped either way.
+ */
+export function scannedRelayAnswer(
+  deps: RelayDeps,
+  session: McpSession,
+  request: { id: JsonRpcId; event: string; name: string | null; payload: unknown; code: number },
+  result: Record<string, unknown>,
+  what: string,
+): JsonRpcMessage {
+  const policy = deps.state().policy;
+  const scanned = scanValue(
+    result,
+    scanSettingsFor(policy, session.modelId),
+    resultScannerFor(scrubberFor(policy)),
+    what,
+  );
+  const finding = scanned.finding;
+  if (finding === undefined) {
+    return rpcResult(request.id, withDecisionMeta(result, undefined, ""));
+  }
+  const eventId = auditRelay(deps, session, {
+    event: request.event,
+    name: request.name,
+    payload: request.payload,
+    status: finding.status,
+    reasonCode: finding.reasonCode,
+    reason: finding.reason,
+  });
+  if (finding.status === "blocked") {
+    return rpcError(request.id, request.code, `Blocked by MCP-Sec Gateway: ${finding.reason}`, {
+      reason_code: finding.reasonCode,
+      event_id: eventId,
+      flags: { secrets: [...finding.flags.secrets], injection: [...finding.flags.injection] },
+    });
+  }
+  return rpcResult(request.id, withDecisionMeta(scanned.value, finding, eventId));
 }

@@ -10,6 +10,7 @@ import {
   listAll,
   policyRefusal,
   type RelayDeps,
+  scannedRelayAnswer,
   type Upstream,
   upstreamFailure,
 } from "./relay_common.ts";
@@ -128,7 +129,13 @@ export function createPromptRelay(deps: RelayDeps): PromptRelay {
       const result = await upstream.client.request(session.auditId, message.method, params, {
         timeoutMs: deps.upstreamTimeoutMs,
       });
-      return rpcResult(message.id, result);
+      return scannedRelayAnswer(
+        deps,
+        session,
+        { id: message.id, event, name, payload, code: RPC.INVALID_PARAMS },
+        result,
+        event === "prompt_get" ? `the prompt "${name}"` : "the completion",
+      );
     } catch (error) {
       auditRelay(deps, session, {
         event,

@@ -20,6 +20,7 @@ import {
   policyRefusal,
   type RelayDeps,
   RESOURCE_NOT_FOUND,
+  scannedRelayAnswer,
   type Upstream,
   upstreamFailure,
 } from "./relay_common.ts";
@@ -194,7 +195,19 @@ export function createResourceRelay(deps: RelayDeps): ResourceRelay {
       const result = await upstream.client.request(session.auditId, message.method, params, {
         timeoutMs: deps.upstreamTimeoutMs,
       });
-      return rpcResult(message.id, result);
+      return scannedRelayAnswer(
+        deps,
+        session,
+        {
+          id: message.id,
+          event: audit.event,
+          name: null,
+          payload: audit.payload,
+          code: RESOURCE_NOT_FOUND,
+        },
+        result,
+        "the resource contents",
+      );
     } catch (error) {
       auditRelay(deps, session, {
         event: audit.event,

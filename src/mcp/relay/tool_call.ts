@@ -28,6 +28,11 @@ import {
 import { needsApproval } from "../../policy/evaluate.ts";
 import { approvalStep } from "./tool_call_approval.ts";
 import { NO_LIMITS } from "../../limits/no_limits.ts";
+import { type ScanFinding, scanSettingsFor, scanValue } from "../../scan/apply.ts";
+import { resultScannerFor } from "../../scan/scan.ts";
+
+/** The `_meta` key carrying the gateway's decision (refusals, and flagged results, §15). */
+export const DECISION_META_KEY = "mcp-sec-gateway/decision";
 
 /** What executing a call needs. */
 export interface ToolCallDeps {
@@ -98,7 +103,41 @@ export type ToolCallOutcome =
     verdict: Verdict;
     eventId: string;
     result?: Record<string, unknown>;
+    /** What result scanning found (§15), when a detector matched. */
+    flags?: ScanFinding["flags"];
   };
+
+/**
+ * The result as the agent receives it: an upstream's own `_meta["mcp-sec-gateway/decision"]` is
+ * dropped (it could forge the gateway's word), and a flagged or redacted result carries the
+ * gateway's decision there (§15).
+ */
+export function withDecisionMeta(
+  result: Record<string, unknown>,
+  finding: ScanFinding | undefined,
+  eventId: string,
+): Record<string, unknown> {
+  const meta = result._meta;
+  const metaObject = typeof meta === "object" && meta !== null && !Array.isArray(meta)
+    ? meta as Record<string, unknown>
+    : undefined;
+  const forged = metaObject !== undefined && Object.hasOwn(metaObject, DECISION_META_KEY);
+  if (finding === undefined && !forged) return result;
+  const rest = { ...metaObject };
+  delete rest[DECISION_META_KEY];
+  const decision = finding === undefined ? {} : {
+    [DECISION_META_KEY]: {
+      reason_code: finding.reasonCode,
+      event_id: eventId,
+      flags: { secrets: [...finding.flags.secrets], injection: [...finding.flags.injection] },
+    },
+  };
+  const merged = { ...rest, ...decision };
+  const out = { ...result };
+  if (Object.keys(merged).length === 0) delete out._meta;
+  else out._meta = merged;
+  return out;
+}
 
 function describeUpstreamError(error: unknown, scrubber: Scrubber): Verdict {
   // Refused on a re-check after the upstream (re)initialized: the call was never sent.
@@ -166,7 +205,11 @@ export async function executeToolCall(
   const scrub = (): Scrubber => scrubber ??= policyScrubber.with(secretValues(request.args));
   // Set once the write-ahead line is queued: the closing line then carries the same id.
   let forwardedId: string | undefined;
-  const finish = (decided: Verdict, upstreamResult?: Record<string, unknown>): ToolCallOutcome => {
+  const finish = (
+    decided: Verdict,
+    upstreamResult?: Record<string, unknown>,
+    finding?: ScanFinding,
+  ): ToolCallOutcome => {
     const clean = scrub();
     const reason = clean.text(decided.reason);
     const verdict = reason === decided.reason ? decided : { ...decided, reason };
@@ -200,7 +243,13 @@ export async function executeToolCall(
     if (verdict.reasonCode === "unknown_tool") {
       return { kind: "unknown_tool", reason: verdict.reason, eventId };
     }
-    return { kind: "decided", verdict, eventId, ...(result ? { result } : {}) };
+    return {
+      kind: "decided",
+      verdict,
+      eventId,
+      ...(result ? { result: withDecisionMeta(result, finding, eventId) } : {}),
+      ...(finding ? { flags: finding.flags } : {}),
+    };
   };
 
   if (!deps.audit.healthy) {
@@ -348,19 +397,48 @@ export async function executeToolCall(
     }
     const failure = checkCallResult(result, tool, state);
     if (failure) return finish(failure);
+    // Result scanning (§15), under the scan_results of the rule that allowed the call.
+    const scanned = scanValue(
+      result,
+      scanSettingsFor(state.policy, request.modelId),
+      resultScannerFor(policyScrubber),
+    );
+    const finding = scanned.finding;
+    if (finding?.status === "blocked") {
+      return finish(
+        {
+          status: "blocked",
+          reasonCode: finding.reasonCode,
+          reason: `${finding.reason} (upstream "${tool.upstream}")`,
+        },
+        undefined,
+        finding,
+      );
+    }
     if (result.isError === true) {
       // The call was allowed and ran; the tool itself failed. Visible in the audit (issue 11).
-      return finish({
-        status: "allowed",
-        reasonCode: "tool_error",
-        reason: `the tool reported an error (isError) on upstream "${tool.upstream}"`,
-      }, result);
+      const failed = `the tool reported an error (isError) on upstream "${tool.upstream}"`;
+      return finish(
+        {
+          status: "allowed",
+          reasonCode: finding?.reasonCode ?? "tool_error",
+          reason: finding ? `${finding.reason}; ${failed}` : failed,
+        },
+        scanned.value,
+        finding,
+      );
     }
-    return finish({
-      status: "allowed",
-      reasonCode: "ok",
-      reason: `${verdict.reason}; executed on upstream "${tool.upstream}"`,
-    }, result);
+    return finish(
+      {
+        status: "allowed",
+        reasonCode: finding?.reasonCode ?? "ok",
+        reason: `${
+          finding ? `${finding.reason}; ` : ""
+        }${verdict.reason}; executed on upstream "${tool.upstream}"`,
+      },
+      scanned.value,
+      finding,
+    );
   } catch (error) {
     deps.log.error(`Tool call failed: ${error instanceof Error ? error.message : String(error)}`);
     return finish({ status: "error", reasonCode: "internal_error", reason: "internal error" });

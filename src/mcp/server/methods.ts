@@ -11,7 +11,12 @@ import {
 } from "../jsonrpc.ts";
 import { rpcJson } from "./rpc_http.ts";
 import type { McpSession } from "./sessions.ts";
-import { executeToolCall, type ToolCallDeps, type ToolCallOutcome } from "../relay/tool_call.ts";
+import {
+  DECISION_META_KEY,
+  executeToolCall,
+  type ToolCallDeps,
+  type ToolCallOutcome,
+} from "../relay/tool_call.ts";
 import type { Relay } from "../relay/relay.ts";
 import type { ClientRequests } from "./client_requests.ts";
 import type { OutStream } from "./streams.ts";
@@ -24,8 +29,7 @@ export interface MethodDeps extends ToolCallDeps {
   readonly clientRequests: ClientRequests;
 }
 
-/** The `_meta` key carrying the gateway's decision on refused calls. */
-export const DECISION_META_KEY = "mcp-sec-gateway/decision";
+export { DECISION_META_KEY } from "../relay/tool_call.ts";
 
 /** How a request is answered: `eventStream` when the client prefers SSE (see
  * `prefersEventStream`), else JSON unless the upstream streams. */
@@ -107,6 +111,11 @@ export function refusalResult(
         reason_code: verdict.reasonCode,
         event_id: outcome.eventId,
         ...(verdict.retryAfterMs !== undefined ? { retry_after_ms: verdict.retryAfterMs } : {}),
+        ...(outcome.flags
+          ? {
+            flags: { secrets: [...outcome.flags.secrets], injection: [...outcome.flags.injection] },
+          }
+          : {}),
       },
     },
   };
