@@ -8,6 +8,7 @@ import type { Config } from "./config/config.ts";
 import { openSharedState, type SharedState } from "./shared_state/shared_state.ts";
 import { linkPeerReloads, type PeerReloads } from "./shared_state/peer_reload.ts";
 import { openRedisPinStore } from "./shared_state/pin_records.ts";
+import { createReplicaLogs } from "./shared_state/replica_logs.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { recordEvent } from "./pipeline.ts";
@@ -147,9 +148,19 @@ export async function startGateway(
     return { ok: false, errors: [(error as Error).message] };
   }
 
+  // Several replicas (§13): the lines this replica writes are copied to Redis for the others'
+  // /logs, by the sink's flush, in batches.
+  const replicaLogs = shared.redis === undefined ? undefined : createReplicaLogs({
+    client: shared.redis.client,
+    prefix: config.redisPrefix,
+    gatewayId,
+    clock,
+    log,
+  });
   let audit;
   try {
     audit = await openAuditSink({
+      onWritten: replicaLogs?.written,
       path: config.auditLogPath,
       stdout: config.auditStdout ? (options.stdout ?? Deno.stdout) : null,
       maxBytes: config.auditMaxBytes,
@@ -310,6 +321,7 @@ export async function startGateway(
     limiter,
     sharedState: shared,
     sharedSessions: shared.sessions,
+    replicaLogs,
     audit,
     clock,
     monotonic: () => performance.now(),
@@ -437,6 +449,7 @@ export async function startGateway(
           }
           await pins.flush().catch(() => {});
           peers?.close();
+          await replicaLogs?.close().catch(() => {});
           await shared.close().catch(() => {});
           await audit.close();
           // The anchor for `verify-log --head/--expect-lines` (§12): proves later that no line

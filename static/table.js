@@ -16,6 +16,7 @@ const DETAIL_FIELDS = [
   "latency_ms",
   "upstream_ms",
   "policy_version",
+  "gateway_id",
   "payload_sha256",
   "payload_truncated",
   "prev_hash",
@@ -41,7 +42,18 @@ export function rowOf(entry, onOpen) {
         ["allowed", "blocked", "error"].includes(event.status) ? event.status : "other"
       }`,
     },
-    el("td", { className: "col-time mono", title: timestamp }, timestamp.slice(11, 23)),
+    el(
+      "td",
+      {
+        className: "col-time mono",
+        title: event.gateway_id ? `${timestamp} · ${show(event.gateway_id)}` : timestamp,
+      },
+      timestamp.slice(11, 23),
+      // Several replicas (§13): which one wrote the line.
+      event.gateway_id
+        ? [" ", el("span", { className: "tag replica" }, show(event.gateway_id))]
+        : null,
+    ),
     el("td", { className: "col-status" }, statusBadge(event.status)),
     el("td", { className: "col-model" }, show(event.model_id)),
     el("td", { className: "col-session mono" }, show(event.session_id)),

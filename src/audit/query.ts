@@ -114,3 +114,16 @@ function matches(event: AuditEvent, query: LogQuery): boolean {
   if (query.since !== null && !(Date.parse(event.timestamp) > query.since)) return false;
   return true;
 }
+
+/** Merges event lists (each oldest first, as `selectEvents` gives them) by timestamp, and keeps
+ * the most recent `limit`, newest last. Ties keep the lists' order. */
+export function mergeEvents(
+  lists: readonly (readonly AuditEvent[])[],
+  limit: number,
+): AuditEvent[] {
+  const all = lists.flat();
+  if (lists.length <= 1) return all.slice(-limit);
+  const stamped = all.map((event, index) => ({ event, index, time: Date.parse(event.timestamp) }));
+  stamped.sort((a, b) => (a.time - b.time) || (a.index - b.index));
+  return stamped.slice(-limit).map((s) => s.event);
+}

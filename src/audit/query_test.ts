@@ -1,6 +1,6 @@
 import { expect } from "expect";
 import { type AuditEvent, buildAuditEvent } from "./event.ts";
-import { type LogQuery, parseLogQuery, selectEvents } from "./query.ts";
+import { type LogQuery, mergeEvents, parseLogQuery, selectEvents } from "./query.ts";
 
 function query(text: string): LogQuery {
   const parsed = parseLogQuery(new URLSearchParams(text));
@@ -114,4 +114,23 @@ Deno.test("selectEvents: with timestampAt, events at or before since are never r
 Deno.test("status=forwarded selects the write-ahead lines (§12)", () => {
   const parsed = parseLogQuery(new URLSearchParams("status=forwarded"));
   expect(parsed.ok && parsed.query.status).toBe("forwarded");
+});
+
+Deno.test("mergeEvents interleaves replicas' lists by timestamp and keeps the newest `limit`", () => {
+  const all = events();
+  const a = all.filter((_, i) => i % 3 === 0); // e0 e3 e6 e9
+  const b = all.filter((_, i) => i % 3 !== 0); // e1 e2 e4 e5 e7 e8
+  expect(ids(mergeEvents([a, b], 100))).toEqual(ids(all));
+  expect(ids(mergeEvents([b, a], 4))).toEqual(["e6", "e7", "e8", "e9"]);
+  expect(ids(mergeEvents([a], 2))).toEqual(["e6", "e9"]);
+  expect(mergeEvents([], 5)).toEqual([]);
+  // Same instant on two replicas: the lists' order (local first) decides, stably.
+  const twin = { ...a[0], event_id: "twin" };
+  expect(ids(mergeEvents([[a[0]], [twin]], 10))).toEqual(["e0", "twin"]);
+  // Filters are applied per list before merging, exactly as on one replica.
+  const q = query("status=blocked&limit=2");
+  expect(ids(mergeEvents([selectEvents(a, q), selectEvents(b, q)], q.limit))).toEqual([
+    "e7",
+    "e9",
+  ]);
 });

@@ -36,6 +36,9 @@ export interface AuditSinkOptions {
   gatewayId?: string;
   /** Where lines are hashed: batches of 32+ on a worker thread by default. */
   chainer?: ChainerOptions;
+  /** Handed the bytes of the complete lines of each write, once they are in the file (from the
+   * flush, off the request path); e.g. copied to Redis for other replicas' `/logs` (§13). */
+  onWritten?: (bytes: Uint8Array) => void;
 }
 
 /** The audit log writer: cheap synchronous appends, batched chained writes off the request path. */
@@ -366,7 +369,15 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     if (waiters.length > 0) resolveWaiters();
     writtenHead = run.hashes[run.next - 1];
     if (run.next === run.ends.length) runs.shift();
-    await copyToStdout(run.bytes.subarray(lineStart(run, first), run.ends[run.next - 1]));
+    const lines = run.bytes.subarray(lineStart(run, first), run.ends[run.next - 1]);
+    if (options.onWritten) {
+      try {
+        options.onWritten(lines);
+      } catch {
+        // A failing copy must never break auditing.
+      }
+    }
+    await copyToStdout(lines);
   }
 
   async function copyToStdout(bytes: Uint8Array): Promise<void> {

@@ -1,6 +1,6 @@
 /** Admin and observability routes (§9): health, logs, reload, metrics, policy, dashboard. */
 import type { Hono } from "hono";
-import { parseLogQuery, selectEvents } from "../audit/query.ts";
+import { mergeEvents, parseLogQuery, selectEvents } from "../audit/query.ts";
 import { describePolicy } from "../policy/parse.ts";
 import { secretsEqual } from "../identity/identify.ts";
 import { adminCookie, isAdmin } from "./admin_auth.ts";
@@ -130,11 +130,24 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
   // The page's own code and style hold no data, so the sign-in page can use them too.
   app.get("/dash/:file{[a-z_]+\\.(?:js|css|svg|png)}", (c) => asset(deps, c.req.param("file")));
 
-  app.get("/logs", (c) => {
+  app.get("/logs", async (c) => {
     if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
     const parsed = parseLogQuery(new URL(c.req.url).searchParams);
     if (!parsed.ok) return answer("bad_request", parsed.error);
-    return json(selectEvents(deps.audit.recentList(), parsed.query));
+    const { query } = parsed;
+    const local = selectEvents(deps.audit.recentList(), query);
+    if (deps.replicaLogs === undefined) return json(local);
+    // Several replicas (§13): every replica's recent events, filtered alike, merged by time; the
+    // headers name the replicas read and those that could not be (Redis away: local events only).
+    const others = await deps.replicaLogs.readOthers();
+    const merged = mergeEvents(
+      [local, ...others.events.map((events) => selectEvents(events, query))],
+      query.limit,
+    );
+    const response = json(merged);
+    response.headers.set("x-logs-replicas", others.read.join(","));
+    response.headers.set("x-logs-unavailable", others.unavailable.join(","));
+    return response;
   });
 
   app.post("/reload", async (c) => {

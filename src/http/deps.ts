@@ -8,6 +8,7 @@ import type { IdleKeys } from "../mcp/server/idle_keys.ts";
 import type { Relay } from "../mcp/relay/relay.ts";
 import type { SessionStore } from "../mcp/server/sessions.ts";
 import type { SharedSessions } from "../shared_state/session_records.ts";
+import type { ReplicaLogs } from "../shared_state/replica_logs.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { StateStore } from "../state/store.ts";
 import type { ApprovalGateDeps } from "../approvals/gate.ts";
@@ -50,6 +51,8 @@ export interface AppDeps {
   readonly federation: Federation;
   /** Gateway MCP sessions. */
   readonly sessions: SessionStore;
+  /** The other replicas' recent events for `/logs` (§13); undefined = this process only. */
+  readonly replicaLogs?: Pick<ReplicaLogs, "readOthers">;
   /** Session records shared with other replicas (§13); undefined = this process only. */
   readonly sharedSessions?: SharedSessions;
   /** Extra accepted `Host` names on /mcp. */
