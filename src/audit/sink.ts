@@ -12,7 +12,7 @@ import {
   type LogFileState,
   readLastByte,
 } from "./log_file.ts";
-import { createRing } from "./ring.ts";
+import { createLineRing, type UnchainedLine } from "./line_ring.ts";
 
 /** Options of `openAuditSink`. */
 export interface AuditSinkOptions {
@@ -87,18 +87,27 @@ interface ChainedRun {
 }
 
 /**
- * An appended event as the ring and the queue keep it: its line up to `"prev_hash":"` as one flat
- * string, and its hashes once chained. Two small objects instead of an event's object graph: the
- * garbage collector copies every event it finds alive, and this one is alive for a while.
+ * An appended event as the queue keeps it until it is chained: its line up to `"prev_hash":"` as
+ * one flat string, and its place in the ring (line_ring.ts keeps the chained line as bytes).
  */
 interface HeldEvent {
   readonly prefix: string;
-  prev: string | null;
-  hash: string | null;
+  readonly seq: number;
 }
 
-function heldToEvent(held: HeldEvent): AuditEvent {
-  return JSON.parse(completeLine(held.prefix, held.prev, held.hash)) as AuditEvent;
+const lineDecoder = new TextDecoder();
+
+function ringToEvent(item: UnchainedLine | Uint8Array): AuditEvent {
+  const text = item instanceof Uint8Array
+    ? lineDecoder.decode(item)
+    : completeLine(item.prefix, null, null);
+  return JSON.parse(text) as AuditEvent;
+}
+
+function ringTimestamp(item: UnchainedLine | Uint8Array): string {
+  return lineTimestamp(
+    item instanceof Uint8Array ? lineDecoder.decode(item.subarray(0, 64)) : item.prefix,
+  );
 }
 
 const SEGMENT_BYTES = 1024 * 1024;
@@ -131,7 +140,7 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     const why = error instanceof Error && !("code" in error) ? error.message : describeError(error);
     throw new Error(`Cannot open audit log "${path}": ${why}`);
   }
-  const ring = createRing<HeldEvent>(Math.max(1000, options.ringSize ?? 2000));
+  const ring = createLineRing(Math.max(1000, options.ringSize ?? 2000));
   const listeners = new Set<(event: AuditEvent) => void>();
   let pending: HeldEvent[] = [];
   const chainer = createChainer(options.chainer);
@@ -309,8 +318,11 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
     const prev = chainHead;
     const chained = await chainer.chain(batch.map((held) => held.prefix), prev);
     for (let i = 0; i < batch.length; i++) {
-      batch[i].prev = i === 0 ? prev : chained.hashes[i - 1];
-      batch[i].hash = chained.hashes[i];
+      // The line without its "\n", kept by the ring as bytes from now on.
+      ring.chained(
+        batch[i].seq,
+        chained.bytes.subarray(i === 0 ? 0 : chained.ends[i - 1], chained.ends[i] - 1),
+      );
     }
     runs.push({ bytes: chained.bytes, ends: chained.ends, hashes: chained.hashes, next: 0 });
     queuedLines += batch.length;
@@ -402,14 +414,14 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       return false;
     }
     if (gatewayId !== null) event.gateway_id = gatewayId;
-    let held: HeldEvent;
+    let prefix: string;
     try {
-      held = { prefix: flatten(linePrefix(event, payloadJson)), prev: null, hash: null };
+      prefix = flatten(linePrefix(event, payloadJson));
     } catch {
       dropped++; // a payload no event builder made (a cycle, a bigint): cannot be a line
       return false;
     }
-    ring.push(held);
+    const held: HeldEvent = { prefix, seq: ring.push({ prefix }) };
     for (const listener of listeners) {
       try {
         listener(event);
@@ -463,14 +475,26 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
       return dropped;
     },
     recent(): readonly AuditEvent[] {
-      return ring.items().map(heldToEvent);
+      const view = ring.view();
+      const events: AuditEvent[] = [];
+      for (let i = 0; i < view.length; i++) {
+        const item = view.at(i);
+        if (item !== undefined) events.push(ringToEvent(item));
+      }
+      return events;
     },
     recentList(): EventList {
-      const items = ring.items();
+      const view = ring.view();
       return {
-        length: items.length,
-        at: (index) => items[index] === undefined ? undefined : heldToEvent(items[index]),
-        timestampAt: (index) => lineTimestamp(items[index].prefix),
+        length: view.length,
+        at: (index) => {
+          const item = view.at(index);
+          return item === undefined ? undefined : ringToEvent(item);
+        },
+        timestampAt: (index) => {
+          const item = view.at(index);
+          return item === undefined ? "" : ringTimestamp(item);
+        },
       };
     },
     async flush(): Promise<void> {
