@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { type FastRoute, fastRoute, secure } from "./http/fast_path.ts";
 import { addAdminRoutes } from "./http/admin.ts";
+import { addOAuthRoutes } from "./http/oauth_routes.ts";
 import { doorMiddleware } from "./http/door_guard.ts";
 import { decisionHandler, toolCallDeps } from "./http/decision_api.ts";
 import type { AppDeps } from "./http/deps.ts";
@@ -30,6 +31,7 @@ export function createApp(deps: AppDeps): Hono {
   const mcp = mcpHandler({ ...execution, ...deps, relay });
   app.all("/mcp", (c) => mcp(c.req.raw));
   addAdminRoutes(app, deps);
+  addOAuthRoutes(app, deps);
   app.notFound((c) =>
     answer("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname.slice(0, 200)}`)
   );

@@ -5,6 +5,12 @@ export const REASONS = {
   tool_error: { http: 200, status: "allowed" },
   bad_request: { http: 400, status: "error" },
   unauthenticated: { http: 401, status: "blocked" },
+  /** An OAuth access token refused (§14): bad signature, unknown key, expired, wrong audience… */
+  invalid_token: { http: 401, status: "blocked" },
+  /** A valid OAuth token without a scope `oauth.required_scopes` asks for. */
+  insufficient_scope: { http: 403, status: "blocked" },
+  /** A valid OAuth token whose client is no agent of this gateway. */
+  forbidden_client: { http: 403, status: "blocked" },
   forbidden_model: { http: 403, status: "blocked" },
   no_matching_rule: { http: 403, status: "blocked" },
   tool_denied: { http: 403, status: "blocked" },
@@ -63,6 +69,8 @@ export const REASONS = {
   audit_unavailable: { http: 503, status: "error" },
   /** The shared state store (Redis, §13) did not answer in time: refused, never allowed. */
   state_unavailable: { http: 503, status: "error" },
+  /** The issuer's keys cannot be had (§14): OAuth tokens refused, agent keys unaffected. */
+  oauth_unavailable: { http: 503, status: "error" },
   upstream_timeout: { http: 504, status: "error" },
   policy_invalid: { http: 400, status: "error" },
 } as const;

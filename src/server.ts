@@ -35,6 +35,8 @@ import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
 import { broadcastListChanged } from "./mcp/server/list_changed.ts";
 import { createMemoryApprovals } from "./approvals/store.ts";
+import { createOAuthRuntime } from "./identity/oauth_runtime.ts";
+import type { FetchLike } from "./identity/oauth_fetch.ts";
 
 /** Interval of the progress notifications that keep a client waiting for an approval alive. */
 export const APPROVAL_PROGRESS_MS = 10_000;
@@ -57,6 +59,8 @@ export interface StartOptions {
   readonly watch?: boolean;
   /** Debounce of the file watcher in ms; default 300. */
   readonly watchDebounceMs?: number;
+  /** Fetch for the OAuth issuer's metadata and keys (§14); default `fetch`. */
+  readonly oauthFetch?: FetchLike;
 }
 
 /** A running gateway. */
@@ -249,6 +253,7 @@ export async function startGateway(
         peers?.announce();
         const changed = policyChecked.version !== state.policy.version;
         revokeStale(state.policy);
+        void oauth.apply(state.policy);
         federation.apply(state.policy).then(
           // What a client may see can differ now: tell live sessions once upstreams are applied.
           () => changed && broadcastListChanged(sessions),
@@ -288,6 +293,9 @@ export async function startGateway(
     }
   }
   const policy = loaded.state.policy;
+  // OAuth (§14): the issuer's keys fetched before serving; unreachable = tokens fail closed.
+  const oauth = createOAuthRuntime({ fetch: options.oauthFetch ?? fetch, clock, log });
+  await oauth.apply(policy);
   await federation.apply(policy);
   recordEvent(audit, {
     event: "policy_reload",
@@ -346,6 +354,7 @@ export async function startGateway(
       timeoutMs: config.approvalTimeoutMs,
       progressIntervalMs: APPROVAL_PROGRESS_MS,
     },
+    oauth,
   };
   const app = createApp(appDeps);
   // Ending a session (DELETE, expiry, revocation, eviction) also frees what the relay holds for it.
@@ -433,6 +442,7 @@ export async function startGateway(
         stopping ??= (async () => {
           stopWatching();
           clearInterval(sweeper);
+          oauth.close();
           await server.shutdown(SHUTDOWN_GRACE_MS);
           // Upstreams get the same bound (a DELETE to a hung server, a child that ignores SIGTERM
           // and its kill): the audit must still be flushed and the process must still exit.

@@ -96,7 +96,12 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
   // Public surface is minimal (§12): without the admin token only the status.
   app.get("/healthz", (c) => {
     const shared = deps.sharedState;
-    const status = deps.audit.healthy && (shared?.healthy ?? true) ? "ok" : "degraded";
+    // OAuth (§14): issuer keys unavailable → tokens refused (fail closed), so degraded.
+    const oauth = deps.oauth?.status() ?? null;
+    const status = deps.audit.healthy && (shared?.healthy ?? true) &&
+        (oauth === null || oauth.state === "ready")
+      ? "ok"
+      : "degraded";
     if (!isAdmin(c.req.raw, deps.adminToken)) return json({ status });
     const policy = deps.store.current.policy;
     return json({
@@ -105,6 +110,20 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
       identity_mode: policy.agents === null ? "open" : "agents",
       audit_head: deps.audit.head,
       shared_state: { store: shared?.kind ?? "memory", up: shared?.healthy ?? true },
+      ...(oauth !== null
+        ? {
+          oauth: {
+            issuer: oauth.issuer,
+            state: oauth.state,
+            keys: oauth.keys,
+            jwks_uri: oauth.jwksUri,
+            refreshed_at: oauth.refreshedAt === null
+              ? null
+              : new Date(oauth.refreshedAt).toISOString(),
+            error: oauth.error,
+          },
+        }
+        : {}),
       upstreams: Object.fromEntries(
         Object.entries(deps.federation.statuses()).map((
           [name, status],

@@ -12,7 +12,8 @@ import {
   outcomeView,
 } from "../approvals/approval.ts";
 import { decisionText } from "../approvals/gate.ts";
-import { agentMayUseModel, bearerToken, findAgent } from "../identity/identify.ts";
+import { agentMayUseModel, bearerToken } from "../identity/identify.ts";
+import { authenticate } from "../identity/authenticate.ts";
 import { recordEvent } from "../pipeline.ts";
 import { ADMIN_COOKIE, isAdmin, readCookie } from "./admin_auth.ts";
 import { readJsonBody } from "./body.ts";
@@ -58,13 +59,22 @@ export function parseDecisionBody(
 }
 
 /** True when the caller is the agent the held call belongs to (it may read the outcome). */
-function isOwningAgent(request: Request, record: ApprovalRecord, deps: AppDeps): boolean {
-  const agents = deps.store.current.policy.agents;
-  if (agents === null) return record.agentId === null; // open mode: the id is the capability
-  const key = bearerToken(request.headers.get("authorization"));
-  const agent = key === undefined ? undefined : findAgent(agents, key);
-  return agent !== undefined && agent.id === record.agentId &&
-    agentMayUseModel(agent, record.modelId);
+async function isOwningAgent(
+  request: Request,
+  record: ApprovalRecord,
+  deps: AppDeps,
+): Promise<boolean> {
+  const policy = deps.store.current.policy;
+  if (policy.agents === null) return record.agentId === null; // open mode: the id is the capability
+  // An agent key, or an OAuth access token (§14), as on the other doors.
+  const pending = authenticate(
+    request.headers.get("authorization"),
+    policy,
+    deps.oauth?.verifierFor(policy),
+  );
+  const identity = pending instanceof Promise ? await pending : pending;
+  return identity.ok && identity.agent !== null && identity.agent.id === record.agentId &&
+    agentMayUseModel(identity.agent, record.modelId);
 }
 
 /** Adds the approval routes to `app` (no routes' worth of cost when no call is ever held). */
@@ -108,7 +118,9 @@ export function addApprovalRoutes(app: Hono, deps: AppDeps): void {
       return record ? json(approvalView(record, now)) : answer("not_found", `no approval ${id}`);
     }
     // The calling agent may read its own call's outcome (decision API, §15); nobody else may.
-    if (record === undefined || !isOwningAgent(c.req.raw, record, deps)) return unauthorized();
+    if (record === undefined || !(await isOwningAgent(c.req.raw, record, deps))) {
+      return unauthorized();
+    }
     return json(outcomeView(record, now));
   });
 

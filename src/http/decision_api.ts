@@ -1,5 +1,6 @@
 /** `POST /mcp/toolcall` and `POST /mcp/toolresult` (§4): a thin adapter over the pipeline. */
-import { agentMayUseModel, bearerToken, findAgent } from "../identity/identify.ts";
+import { agentMayUseModel } from "../identity/identify.ts";
+import { authenticate } from "../identity/authenticate.ts";
 import { decide, recordAudit, type Verdict } from "../pipeline.ts";
 import { type ReasonCode, REASONS } from "../reasons.ts";
 import { readJsonBody } from "./body.ts";
@@ -56,6 +57,7 @@ export function decisionHandler(
         payload?: unknown;
         scan?: ScanFlags;
         output?: unknown;
+        wwwAuthenticate?: string;
       } = {},
     ): Response => {
       const latencyMs = deps.monotonic() - started;
@@ -79,13 +81,17 @@ export function decisionHandler(
         toolName: facts.toolName,
         latencyMs,
       });
-      return answer(verdict.reasonCode, verdict.reason, {
+      const response = answer(verdict.reasonCode, verdict.reason, {
         eventId,
         retryAfterMs: verdict.retryAfterMs,
         status: verdict.status,
         scan: extra.scan,
         output: extra.output,
       });
+      if (extra.wwwAuthenticate !== undefined) {
+        response.headers.set("www-authenticate", extra.wwwAuthenticate);
+      }
+      return response;
     };
     const refuse = (reasonCode: ReasonCode, reason: string): Verdict => ({
       status: REASONS[reasonCode].status,
@@ -105,16 +111,27 @@ export function decisionHandler(
     const facts: PartialFacts = { modelId, sessionId, toolName };
 
     let agentId: string | null = null;
-    const agents = state.policy.agents;
-    if (agents !== null) {
-      const key = bearerToken(request.headers.get("authorization"));
-      const agent = key === undefined ? undefined : findAgent(agents, key);
-      if (agent === undefined) {
-        const reason = key === undefined
-          ? "missing Authorization: Bearer <agent key>"
-          : "unknown agent key";
-        return finish(refuse("unauthenticated", reason), facts, { event: "auth_failure" });
+    if (state.policy.agents !== null) {
+      // An agent key answers at once; an OAuth token (§14) after its verification.
+      const authorization = request.headers.get("authorization");
+      const pending = authenticate(
+        authorization,
+        state.policy,
+        deps.oauth?.verifierFor(state.policy),
+      );
+      const identity = pending instanceof Promise ? await pending : pending;
+      if (!identity.ok) {
+        return finish(
+          {
+            status: REASONS[identity.reasonCode].status,
+            reasonCode: identity.reasonCode,
+            reason: identity.reason,
+          },
+          facts,
+          { event: "auth_failure", wwwAuthenticate: identity.wwwAuthenticate },
+        );
       }
+      const agent = identity.agent!;
       agentId = agent.id;
       if (!agentMayUseModel(agent, modelId)) {
         return finish(

@@ -10,6 +10,7 @@ import type { SessionStore } from "../mcp/server/sessions.ts";
 import type { SharedSessions } from "../shared_state/session_records.ts";
 import type { ReplicaLogs } from "../shared_state/replica_logs.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { OAuthRuntime } from "../identity/oauth_runtime.ts";
 import type { StateStore } from "../state/store.ts";
 import type { ApprovalGateDeps } from "../approvals/gate.ts";
 
@@ -70,6 +71,8 @@ export interface AppDeps {
   readonly apiSessions: IdleKeys;
   /** The gateway's version. */
   readonly version: string;
+  /** OAuth access tokens (§14); undefined = tokens refused 503 when the policy has `oauth:`. */
+  readonly oauth?: OAuthRuntime;
   /** Live sessions one agent may hold (§12); its oldest idle one is ended first. */
   readonly maxSessionsPerAgent: number;
   /** Human approval of held calls (§15); undefined = no call is ever held. */

@@ -82,6 +82,9 @@ function parseAgent(
     if (id !== undefined && (id.length > 128 || /[\p{Cc}\p{Cf}]/u.test(id))) {
       problems.add(`${path}.id`, "must be at most 128 characters without control characters");
       id = undefined;
+    } else if (id?.startsWith("oauth:")) {
+      problems.add(`${path}.id`, 'must not start with "oauth:" (kept for OAuth clients, §14)');
+      id = undefined;
     }
   }
   const models = () =>

@@ -1,12 +1,10 @@
 /** `/mcp`: MCP Streamable HTTP (§5.1) — guards, sessions, identity, then method dispatch. */
 import { readJsonBody } from "../../http/body.ts";
-import {
-  agentMayUseModel,
-  bearerToken,
-  defaultModel,
-  findAgent,
-  hashKey,
-} from "../../identity/identify.ts";
+import { agentMayUseModel, bearerToken, defaultModel, hashKey } from "../../identity/identify.ts";
+import { authenticate as identify } from "../../identity/authenticate.ts";
+import type { Agent } from "../../policy/types.ts";
+import type { OAuthRuntime } from "../../identity/oauth_runtime.ts";
+import type { ReasonCode } from "../../reasons.ts";
 import { recordEvent } from "../../pipeline.ts";
 import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
 import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "../jsonrpc.ts";
@@ -41,18 +39,23 @@ export interface EndpointDeps extends MethodDeps {
   readonly version: string;
   /** Session records shared with other replicas (§13); undefined = this process only. */
   readonly sharedSessions?: SharedSessions;
+  /** OAuth access tokens (§14). */
+  readonly oauth?: OAuthRuntime;
 }
 
-/** Who is calling: the agent (null in open identity mode) and the hash of the key it used. */
+/** Who is calling: the agent (null in open identity mode) and the hash of the key it used (null
+ * for an OAuth token, §14). */
 interface Caller {
   readonly agentId: string | null;
   readonly keySha256: string | null;
+  /** The agent (from the policy, or made from an OAuth token's models claim). */
+  readonly agent: Agent | null;
 }
 
 /** Creates the handler of `/mcp` (POST, GET, DELETE). */
 export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Response> {
   function auditAuthFailure(
-    reasonCode: "unauthenticated" | "forbidden_model",
+    reasonCode: ReasonCode,
     reason: string,
     fields: {
       agentId?: string | null;
@@ -70,26 +73,41 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     }, { now: deps.clock(), newId: deps.newId });
   }
 
-  function authenticate(request: Request): { ok: true; caller: Caller } | {
-    ok: false;
-    response: Response;
-  } {
-    const agents = deps.state().policy.agents;
-    if (agents === null) return { ok: true, caller: OPEN_CALLER };
-    const key = bearerToken(request.headers.get("authorization"));
-    const agent = key === undefined ? undefined : findAgent(agents, key);
-    if (!agent) {
+  type Authenticated = { ok: true; caller: Caller } | { ok: false; response: Response };
+
+  function authenticate(request: Request): Authenticated | Promise<Authenticated> {
+    const policy = deps.state().policy;
+    if (policy.agents === null) return { ok: true, caller: OPEN_CALLER };
+    const authorization = request.headers.get("authorization");
+    const identity = identify(authorization, policy, deps.oauth?.verifierFor(policy));
+    // An agent key answers at once (no promise); an OAuth token after its verification (§14).
+    return identity instanceof Promise
+      ? identity.then((done) => authenticated(request, done))
+      : authenticated(request, identity);
+  }
+
+  function authenticated(
+    request: Request,
+    identity: Awaited<ReturnType<typeof identify>>,
+  ): Authenticated {
+    if (!identity.ok) {
       // The key of an agent a reload removed or re-keyed, on one of that agent's sessions: the
       // session is revoked (403, audited, ended) rather than merely unauthenticated.
-      const revoked = key === undefined ? undefined : revokedByOldKey(request, key);
-      if (revoked !== undefined) return { ok: false, response: revoked };
-      const reason = key === undefined
-        ? "missing Authorization: Bearer <agent key>"
-        : "unknown agent key";
-      auditAuthFailure("unauthenticated", reason, {});
-      return { ok: false, response: refuse(401, reason) };
+      const key = bearerToken(request.headers.get("authorization"));
+      if (key !== undefined && identity.reasonCode === "unauthenticated") {
+        const revoked = revokedByOldKey(request, key);
+        if (revoked !== undefined) return { ok: false, response: revoked };
+      }
+      auditAuthFailure(identity.reasonCode, identity.reason, {});
+      return {
+        ok: false,
+        response: refuse(identity.status, identity.reason, {
+          headers: { "www-authenticate": identity.wwwAuthenticate },
+        }),
+      };
     }
-    return { ok: true, caller: { agentId: agent.id, keySha256: agent.keySha256 } };
+    const agent = identity.agent!;
+    return { ok: true, caller: { agentId: agent.id, keySha256: agent.keySha256, agent } };
   }
 
   /** Refuses and ends a session the policy in force no longer accepts (§12 revocation). */
@@ -160,6 +178,20 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
         ),
       };
     }
+    // An OAuth caller's models come with its token (§14): checked on every request.
+    if (
+      caller.agent !== null && caller.keySha256 === null &&
+      !agentMayUseModel(caller.agent, session.modelId)
+    ) {
+      const reason = `agent ${JSON.stringify(caller.agentId)} may not act as model ${
+        JSON.stringify(session.modelId.slice(0, 256))
+      }`;
+      auditAuthFailure("forbidden_model", reason, {
+        agentId: caller.agentId,
+        modelId: session.modelId,
+      });
+      return { ok: false, response: refuse(403, reason) };
+    }
     const model = request.headers.get("x-model-id");
     if (model !== null && model !== session.modelId) {
       return {
@@ -175,7 +207,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     message: JsonRpcRequest,
     caller: Caller,
   ): Promise<Response> {
-    const { agentId } = caller;
+    const { agentId, agent } = caller;
     if (request.headers.get("mcp-session-id")) {
       return refuse(400, "initialize must not carry an Mcp-Session-Id");
     }
@@ -190,8 +222,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     const policy = deps.state().policy;
     const header = request.headers.get("x-model-id");
     let modelId: string | undefined;
-    if (agentId !== null) {
-      const agent = policy.agents!.find((candidate) => candidate.id === agentId)!;
+    if (agentId !== null && agent !== null) {
       modelId = header ?? defaultModel(agent);
       if (modelId === undefined) {
         return refuse(400, `agent "${agentId}" has only model globs: send X-Model-Id`);
@@ -357,7 +388,8 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     // Several replicas (§13): the session may have been created, used or ended on another one.
     const unavailable = await syncSharedSession(request, deps);
     if (unavailable !== undefined) return unavailable;
-    const identity = authenticate(request);
+    const pending = authenticate(request);
+    const identity = pending instanceof Promise ? await pending : pending;
     if (!identity.ok) return identity.response;
     if (request.method === "GET") {
       if (!(request.headers.get("accept") ?? "").toLowerCase().includes("text/event-stream")) {
@@ -396,7 +428,7 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
   };
 }
 
-const OPEN_CALLER: Caller = Object.freeze({ agentId: null, keySha256: null });
+const OPEN_CALLER: Caller = Object.freeze({ agentId: null, keySha256: null, agent: null });
 
 /** Aborts a session's calls, closes its streams, ends its upstream sessions and audits the end
  * (once: a session already ended is left alone). */

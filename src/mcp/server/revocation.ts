@@ -29,7 +29,11 @@ export function revocationReason(session: SessionIdentity, policy: Policy): stri
   }
   if (policy.agents === null) return `agents were removed from the policy (open identity mode)`;
   const agent = policy.agents.find((candidate) => candidate.id === agentId);
-  if (agent === undefined) return `agent ${JSON.stringify(agentId)} was removed from the policy`;
+  if (agent === undefined) {
+    // An agent made from an OAuth token's models claim (§14): its token is checked per request.
+    if (isClaimAgent(agentId, session.keySha256, policy)) return undefined;
+    return `agent ${JSON.stringify(agentId)} was removed from the policy`;
+  }
   if (agent.keySha256 !== session.keySha256) {
     return `the key of agent ${JSON.stringify(agentId)} was changed`;
   }
@@ -39,6 +43,13 @@ export function revocationReason(session: SessionIdentity, policy: Policy): stri
     }`;
   }
   return undefined;
+}
+
+/** True for an agent id made from an OAuth token's models claim while the policy still maps
+ * unlisted clients that way (§14). */
+export function isClaimAgent(agentId: string, keySha256: string | null, policy: Policy): boolean {
+  return keySha256 === null && agentId.startsWith("oauth:") &&
+    policy.oauth?.modelsClaim !== undefined;
 }
 
 /** The agents (null: the open pool) whose decision-API sessions `next` no longer accepts. */
@@ -55,6 +66,7 @@ export function revokedOwners(
     }
     const before = previous.agents?.find((agent) => agent.id === owner);
     const after = next.agents?.find((agent) => agent.id === owner);
+    if (before === undefined && after === undefined && isClaimAgent(owner, null, next)) continue;
     if (before === undefined || after === undefined || before.keySha256 !== after.keySha256) {
       revoked.push(owner);
     }

@@ -26,7 +26,7 @@ export function refuse(
   options: { code?: number; headers?: Record<string, string> } = {},
 ): Response {
   const headers = { ...options.headers };
-  if (status === 401) headers["www-authenticate"] = 'Bearer realm="mcp-sec-gateway"';
+  if (status === 401) headers["www-authenticate"] ??= 'Bearer realm="mcp-sec-gateway"';
   return rpcJson(rpcError(null, options.code ?? HTTP_REFUSAL_CODE, message), { status, headers });
 }
 

@@ -1,0 +1,368 @@
+/**
+ * OAuth 2.1 end to end (§14): a real authorization server (`oidc-provider`) on loopback, the MCP
+ * SDK's client discovering it from the gateway's 401, and the refusals an attacker would try.
+ */
+import { expect } from "expect";
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+// @ts-types="@modelcontextprotocol/sdk/client/index.d.ts"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// @ts-types="@modelcontextprotocol/sdk/client/streamableHttp.d.ts"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/client/auth-extensions.d.ts"
+import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
+import {
+  type AuthServer,
+  signingKey,
+  startAuthServer,
+  type TestClient,
+} from "./fixtures/auth_server.ts";
+import { startFixtureHttpServer } from "./fixtures/http_server.ts";
+import { startTestGateway, testClock, type TestGateway } from "./harness.ts";
+
+const CONNECTOR: TestClient = {
+  clientId: "chat-connector",
+  clientSecret: "connector-secret-0123456789abcdef",
+  scope: "mcp:tools other",
+};
+const NO_SCOPE: TestClient = {
+  clientId: "scopeless",
+  clientSecret: "scopeless-secret-0123456789abcdef",
+  scope: "other",
+};
+const STRANGER: TestClient = {
+  clientId: "stranger",
+  clientSecret: "stranger-secret-0123456789abcdef",
+  scope: "mcp:tools",
+};
+const AGENT_KEY = "planner-key-0123456789abcdef";
+
+/** A free loopback port (the gateway's audience names it before it starts). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function policy(issuer: string, audience: string, upstreamUrl: string): string {
+  return `oauth:
+  issuer: ${issuer}
+  audience: ${audience}
+  required_scopes: [mcp:tools]
+agents:
+  - id: connector
+    oauth_client_id: ${CONNECTOR.clientId}
+    models: [claude-3-5-sonnet]
+  - id: scopeless
+    oauth_client_id: ${NO_SCOPE.clientId}
+    models: [claude-3-5-sonnet]
+  - id: planner
+    key_env: PLANNER_KEY
+    models: [gpt-4o]
+rules:
+  - model: "*"
+    allow_tools: ["calendar.echo", "search.*"]
+upstreams:
+  calendar:
+    url: "${upstreamUrl}"
+`;
+}
+
+interface Setup {
+  as: AuthServer;
+  gw: TestGateway;
+  audience: string;
+  upstream: ReturnType<typeof startFixtureHttpServer>;
+  close(): Promise<void>;
+}
+
+async function setup(): Promise<Setup> {
+  const as = await startAuthServer({ clients: [CONNECTOR, NO_SCOPE, STRANGER] });
+  const upstream = startFixtureHttpServer();
+  const port = freePort();
+  const audience = `http://127.0.0.1:${port}/mcp`;
+  const gw = await startTestGateway({
+    policy: policy(as.issuer, audience, upstream.url),
+    env: { PORT: String(port), PLANNER_KEY: AGENT_KEY },
+    clock: testClock(Date.now()),
+  });
+  return {
+    as,
+    gw,
+    audience,
+    upstream,
+    async close() {
+      await gw.close();
+      await upstream.close();
+      await as.close();
+    },
+  };
+}
+
+const INIT = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-11-25",
+    capabilities: {},
+    clientInfo: { name: "t", version: "1" },
+  },
+};
+
+async function initialize(gw: TestGateway, token?: string): Promise<Response> {
+  return await fetch(`${gw.url}/mcp`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(INIT),
+  });
+}
+
+async function tokenFor(as: AuthServer, client: TestClient, resource: string): Promise<string> {
+  const got = await as.token(client, { resource, scope: client.scope });
+  if (got.status !== 200) throw new Error(`token endpoint: ${JSON.stringify(got.body)}`);
+  return got.body.access_token as string;
+}
+
+Deno.test({
+  name: "an SDK client with only the gateway URL and its client credentials calls a tool",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await setup();
+    try {
+      const provider = new ClientCredentialsProvider({
+        clientId: CONNECTOR.clientId,
+        clientSecret: CONNECTOR.clientSecret,
+        // The SDK's client-credentials provider asks for the scopes it is configured with (it
+        // does not take them from the 401's challenge as its authorization-code flow does).
+        scope: "mcp:tools",
+      });
+      const client = new Client({ name: "hosted-connector", version: "1.0.0" });
+      const transport = new StreamableHTTPClientTransport(new URL(`${s.gw.url}/mcp`), {
+        authProvider: provider,
+      });
+      await client.connect(transport);
+      const { tools } = await client.listTools();
+      expect(tools.map((tool: { name: string }) => tool.name)).toEqual(["calendar.echo"]);
+      const result = await client.callTool({ name: "calendar.echo", arguments: { text: "hi" } });
+      expect(result.isError).toBeFalsy();
+      expect(result.structuredContent).toEqual({ text: "hi" });
+      const token = provider.tokens()?.access_token as string;
+      expect(token.startsWith("eyJ")).toBe(true);
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+
+      // The caller's token never goes upstream, in any header of any request.
+      expect(s.upstream.stats.requests.length).toBeGreaterThan(0);
+      for (const request of s.upstream.stats.requests) {
+        expect(Object.values(request.headers).some((value) => value.includes(token))).toBe(false);
+        expect(request.headers.authorization).toBeUndefined();
+      }
+      // An agent key keeps working beside OAuth.
+      const keyed = await s.gw.post("/mcp/toolcall", {
+        model_id: "gpt-4o",
+        session_id: "s1",
+        tool_name: "search.web",
+        input: {},
+      }, { authorization: `Bearer ${AGENT_KEY}` });
+      expect(keyed.status).toBe(200);
+      // The audit names the agent and never holds the token.
+      const events = await s.gw.logs();
+      expect(events.some((e) => e.event === "toolcall" && e.agent_id === "connector")).toBe(true);
+      await s.gw.gateway.shutdown();
+      expect(await Deno.readTextFile(s.gw.auditPath)).not.toContain(token.split(".")[2]);
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "refusals: no token, another resource, missing scope, unknown client, expired, unknown key, wrong issuer",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await setup();
+    try {
+      // 401 with the metadata URL; the metadata names the issuer and the scope.
+      const bare = await initialize(s.gw);
+      expect(bare.status).toBe(401);
+      await bare.body?.cancel();
+      const metadataUrl = `${s.gw.url}/.well-known/oauth-protected-resource/mcp`;
+      expect(bare.headers.get("www-authenticate")).toContain(`resource_metadata="${metadataUrl}"`);
+      const metadata = await (await fetch(metadataUrl)).json();
+      expect(metadata).toMatchObject({
+        resource: s.audience,
+        authorization_servers: [s.as.issuer],
+        scopes_supported: ["mcp:tools"],
+      });
+      const root = await fetch(`${s.gw.url}/.well-known/oauth-protected-resource`);
+      expect((await root.json()).resource).toBe(s.audience);
+
+      const expectRefused = async (
+        token: string,
+        status: number,
+        text: string,
+      ): Promise<Response> => {
+        const response = await initialize(s.gw, token);
+        const body = await response.json();
+        expect({ status: response.status, message: body.error?.message }).toMatchObject({
+          status,
+          message: expect.stringContaining(text),
+        });
+        return response;
+      };
+
+      // A token the same issuer made for another resource (RFC 8707), replayed here.
+      const elsewhere = await tokenFor(s.as, CONNECTOR, "http://127.0.0.1:1/other-mcp");
+      const replay = await expectRefused(elsewhere, 401, "wrong audience");
+      expect(replay.headers.get("www-authenticate")).toContain('error="invalid_token"');
+
+      const scopeless = await tokenFor(s.as, NO_SCOPE, s.audience);
+      const noScope = await expectRefused(scopeless, 403, 'lacks the scope "mcp:tools"');
+      expect(noScope.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
+      expect(noScope.headers.get("www-authenticate")).toContain('scope="mcp:tools"');
+
+      await expectRefused(
+        await tokenFor(s.as, STRANGER, s.audience),
+        403,
+        "is not an agent of this gateway",
+      );
+
+      // Signed by a key the issuer never published.
+      const rogue = await generateKeyPair("ES256");
+      const forged = await new SignJWT({ client_id: CONNECTOR.clientId, scope: "mcp:tools" })
+        .setProtectedHeader({ alg: "ES256", kid: "rogue", typ: "at+jwt" })
+        .setIssuer(s.as.issuer).setAudience(s.audience).setIssuedAt()
+        .setExpirationTime("5m").sign(rogue.privateKey);
+      await expectRefused(forged, 401, "unknown signing key");
+
+      // Signed with the issuer's real key but naming another issuer.
+      const issuerKey = await importJWK(s.as.keys[0], "ES256");
+      const otherIssuer = await new SignJWT({ client_id: CONNECTOR.clientId, scope: "mcp:tools" })
+        .setProtectedHeader({ alg: "ES256", kid: s.as.keys[0].kid, typ: "at+jwt" })
+        .setIssuer("http://127.0.0.1:1").setAudience(s.audience).setIssuedAt()
+        .setExpirationTime("5m").sign(issuerKey);
+      await expectRefused(otherIssuer, 401, "wrong issuer");
+
+      // A good token, then the same token once expired (300 s lifetime, 30 s skew).
+      const good = await tokenFor(s.as, CONNECTOR, s.audience);
+      const accepted = await initialize(s.gw, good);
+      expect(accepted.status).toBe(200);
+      await accepted.body?.cancel();
+      s.gw.clock.advance(331_000);
+      await expectRefused(good, 401, "token expired");
+
+      // The decision API refuses the same way, with the challenge.
+      const decision = await s.gw.post("/mcp/toolcall", {
+        model_id: "claude-3-5-sonnet",
+        session_id: "s1",
+        tool_name: "search.web",
+        input: {},
+      }, { authorization: `Bearer ${good}` });
+      expect(decision.status).toBe(401);
+      expect(decision.json.reason_code).toBe("invalid_token");
+      expect(decision.headers.get("www-authenticate")).toContain("resource_metadata=");
+
+      const failures = (await s.gw.logs("&event=auth_failure")).map((e) =>
+        `${e.reason_code}: ${e.reason}`
+      );
+      expect(failures).toEqual([
+        "unauthenticated: missing agent key or OAuth access token in the Authorization header",
+        "invalid_token: OAuth token refused: wrong audience: the token is for another resource",
+        'insufficient_scope: OAuth token lacks the scope "mcp:tools"',
+        'forbidden_client: OAuth client "stranger" is not an agent of this gateway (no agents[].oauth_client_id)',
+        "invalid_token: OAuth token refused: unknown signing key",
+        "invalid_token: OAuth token refused: wrong issuer",
+        "invalid_token: OAuth token refused: token expired",
+        "invalid_token: OAuth token refused: token expired",
+      ]);
+      await s.gw.gateway.shutdown();
+      const audit = await Deno.readTextFile(s.gw.auditPath);
+      for (const token of [elsewhere, scopeless, forged, good]) {
+        expect(audit).not.toContain(token.split(".")[2]);
+      }
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "rotated JWKS: the new key is accepted after a refresh, the removed one refused",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await setup();
+    try {
+      const before = await tokenFor(s.as, CONNECTOR, s.audience);
+      const first = await initialize(s.gw, before);
+      expect(first.status).toBe(200);
+      await first.body?.cancel();
+      s.as.rotate([await signingKey("key-2")]);
+      const after = await tokenFor(s.as, CONNECTOR, s.audience);
+      s.gw.clock.advance(31_000); // past the refresh cooldown
+      const reads = s.as.jwksReads();
+      const second = await initialize(s.gw, after);
+      expect(second.status).toBe(200);
+      await second.body?.cancel();
+      expect(s.as.jwksReads()).toBe(reads + 1);
+      const old = await initialize(s.gw, before);
+      expect(old.status).toBe(401);
+      expect((await old.json()).error.message).toContain("unknown signing key");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "issuer unreachable: OAuth tokens fail closed (503), agent keys work, /healthz degraded",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const port = freePort();
+    const audience = `http://127.0.0.1:${port}/mcp`;
+    const deadIssuer = `http://127.0.0.1:${freePort()}`;
+    const upstream = startFixtureHttpServer();
+    const gw = await startTestGateway({
+      policy: policy(deadIssuer, audience, upstream.url),
+      env: { PORT: String(port), PLANNER_KEY: AGENT_KEY },
+      clock: testClock(Date.now()),
+    });
+    try {
+      const { privateKey, publicKey } = await generateKeyPair("ES256");
+      const jwk: JWK = await exportJWK(publicKey);
+      const token = await new SignJWT({ client_id: CONNECTOR.clientId, scope: "mcp:tools" })
+        .setProtectedHeader({ alg: "ES256", kid: jwk.kid ?? "k" })
+        .setIssuer(deadIssuer).setAudience(audience).setIssuedAt().setExpirationTime("5m")
+        .sign(privateKey);
+      const refused = await initialize(gw, token);
+      expect(refused.status).toBe(503);
+      await refused.body?.cancel();
+      const keyed = await gw.post("/mcp/toolcall", {
+        model_id: "gpt-4o",
+        session_id: "s1",
+        tool_name: "search.web",
+        input: {},
+      }, { authorization: `Bearer ${AGENT_KEY}` });
+      expect(keyed.status).toBe(200);
+      const health = await fetch(`${gw.url}/healthz`, {
+        headers: { authorization: `Bearer ${gw.adminToken}` },
+      });
+      const body = await health.json();
+      expect(body.status).toBe("degraded");
+      expect(body.oauth).toMatchObject({ issuer: deadIssuer, state: "unavailable", keys: 0 });
+      expect(body.oauth.error).toContain("cannot be reached");
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  },
+});
