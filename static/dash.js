@@ -4,6 +4,7 @@ import { el, fill, getJson, shortId, show } from "./dom.js";
 import { flash, openDetails, rowOf } from "./table.js";
 import { renderCounter, renderLatency, renderReasons, renderTotals } from "./summary.js";
 import { renderPolicy, renderReloadResult, renderUpstreams } from "./panels.js";
+import { decide, renderApprovals } from "./approvals.js";
 import {
   createStore,
   eventKey,
@@ -234,6 +235,21 @@ async function approve(tool) {
   await refreshUpstreams();
 }
 
+async function pollApprovals() {
+  const { status, body } = await getJson("/approvals");
+  if (status === 401) return signOut();
+  if (status !== 200 || !Array.isArray(body?.approvals)) {
+    throw new Error(`Cannot read /approvals: HTTP ${status}`);
+  }
+  renderApprovals(body.approvals, onDecide);
+}
+
+async function onDecide(id, decision, note, parts) {
+  const status = await decide(id, decision, note, parts);
+  if (status === 401) return signOut();
+  await pollApprovals().catch(() => {});
+}
+
 async function reloadNow() {
   const button = byId("reload");
   button.disabled = true;
@@ -257,7 +273,7 @@ async function reloadNow() {
 async function loop() {
   let delay = POLL_MS;
   try {
-    const work = [pollLogs(), pollHealth()];
+    const work = [pollLogs(), pollHealth(), pollApprovals()];
     if (polls % POLICY_EVERY === 0) work.push(refreshPolicy());
     await Promise.all(work);
     failures = 0;

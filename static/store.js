@@ -11,6 +11,10 @@ const CALL_EVENTS = new Set(["toolcall", "toolresult"]);
  * call, closed later by a line with the same `event_id`. */
 const CLOSING = new Set(["allowed", "blocked", "error"]);
 
+/** Lines written before a call's outcome, closed later by a line with the same `event_id`: held
+ * for approval (§15), then forwarded upstream (§12). */
+const INTERIM = ["pending", "forwarded"];
+
 /** True for a call decision: a closing `toolcall`/`toolresult` line. Everything else (pin
  * changes, sessions, reloads, auth failures, prompts, resources, forwarded lines) is not a
  * call and never counts as an allowed, blocked or failed one. */
@@ -22,7 +26,7 @@ export function isCallDecision(event) {
  * call share an `event_id`, so both can be fetched and the closing one must not be lost. */
 export function eventKey(event) {
   const id = String(event.event_id);
-  return event.status === "forwarded" ? `${id}/forwarded` : id;
+  return INTERIM.includes(event.status) ? `${id}/${event.status}` : id;
 }
 
 /** Bucket sizes the latency chart may use, in milliseconds. */
@@ -57,7 +61,7 @@ function newestFirst(a, b) {
 }
 
 /** Creates the event store: dedupes by `eventKey`, keeps the newest `cap` events. A call's
- * closing line replaces its `forwarded` line (one row per call); a forwarded line that comes
+ * closing line replaces its `pending` (held, §15) and `forwarded` lines (one row per call); an interim line that comes
  * after its closing one is dropped. */
 export function createStore(cap = MAX_ROWS) {
   const byId = new Map();
@@ -74,10 +78,13 @@ export function createStore(cap = MAX_ROWS) {
         const key = eventKey(event);
         const id = String(event.event_id);
         if (byId.has(key)) continue;
-        if (event.status === "forwarded" && closed.has(id)) continue;
-        if (event.status !== "forwarded") {
-          closed.add(id);
-          if (byId.delete(`${id}/forwarded`)) superseded = true;
+        const interim = INTERIM.indexOf(event.status);
+        if (interim >= 0 && closed.has(id)) continue;
+        // A later line of the same call replaces the earlier ones: one row per call.
+        const stale = interim >= 0 ? INTERIM.slice(0, interim) : INTERIM;
+        if (interim < 0) closed.add(id);
+        for (const status of stale) {
+          if (byId.delete(`${id}/${status}`)) superseded = true;
         }
         const entry = toEntry(event, seq++);
         byId.set(key, entry);
