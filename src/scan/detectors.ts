@@ -65,6 +65,8 @@ export const REUSED_SECRET_DETECTORS = [
 // Shared pieces (bounded whitespace).
 const S = String.raw`[ \t]{1,3}`;
 const SN = String.raw`[ \t\r\n]{1,3}`;
+const S0 = String.raw`[ \t]{0,3}`;
+const SN0 = String.raw`[ \t\r\n]{0,3}`;
 
 /** Every pattern detector, in the order they are tried. */
 export const DETECTORS: readonly DetectorSpec[] = [
@@ -151,7 +153,7 @@ export const DETECTORS: readonly DetectorSpec[] = [
     name: "html_comment_instruction",
     kind: "injection",
     family: "hidden_markup",
-    pattern: String.raw`<!--[^>]{0,300}?\b(?:ignore|instructions?|assistant|AI|model|LLM|` +
+    pattern: String.raw`<!--[^>]{0,120}?\b(?:ignore|instructions?|assistant|AI|model|LLM|` +
       String.raw`you must|system|prompt|tool)\b`,
     flags: "i",
     why: "an HTML comment is invisible in a rendered page but read by the model; one that " +
@@ -219,7 +221,7 @@ export const DETECTORS: readonly DetectorSpec[] = [
     kind: "injection",
     family: "instruction",
     pattern: String.raw`\b(?:new|updated|revised|real|actual|true)${S}(?:system${S})?` +
-      String.raw`(?:instructions|directives|task)${S}?:|\bfrom${S}now${S}on,?${SN}you${SN}` +
+      String.raw`(?:instructions|directives|task)${S0}:|\bfrom${S}now${S}on,?${SN}you${SN}` +
       String.raw`(?:are|will|must|should)\b|\byour${S}(?:new|real|actual|true)${S}` +
       String.raw`(?:task|goal|role|purpose|instructions)${S}(?:is|are)\b`,
     flags: "i",
@@ -236,7 +238,7 @@ export const DETECTORS: readonly DetectorSpec[] = [
       String.raw`(?:answering|responding|replying|continuing|summari[sz]ing)),?)${SN}` +
       String.raw`(?:(?:also|now|first|immediately|silently|then)${SN}){0,2}(?:call|invoke|` +
       String.raw`execute|run|use|trigger)${SN}(?:the${SN})?[\x60"']?[A-Za-z_][\w.\/-]{0,63}` +
-      String.raw`[\x60"']?(?:${SN}(?:tool|function|command)\b|\()`,
+      String.raw`[\x60"']?(?:${SN}(?:tool|function)\b|\()`,
     flags: "i",
     why: "a result that tells the model to call another tool is an attempt to chain the " +
       "agent's permissions (read a page → send an email). Normal in tool descriptions, so not " +
@@ -246,12 +248,17 @@ export const DETECTORS: readonly DetectorSpec[] = [
     name: "exfiltration_request",
     kind: "injection",
     family: "instruction",
+    // A verb, up to four words, something worth stealing, then a URL it should go to.
     pattern: String.raw`\b(?:send|post|upload|forward|transmit|exfiltrate|leak|submit|email|` +
-      String.raw`copy|paste|append|include)\b[^.\n]{0,100}?\b(?:to|at|into|in)${SN}(?:the${SN}` +
-      String.raw`(?:url|endpoint|webhook|server|address|link)${SN}?:?${SN}?)?<?https?://`,
+      String.raw`copy|paste|append|include)${SN}(?:[\w'’.-]{1,30}${SN}){0,4}?(?:conversation|` +
+      String.raw`history|chat|messages?|emails?|files?|contents?|data|keys?|tokens?|passwords?|` +
+      String.raw`secrets?|credentials?|results?|summary|name|address|details|logs|context|` +
+      String.raw`memory|inbox|documents?|output)\b[^\n]{0,80}?\b(?:to|at|into|in)${SN}(?:the` +
+      String.raw`${SN}(?:url|endpoint|webhook|server|address|link)${SN0}:?${SN0})?<?https?://`,
     flags: "i",
-    why: "asking the model to send or embed data at a URL is how injected text exfiltrates " +
-      "secrets and conversation content.",
+    why: "asking the model to send or embed data (conversation, files, keys, results) at a URL " +
+      'is how injected text exfiltrates secrets and conversation content; "send bug reports ' +
+      'to https://…" is left alone.',
   },
   {
     name: "secrecy_request",
@@ -283,7 +290,7 @@ export const DETECTORS: readonly DetectorSpec[] = [
     pattern: String.raw`(?:^|\n)[ \t]{0,8}(?:#{1,4}[ \t]{0,3})?\*{0,2}(?:system|developer)` +
       String.raw`(?:[ \t]{1,3}(?:message|prompt|note|notice|override|update))?\*{0,2}[ \t]{0,3}:` +
       String.raw`|\b(?:system|admin|administrator|developer)${S}(?:override|notice|message` +
-      String.raw`|instruction|command)${S}?:`,
+      String.raw`|instruction|command)${S0}:`,
     flags: "i",
     why: 'a line that starts like a system or developer turn ("SYSTEM:", "### System ' +
       'prompt:") impersonates a higher-priority speaker.',

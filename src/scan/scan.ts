@@ -126,18 +126,18 @@ export function compileResultScanner(scrubber: Scrubber): ResultScanner {
   }
 
   function scan<T>(value: T, options: ScanOptions): ScanOutcome<T> {
+    // One pass over all the strings joined (keys included): detection needs no per-string work,
+    // and the separator stops every pattern's gaps (each excludes a newline or `>`), so no match
+    // spans two strings. Only when a secret is there does a second walk redact string by string.
+    const collected = collect(value);
+    const joined = collected.texts.join(SEPARATOR);
+    const injection = options.injection ? injectionIn(joined, options.description) : [];
+    if (!options.secrets) return { value, secrets: [], injection };
+    if (!collected.keyedSecret && secretsIn(joined).names.length === 0) {
+      return { value, secrets: [], injection };
+    }
     const secrets = new Set<string>();
-    const injection = new Set<string>();
-    const patterns = options.description ? DESCRIPTION_PATTERNS : INJECTION_PATTERNS;
     const text = (s: string, secretKey: boolean): string => {
-      if (options.injection) {
-        for (const detector of patterns) {
-          if (!injection.has(detector.name) && detector.regexp.test(s)) {
-            injection.add(detector.name);
-          }
-        }
-      }
-      if (!options.secrets) return s;
       if (secretKey && s.length >= MIN_KEYED_SECRET && s !== SCRUBBED) {
         secrets.add(SECRET_KEY_VALUE);
         return options.redact ? SCRUBBED : s;
@@ -146,42 +146,63 @@ export function compileResultScanner(scrubber: Scrubber): ResultScanner {
       for (const name of found.names) secrets.add(name);
       return options.redact ? found.text : s;
     };
-    const walk = (item: unknown, depth: number, secretKey: boolean): unknown => {
-      if (typeof item === "string") return text(item, secretKey);
-      if (typeof item !== "object" || item === null || depth >= MAX_DEPTH) return item;
-      if (Array.isArray(item)) {
-        let copy: unknown[] | undefined;
-        for (let i = 0; i < item.length; i++) {
-          const next = walk(item[i], depth + 1, false);
-          if (next !== item[i]) (copy ??= item.slice())[i] = next;
-        }
-        return copy ?? item;
-      }
-      const record = item as Record<string, unknown>;
-      const binary = isBinaryContent(record);
-      let changed = false;
-      const entries: [string, unknown][] = [];
-      for (const [key, child] of Object.entries(record)) {
-        // Base64 payloads (image/audio `data`, resource `blob`) are binary, never read as text.
-        const skip = typeof child === "string" &&
-          (key === "blob" || (key === "data" && binary));
-        const cleanKey = text(key, false);
-        const cleanChild = skip ? child : walk(child, depth + 1, isSecretKey(key));
-        if (cleanKey !== key || cleanChild !== child) changed = true;
-        entries.push([cleanKey, cleanChild]);
-      }
-      // Object.fromEntries defines own data properties: a "__proto__" key stays plain data.
-      return changed ? Object.fromEntries(entries) : item;
-    };
-    const scanned = walk(value, 0, false) as T;
+    const scanned = walk(value, text) as T;
     return {
       value: options.redact ? scanned : value,
       secrets: [...secrets].sort(),
-      injection: [...injection].sort(),
+      injection,
     };
   }
 
   return { scan, injectionIn, secretsIn };
+}
+
+/** Joins the strings of one value for detection (see `scan`). */
+const SEPARATOR = "\n>\n";
+
+/** Every string of `value` (keys included, binary payloads left out), and whether a string sits
+ * under a secret-named key (`{"password": "…"}`). */
+function collect(value: unknown): { texts: string[]; keyedSecret: boolean } {
+  const texts: string[] = [];
+  let keyedSecret = false;
+  walk(value, (s, secretKey) => {
+    texts.push(s);
+    if (secretKey && s.length >= MIN_KEYED_SECRET && s !== SCRUBBED) keyedSecret = true;
+    return s;
+  });
+  return { texts, keyedSecret };
+}
+
+/** `value` with `text` applied to every string (object keys included) at any depth up to 64;
+ * base64 payloads (image/audio `data`, resource `blob`) are binary, never read as text. The same
+ * reference when nothing changed. */
+function walk(value: unknown, text: (s: string, secretKey: boolean) => string): unknown {
+  const visit = (item: unknown, depth: number, secretKey: boolean): unknown => {
+    if (typeof item === "string") return text(item, secretKey);
+    if (typeof item !== "object" || item === null || depth >= MAX_DEPTH) return item;
+    if (Array.isArray(item)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < item.length; i++) {
+        const next = visit(item[i], depth + 1, false);
+        if (next !== item[i]) (copy ??= item.slice())[i] = next;
+      }
+      return copy ?? item;
+    }
+    const record = item as Record<string, unknown>;
+    const binary = isBinaryContent(record);
+    let changed = false;
+    const entries: [string, unknown][] = [];
+    for (const [key, child] of Object.entries(record)) {
+      const skip = typeof child === "string" && (key === "blob" || (key === "data" && binary));
+      const cleanKey = text(key, false);
+      const cleanChild = skip ? child : visit(child, depth + 1, isSecretKey(key));
+      if (cleanKey !== key || cleanChild !== child) changed = true;
+      entries.push([cleanKey, cleanChild]);
+    }
+    // Object.fromEntries defines own data properties: a "__proto__" key stays plain data.
+    return changed ? Object.fromEntries(entries) : item;
+  };
+  return visit(value, 0, false);
 }
 
 function isBinaryContent(record: Record<string, unknown>): boolean {
