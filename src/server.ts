@@ -34,7 +34,8 @@ import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";
 import { VERSION } from "./version.ts";
 import { broadcastListChanged } from "./mcp/server/list_changed.ts";
-import { createMemoryApprovals } from "./approvals/store.ts";
+import { type ApprovalStore, createMemoryApprovals } from "./approvals/store.ts";
+import { openRedisApprovals } from "./shared_state/redis_approvals.ts";
 import { createOAuthRuntime } from "./identity/oauth_runtime.ts";
 import type { FetchLike } from "./identity/oauth_fetch.ts";
 
@@ -275,6 +276,9 @@ export async function startGateway(
   });
   // Several replicas (§13): a good reload here makes the others reload too.
   let peers: PeerReloads | undefined;
+  // Held calls (§15) live outside the policy state, so they survive a reload; with Redis every
+  // replica sees them and learns of decisions made on the others.
+  let approvals: ApprovalStore = createMemoryApprovals({ timeoutMs: config.approvalTimeoutMs });
   if (shared.redis !== undefined) {
     try {
       peers = await linkPeerReloads({
@@ -285,7 +289,15 @@ export async function startGateway(
         timeoutMs: config.redisTimeoutMs,
         log,
       });
+      approvals = await openRedisApprovals({
+        redis: shared.redis,
+        prefix: config.redisPrefix,
+        timeoutMs: config.approvalTimeoutMs,
+        redisTimeoutMs: config.redisTimeoutMs,
+        log,
+      });
     } catch (error) {
+      peers?.close();
       listener.close();
       await audit.close();
       await shared.close();
@@ -348,9 +360,8 @@ export async function startGateway(
     relay,
     version: VERSION,
     maxSessionsPerAgent: config.maxSessionsPerAgent,
-    // Held calls live outside the policy state: they survive a reload (§15).
     approvals: {
-      store: createMemoryApprovals({ timeoutMs: config.approvalTimeoutMs }),
+      store: approvals,
       timeoutMs: config.approvalTimeoutMs,
       progressIntervalMs: APPROVAL_PROGRESS_MS,
     },
@@ -459,6 +470,7 @@ export async function startGateway(
           }
           await pins.flush().catch(() => {});
           peers?.close();
+          approvals.close();
           await replicaLogs?.close().catch(() => {});
           await shared.close().catch(() => {});
           await audit.close();
