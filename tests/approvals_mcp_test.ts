@@ -212,3 +212,22 @@ Deno.test({
       expect([replay.status, replay.json.reason_code]).toEqual([409, "approval_conflict"]);
     }),
 });
+
+Deno.test({
+  name: "proxy: the session ending (DELETE) withdraws its held call",
+  ...OPTIONS,
+  fn: () =>
+    withProxy({}, async (gw, agent) => {
+      const call = agent.client.callTool({ name: "calendar.echo", arguments: { text: "x" } });
+      call.catch(() => {}); // the session is gone: the client closes below
+      const id = await heldId(gw);
+      await agent.transport.terminateSession();
+      await eventually(async () => (await pendingIds(gw)).length === 0, "the withdrawal", 20_000);
+      const response = await fetch(`${gw.url}/approvals/${id}`, { headers: admin(gw) });
+      expect((await response.json()).status).toBe("withdrawn");
+      await eventually(async () =>
+        (await gw.logs("&event=toolcall&tool_name=calendar.echo")).some((line) =>
+          line.reason_code === "approval_withdrawn" && line.status === "error"
+        ), "the withdrawn line");
+    }),
+});

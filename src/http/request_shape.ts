@@ -28,6 +28,18 @@ export interface PartialFacts {
 
 const MAX_ID_LENGTH = 256;
 
+/** The fields of a tool call body (`approval_id`: the re-POST of an approved held call, §15). */
+const CALL_KEYS: ReadonlySet<string> = new Set([
+  "model_id",
+  "session_id",
+  "tool_name",
+  "input",
+  "approval_id",
+]);
+
+/** The fields of a tool result body. */
+const RESULT_KEYS: ReadonlySet<string> = new Set(["model_id", "session_id", "tool_name", "output"]);
+
 function isId(value: unknown): value is string {
   return typeof value === "string" && value.length > 0 && value.length <= MAX_ID_LENGTH;
 }
@@ -56,8 +68,7 @@ export function checkDecisionBody(
     toolName: isValidToolName(value.tool_name) ? value.tool_name : null,
   };
   const problems: string[] = [];
-  const allowedKeys = new Set(["model_id", "session_id", "tool_name", payloadKey]);
-  if (payloadKey === "input") allowedKeys.add("approval_id");
+  const allowedKeys = payloadKey === "input" ? CALL_KEYS : RESULT_KEYS;
   for (const key of Object.keys(value)) {
     if (!allowedKeys.has(key)) problems.push(`unknown field "${key.slice(0, 64)}"`);
   }

@@ -276,13 +276,6 @@ export async function executeToolCall(
       toolName: request.toolName,
       payload: request.args,
     };
-    const binding = {
-      door: "mcp" as const,
-      toolName: request.toolName,
-      agentId: request.agentId,
-      modelId: request.modelId,
-      sessionId: request.sessionId,
-    };
     let approved: ApprovalRecord | undefined;
     if (request.approval?.mode === "use") {
       // The decision API's second POST (§15): the approval must be for exactly this call, and is
@@ -291,7 +284,13 @@ export async function executeToolCall(
         return finish({ status: "error", reasonCode: "approval_conflict", reason: "no approvals" });
       }
       const used = await useApproval(deps.approvals, request.approval.id, {
-        call: bindingOf({ ...binding, door: "api" }, request.args),
+        call: bindingOf({
+          door: "api",
+          toolName: request.toolName,
+          agentId: request.agentId,
+          modelId: request.modelId,
+          sessionId: request.sessionId,
+        }, request.args),
         now,
       });
       if (!used.ok) return finish(used.verdict);
