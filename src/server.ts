@@ -381,6 +381,8 @@ export async function startGateway(
       maxConnections: config.maxConnections,
     },
     fdLimit,
+    server: config.httpServer,
+    maxBodyBytes: config.maxBodyBytes,
     clock: () => performance.now(), // not `clock`: connection deadlines run on real time
     log,
   });

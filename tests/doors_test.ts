@@ -382,6 +382,13 @@ Deno.test("a rebound name is refused over HTTP/1.1 and HTTP/2 (:authority, no Ho
   const gw = await startTestGateway({ policy: policy() });
   try {
     for (const http2 of [false, true]) {
+      if (http2 && Deno.env.get("HTTP_SERVER") === "builtin") {
+        // The builtin server speaks HTTP/1.1 only: HTTP/2 is refused outright (505), for any name.
+        for (const name of ["attacker.example", "localhost"]) {
+          expect((await curlRebound(gw, { http2, name })).status).not.toBe(200);
+        }
+        continue;
+      }
       const rebound = await curlRebound(gw, { http2, name: "attacker.example" });
       expect({ http2, status: rebound.status, error: rebound.error }).toEqual({
         http2,

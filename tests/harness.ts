@@ -48,6 +48,12 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** `HTTP_SERVER` of the test run's environment (if set), for the gateways the tests start. */
+export function serverFromEnvironment(): Record<string, string> {
+  const chosen = Deno.env.get("HTTP_SERVER");
+  return chosen === undefined || chosen === "" ? {} : { HTTP_SERVER: chosen };
+}
+
 /** Default admin token of test gateways. */
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
 
@@ -77,6 +83,8 @@ export async function startTestGateway(options: {
     AUDIT_STDOUT: "false",
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     PINS_PATH: join(dir, "pins.json"),
+    // `HTTP_SERVER=builtin deno test …` runs every harness test on the gateway's own server.
+    ...serverFromEnvironment(),
     ...options.env,
   };
   const config = parseConfig(env);

@@ -64,7 +64,15 @@ export interface Config {
   readonly gatewayId?: string;
   /** How long a call held for approval waits for a decision (§15). */
   readonly approvalTimeoutMs: number;
+  /** HTTP/1.1 server: `deno` (the runtime's `Deno.serveHttp`) or `builtin` (the gateway's own). */
+  readonly httpServer: HttpServerKind;
 }
+
+/** The HTTP/1.1 servers `HTTP_SERVER` selects. */
+export const HTTP_SERVERS = ["deno", "builtin"] as const;
+
+/** An `HTTP_SERVER` value. */
+export type HttpServerKind = typeof HTTP_SERVERS[number];
 
 /**
  * Every environment variable the gateway reads as configuration, with the `Config` field it sets:
@@ -98,6 +106,7 @@ export const CONFIG_KEYS = {
   REDIS_TIMEOUT_MS: "redisTimeoutMs",
   GATEWAY_ID: "gatewayId",
   APPROVAL_TIMEOUT_MS: "approvalTimeoutMs",
+  HTTP_SERVER: "httpServer",
 } as const satisfies Record<string, keyof Config>;
 
 /** The result of parsing: a config, or every problem found. */
@@ -168,6 +177,10 @@ export function parseConfig(env: Env): ConfigResult {
       `GATEWAY_ID: 1 to 128 characters among letters, digits and _ . : -, got "${gatewayId}"`,
     );
   }
+  const httpServer = text("HTTP_SERVER", "deno").trim().toLowerCase();
+  if (!(HTTP_SERVERS as readonly string[]).includes(httpServer)) {
+    errors.push(`HTTP_SERVER: must be one of ${HTTP_SERVERS.join(", ")}, got "${env.HTTP_SERVER}"`);
+  }
   const config: Config = {
     port: int("PORT", 8080, 0, 65535),
     host: text("HOST", "127.0.0.1"),
@@ -199,6 +212,9 @@ export function parseConfig(env: Env): ConfigResult {
     redisTimeoutMs: int("REDIS_TIMEOUT_MS", 250, 1, 60_000),
     gatewayId,
     approvalTimeoutMs: int("APPROVAL_TIMEOUT_MS", 120_000, 1, 86_400_000),
+    httpServer: (HTTP_SERVERS as readonly string[]).includes(httpServer)
+      ? httpServer as HttpServerKind
+      : "deno",
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

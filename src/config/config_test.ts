@@ -22,6 +22,7 @@ Deno.test("parseConfig applies every default with an empty environment", () => {
     auditMaxBytes: 0,
     pinsPath: "pins.json",
     approvalTimeoutMs: 120000,
+    httpServer: "deno",
   });
   expect(result.config.adminToken).toBeUndefined();
 });
@@ -121,5 +122,14 @@ Deno.test("parseConfig checks APPROVAL_TIMEOUT_MS (§15)", () => {
   expect(parseConfig({ APPROVAL_TIMEOUT_MS: "2m" })).toEqual({
     ok: false,
     errors: ['APPROVAL_TIMEOUT_MS: must be a whole number, got "2m"'],
+  });
+});
+
+Deno.test("parseConfig checks HTTP_SERVER (deno or builtin)", () => {
+  const builtin = parseConfig({ HTTP_SERVER: "builtin" });
+  expect(builtin.ok && builtin.config.httpServer).toBe("builtin");
+  expect(parseConfig({ HTTP_SERVER: "hyper" })).toEqual({
+    ok: false,
+    errors: ['HTTP_SERVER: must be one of deno, builtin, got "hyper"'],
   });
 });

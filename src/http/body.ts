@@ -1,7 +1,7 @@
 /** Reads a request body as JSON within a byte limit, refusing other media types. */
 import { concatBytes, decodeUtf8Strict } from "../bytes.ts";
 import type { ReasonCode } from "../reasons.ts";
-import { type BodyWatch, bodyWatchOf } from "./body_deadline.ts";
+import { BodyTooLargeError, type BodyWatch, bodyWatchOf } from "./body_deadline.ts";
 
 const DIGITS = /^[0-9]{1,16}$/;
 
@@ -93,7 +93,14 @@ async function readLimited(
   let total = 0;
   const reader = body.getReader();
   while (true) {
-    const { done, value } = await reader.read();
+    let read: ReadableStreamReadResult<Uint8Array>;
+    try {
+      read = await reader.read();
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return undefined;
+      throw error;
+    }
+    const { done, value } = read;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

@@ -13,6 +13,12 @@ export interface BodyWatch {
 
 const watches = new WeakMap<Request, BodyWatch>();
 
+/**
+ * The error a server's body stream fails with when a chunked body outgrows the server's limit
+ * (the builtin server): the reader answers 413, as when it counts the bytes itself.
+ */
+export class BodyTooLargeError extends Error {}
+
 /** Attaches the body deadline of `request` (called by the listener for requests with a body). */
 export function watchBody(request: Request, watch: BodyWatch): void {
   watches.set(request, watch);

@@ -70,6 +70,13 @@ export interface ConnectionTable<H> {
   bodyDone(entry: ConnectionEntry<H>): void;
   /** The handler answered; `stream` for a long-lived event stream to a GET. */
   responseStarted(entry: ConnectionEntry<H>, stream: boolean): void;
+  /**
+   * A write to the client begins (the builtin server): it must end within `idleTimeoutMs`, so a
+   * client that stops reading its answers is cut, whatever the phase.
+   */
+  writeStarted(entry: ConnectionEntry<H>): void;
+  /** That write ended: busy and stream phases have no deadline again. */
+  writeDone(entry: ConnectionEntry<H>): void;
   /** The answer was written; returns false when the connection must close (draining, 408). */
   responseDone(entry: ConnectionEntry<H>): boolean;
   /** Forgets a connection (closed by either side). */
@@ -149,6 +156,14 @@ export function createConnectionTable<H>(
       entry.onBodyTimeout = undefined;
       if (entry.phase === Phase.closed || entry.phase === Phase.timedOut) return;
       entry.phase = stream ? Phase.stream : Phase.busy;
+      entry.deadline = Infinity;
+    },
+    writeStarted(entry) {
+      if (entry.phase !== Phase.busy && entry.phase !== Phase.stream) return;
+      entry.deadline = now + slack + limits.idleTimeoutMs;
+    },
+    writeDone(entry) {
+      if (entry.phase !== Phase.busy && entry.phase !== Phase.stream) return;
       entry.deadline = Infinity;
     },
     responseDone(entry) {

@@ -185,3 +185,26 @@ Deno.test("the default cap is half the descriptor limit, within a floor and a ce
     expect(cap).toBeLessThan(limit + (limit === 1 ? 1 : 0));
   }));
 });
+
+Deno.test("a write the client does not read is cut after the idle timeout, in any phase", () => {
+  const table = createConnectionTable<string>(LIMITS, { now: 0 });
+  const answer = table.open("answer")!;
+  const stream = table.open("stream")!;
+  table.requestStarted(answer, false);
+  table.requestStarted(stream, false);
+  table.responseStarted(answer, false);
+  table.responseStarted(stream, true);
+  table.writeStarted(answer);
+  table.writeStarted(stream);
+  expect(table.sweep(6000).close).toEqual([]);
+  table.writeDone(stream); // the stream's write went out: no deadline again
+  expect(table.sweep(6000 + SLACK).close).toEqual([answer]);
+  expect(table.sweep(60_000).close).toEqual([answer]);
+  expect(stream.deadline).toBe(Infinity);
+  // Outside the busy and stream phases a write changes nothing.
+  const idle = table.open("idle")!;
+  const before = idle.deadline;
+  table.writeStarted(idle);
+  table.writeDone(idle);
+  expect(idle.deadline).toBe(before);
+});

@@ -2,10 +2,13 @@
  * The gateway's own HTTP listener (effects, §12 "Connections"): accepts connections itself so it
  * can cap them, close idle, half-open and slow ones, survive running out of descriptors, and close
  * everything at shutdown. `Deno.serve` offers no accept hook and no timeouts, so each connection
- * is served with `Deno.serveHttp` (the runtime's HTTP/1.1 parser) under a table of deadlines.
+ * is served under a table of deadlines either with `Deno.serveHttp` (the runtime's HTTP/1.1
+ * parser, `HTTP_SERVER=deno`) or with the gateway's own server (`builtin`, src/http/h1_server.ts).
  */
+import type { HttpServerKind } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import { type BodyWatch, watchBody } from "./body_deadline.ts";
+import { serveH1 } from "./h1_server.ts";
 import {
   type ConnectionEntry,
   type ConnectionLimits,
@@ -45,8 +48,15 @@ export type ListenResult =
   | { ok: true; listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> }
   | { ok: false; error: string };
 
+/** What a connection table entry closes. */
+type Closable = { close(): void };
+
 /** What `serveConnections` needs. */
 export interface ServeConnectionsOptions {
+  /** `deno` (`Deno.serveHttp`, the default) or `builtin` (src/http/h1_server.ts). */
+  readonly server?: HttpServerKind;
+  /** Body bytes the builtin server reads for a request (a larger declared length is not read). */
+  readonly maxBodyBytes?: number;
   /** A listener from `listenTcp`. */
   readonly listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
   /** Answers one request (a throw becomes a bare 500). */
@@ -133,7 +143,10 @@ export async function readOpenFilesLimit(): Promise<number | undefined> {
 /** Serves `handler` on `listener` under the connection table's deadlines and cap. */
 export function serveConnections(options: ServeConnectionsOptions): ConnectionServer {
   const { listener, handler, log } = options;
-  if (serveHttp === undefined) throw new Error("Cannot serve: this runtime has no Deno.serveHttp");
+  const builtin = options.server === "builtin";
+  if (!builtin && serveHttp === undefined) {
+    throw new Error("Cannot serve: this runtime has no Deno.serveHttp");
+  }
   const clock = options.clock ?? (() => performance.now());
   const maxConnections = options.limits.maxConnections ?? defaultMaxConnections(options.fdLimit);
   const limits: ConnectionLimits = { ...options.limits, maxConnections };
@@ -143,13 +156,13 @@ export function serveConnections(options: ServeConnectionsOptions): ConnectionSe
         ? ` (default for a descriptor limit of ${options.fdLimit ?? "unknown"})`
         : ""),
   );
-  const table: ConnectionTable<HttpConn> = createConnectionTable(limits, { now: clock() });
+  const table: ConnectionTable<Closable> = createConnectionTable(limits, { now: clock() });
   const warnAccept = rateLimitedWarning(log, clock);
   const warnFull = rateLimitedWarning(log, clock);
   let stopped = false;
   let drained: PromiseWithResolvers<void> | undefined;
 
-  function close(entry: ConnectionEntry<HttpConn>): void {
+  function close(entry: ConnectionEntry<Closable>): void {
     table.remove(entry);
     try {
       entry.handle.close();
@@ -163,6 +176,14 @@ export function serveConnections(options: ServeConnectionsOptions): ConnectionSe
   Deno.unrefTimer(sweeper);
 
   const serving = serveConnection({ table, handler, close, log });
+  const h1 = {
+    table,
+    handler,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    localAuthority: authority(listener.addr),
+    close,
+    log,
+  };
   const accepting = acceptLoop();
 
   async function acceptLoop(): Promise<void> {
@@ -187,6 +208,10 @@ export function serveConnections(options: ServeConnectionsOptions): ConnectionSe
       if (table.full) {
         warnFull(`Connection limit reached (${maxConnections} open): refusing new connections`);
         refuse(conn);
+        continue;
+      }
+      if (builtin) {
+        void serveH1(h1, conn);
         continue;
       }
       let http: HttpConn;
@@ -231,13 +256,19 @@ export function serveConnections(options: ServeConnectionsOptions): ConnectionSe
   };
 }
 
+function authority(addr: Deno.NetAddr): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
+
 /** The per-connection request loop: one request at a time, phases kept in the table. */
 function serveConnection(context: {
-  table: ConnectionTable<HttpConn>;
+  table: ConnectionTable<Closable>;
   handler: (request: Request) => Response | Promise<Response>;
-  close: (entry: ConnectionEntry<HttpConn>) => void;
+  close: (entry: ConnectionEntry<Closable>) => void;
   log: Logger;
-}): (http: HttpConn, entry: ConnectionEntry<HttpConn>) => Promise<void> {
+}): (http: HttpConn, entry: ConnectionEntry<Closable>) => Promise<void> {
   const { table, handler, close, log } = context;
   return async (http, entry) => {
     let watch: BodyWatch | undefined;
