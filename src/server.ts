@@ -36,6 +36,7 @@ import { VERSION } from "./version.ts";
 import { broadcastListChanged } from "./mcp/server/list_changed.ts";
 import { type ApprovalStore, createMemoryApprovals } from "./approvals/store.ts";
 import { openRedisApprovals } from "./shared_state/redis_approvals.ts";
+import { expireOverdue } from "./approvals/gate.ts";
 import { createOAuthRuntime } from "./identity/oauth_runtime.ts";
 import type { FetchLike } from "./identity/oauth_fetch.ts";
 
@@ -334,6 +335,11 @@ export async function startGateway(
     log,
     soleCaller: (upstream) => clientRequests.soleCaller(upstream),
   });
+  const approvalGate = {
+    store: approvals,
+    timeoutMs: config.approvalTimeoutMs,
+    progressIntervalMs: APPROVAL_PROGRESS_MS,
+  };
   const appDeps: AppDeps = {
     maxBodyBytes: config.maxBodyBytes,
     adminToken,
@@ -360,11 +366,7 @@ export async function startGateway(
     relay,
     version: VERSION,
     maxSessionsPerAgent: config.maxSessionsPerAgent,
-    approvals: {
-      store: approvals,
-      timeoutMs: config.approvalTimeoutMs,
-      progressIntervalMs: APPROVAL_PROGRESS_MS,
-    },
+    approvals: approvalGate,
     oauth,
   };
   const app = createApp(appDeps);
@@ -440,6 +442,13 @@ export async function startGateway(
       end: (session, reason) => void endSession(session, reason, sessionDeps),
     });
     for (const key of appDeps.apiSessions.expire(now)) void federation.closeSession(key);
+    // Decision-API calls nobody approved in time get their approval_timeout line (§15).
+    expireOverdue(approvalGate, {
+      audit,
+      now,
+      policyVersion: store.current.policy.version,
+      newId,
+    }).catch((error) => log.warn(`Expiring held calls failed: ${(error as Error).message}`));
   }, 10_000);
   Deno.unrefTimer(sweeper);
 

@@ -62,6 +62,12 @@ async function behaviour(store: ApprovalStore): Promise<void> {
   });
   expect(tooLate).toMatchObject({ ok: false, reason: `approval ${late.id} is already expired` });
 
+  // Overdue: still marked pending past its deadline, until someone settles it (once).
+  expect((await store.overdue(T0 + TIMEOUT + 1)).map((r) => r.id)).toContain(late.id);
+  expect((await store.settle(late.id, "expired", T0 + TIMEOUT + 1)).ok).toBe(true);
+  expect((await store.settle(late.id, "expired", T0 + TIMEOUT + 1)).ok).toBe(false);
+  expect((await store.overdue(T0 + TIMEOUT + 1)).map((r) => r.id)).not.toContain(late.id);
+
   const gone = record();
   await store.create(gone, T0);
   expect((await store.settle(gone.id, "withdrawn", T0)).ok).toBe(true);

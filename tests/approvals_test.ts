@@ -172,6 +172,17 @@ withGateway("decision API: a denied call cannot be used; an undecided one expire
   gw.clock.advance(120_001);
   expect((await getJson(gw, `/approvals/${lateId}`)).json.status).toBe("expired");
   expect((await getJson(gw, "/approvals")).json.approvals).toEqual([]);
+  // The held call is closed in the audit: approval_timeout, same event_id as its pending line.
+  const closing = (await gw.logs("&event=toolcall")).filter((line) =>
+    line.event_id === late.json.event_id
+  );
+  expect(closing.map((line) => [line.status, line.reason_code])).toEqual([
+    ["pending", "approval_pending"],
+    ["blocked", "approval_timeout"],
+  ]);
+  // Once: listing again writes nothing more.
+  await getJson(gw, "/approvals");
+  expect((await gw.logs("&event=toolcall&status=blocked")).length).toBe(1);
   const tooLate = await gw.post(`/approvals/${lateId}`, { decision: "approve" }, admin(gw));
   expect([tooLate.status, tooLate.json.reason_code]).toEqual([409, "approval_conflict"]);
 });

@@ -262,3 +262,35 @@ export async function useApproval(
     return { ok: false, verdict: unavailable(error) };
   }
 }
+
+/**
+ * Closes the held calls of the decision API that nobody decided in time (pending → expired, once
+ * across replicas) with their `approval_timeout` line, same `event_id` as the `pending` one. A
+ * call waiting through `/mcp` is closed by its own timer. Returns how many were closed.
+ */
+export async function expireOverdue(
+  deps: ApprovalGateDeps,
+  context: { audit: AuditRecorder; now: number; policyVersion: string; newId: () => string },
+): Promise<number> {
+  let closed = 0;
+  for (const record of await deps.store.overdue(context.now)) {
+    if (record.door !== "api") continue;
+    const settled = await deps.store.settle(record.id, "expired", context.now);
+    if (!settled.ok) continue; // decided or expired meanwhile, maybe by another replica
+    closed++;
+    recordAudit(context.audit, {
+      event: "toolcall",
+      agentId: record.agentId,
+      modelId: record.modelId,
+      sessionId: record.sessionId,
+      toolName: record.toolName,
+      payload: null,
+      status: "blocked",
+      reasonCode: "approval_timeout",
+      reason: `no decision on approval ${record.id} within ${deps.timeoutMs} ms`,
+      latencyMs: 0,
+      policyVersion: context.policyVersion,
+    }, { now: context.now, newId: context.newId, eventId: record.eventId });
+  }
+  return closed;
+}

@@ -38,6 +38,8 @@ export interface ApprovalStore {
   get(id: string): Promise<ApprovalRecord | undefined>;
   /** Pending approvals as of `now`, oldest first. */
   pending(now: number): Promise<ApprovalRecord[]>;
+  /** Approvals still marked pending though past their deadline (nobody settled them yet). */
+  overdue(now: number): Promise<ApprovalRecord[]>;
   /** pending → approved | denied; refused when not pending (or past its deadline). */
   decide(id: string, decision: ApprovalDecision): Promise<ApprovalResult>;
   /** approved → used, for exactly the call it was given for; refused otherwise. */
@@ -166,6 +168,13 @@ export function createMemoryApprovals(options: ApprovalStoreOptions): ApprovalSt
       forgetOld(now);
       return Promise.resolve(
         [...records.values()].filter((record) => effectiveState(record, now) === "pending"),
+      );
+    },
+    overdue(now) {
+      return Promise.resolve(
+        [...records.values()].filter((record) =>
+          record.state === "pending" && effectiveState(record, now) === "expired"
+        ),
       );
     },
     decide: (id, decision) => Promise.resolve(put(decideTransition(records.get(id), id, decision))),

@@ -11,7 +11,7 @@ import {
   MAX_NOTE_LENGTH,
   outcomeView,
 } from "../approvals/approval.ts";
-import { decisionText } from "../approvals/gate.ts";
+import { decisionText, expireOverdue } from "../approvals/gate.ts";
 import { agentMayUseModel, bearerToken } from "../identity/identify.ts";
 import { authenticate } from "../identity/authenticate.ts";
 import { recordEvent } from "../pipeline.ts";
@@ -92,6 +92,16 @@ export function addApprovalRoutes(app: Hono, deps: AppDeps): void {
     if (!isAdmin(c.req.raw, deps.adminToken)) return unauthorized();
     const now = deps.clock();
     try {
+      // Overdue held calls of the decision API get their approval_timeout line now (and every
+      // 10 s from the server's sweeper), so the list and the audit agree.
+      if (deps.approvals !== undefined) {
+        await expireOverdue(deps.approvals, {
+          audit: deps.audit,
+          now,
+          policyVersion: deps.store.current.policy.version,
+          newId: deps.newId,
+        });
+      }
       const pending = (await store()?.pending(now)) ?? [];
       return json({ approvals: pending.map((record) => approvalView(record, now)) });
     } catch (error) {

@@ -162,22 +162,32 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
     }
     return { ok: false, reason: `approval ${id} is being changed by another replica; try again` };
   };
-  const pendingNow = async (now: number): Promise<ApprovalRecord[]> => {
-    // Anything created before now - timeout is past its deadline.
-    await client.zremrangebyscore(index, "-inf", now - options.timeoutMs - 1);
-    const ids = (await client.zrange(index, 0, maxPending)).filter(isApprovalId);
+  /** The records of the ids in `range` that `keep` accepts; ids of missing or unwanted ones are
+   * dropped from the index. */
+  const fromIndex = async (
+    range: [min: number | string, max: number | string],
+    keep: (record: ApprovalRecord) => boolean,
+  ): Promise<ApprovalRecord[]> => {
+    const ids = (await client.zrangebyscore(index, range[0], range[1], "LIMIT", 0, maxPending))
+      .filter(isApprovalId);
     if (ids.length === 0) return [];
     const texts = await client.mget(ids.map(key));
     const records: ApprovalRecord[] = [];
     const gone: string[] = [];
     texts.forEach((text, i) => {
       const record = parseApprovalRecord(text);
-      if (record !== undefined && effectiveState(record, now) === "pending") records.push(record);
-      else gone.push(ids[i]);
+      if (record !== undefined && keep(record)) records.push(record);
+      else if (record === undefined || record.state !== "pending") gone.push(ids[i]);
     });
     if (gone.length > 0) await client.zrem(index, ...gone);
     return records;
   };
+  // Created within the last timeout: may still be pending. Older ones are overdue (or settled).
+  const pendingNow = (now: number) =>
+    fromIndex(
+      [now - options.timeoutMs, "+inf"],
+      (record) => effectiveState(record, now) === "pending",
+    );
   return {
     kind: "redis",
     async create(record, now) {
@@ -204,6 +214,11 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
       return (await read(id)).record;
     },
     pending: pendingNow,
+    overdue: (now) =>
+      fromIndex(
+        ["-inf", now - options.timeoutMs - 1],
+        (record) => record.state === "pending" && effectiveState(record, now) === "expired",
+      ),
     decide: (id, decision) => transition(id, (record) => decideTransition(record, id, decision)),
     consume: (id, call, now) =>
       transition(
