@@ -4,6 +4,8 @@
 // across runs of `deno task bench` whose noise on a shared 2-core VM is as large as the effect.
 //   git archive <rev> | tar -x -C /tmp/old
 //   deno run --allow-all bench/ab.ts /tmp/old [rounds=3] [seconds=5]
+// AB_HTTP_SERVER_OLD / AB_HTTP_SERVER_NEW set each gateway's HTTP_SERVER, e.g. the two servers of
+// one checkout: AB_HTTP_SERVER_NEW=builtin deno run --allow-all bench/ab.ts . 3 5
 // Prints each round and the medians, then new/old ratios. Needs wrk.
 
 import { join, resolve } from "node:path";
@@ -31,6 +33,11 @@ await Deno.mkdir(join(dir, "schemas"));
 await Deno.writeTextFile(join(dir, "schemas", `${BENCH_TOOL}.json`), JSON.stringify(BENCH_SCHEMA));
 const started: ServerProcess[] = [];
 
+function serverOf(tag: string): Record<string, string> {
+  const chosen = Deno.env.get(`AB_HTTP_SERVER_${tag.toUpperCase()}`);
+  return chosen === undefined || chosen === "" ? {} : { HTTP_SERVER: chosen };
+}
+
 function gateway(root: string, tag: string): Promise<ServerProcess> {
   const home = join(dir, tag);
   return Deno.mkdir(home).then(() =>
@@ -56,6 +63,7 @@ function gateway(root: string, tag: string): Promise<ServerProcess> {
         ADMIN_TOKEN: "bench-admin-token-0123456789abcdef",
         PINS_PATH: join(home, "pins.json"),
         LOG_LEVEL: "info",
+        ...serverOf(tag),
       },
       ready: /listening on http:\/\/127\.0\.0\.1:(\d+)/,
     })

@@ -31,6 +31,8 @@ Deno.test("bench options: defaults, smoke, and refusals", () => {
     "--trace-gc,--max-semi-space-size=16",
     "g.log",
   ]);
+  expect(parseBenchOptions(["--http-server", "builtin"], {}).httpServer).toBe("builtin");
+  expect(() => parseBenchOptions(["--http-server", "hyper"], {})).toThrow("deno or builtin");
   // Only flags: nothing that could smuggle another argument into the gateway's command line.
   expect(() => parseBenchOptions(["--gateway-v8-flags", "--x,main.ts"], {})).toThrow("V8 flags");
   expect(() => parseBenchOptions(["--gateway-v8-flags", "--x --allow-all"], {})).toThrow();

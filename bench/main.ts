@@ -93,6 +93,7 @@ async function startGatewayProcess(
       ADMIN_TOKEN,
       PINS_PATH: join(dir, "pins.json"),
       LOG_LEVEL: "info",
+      ...(options.httpServer === undefined ? {} : { HTTP_SERVER: options.httpServer }),
     },
     ready: GATEWAY_READY,
     logPath: options.gatewayLog === undefined ? undefined : resolve(options.gatewayLog),

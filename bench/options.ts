@@ -33,13 +33,15 @@ export interface BenchOptions {
   readonly rates: readonly number[];
   /** Only the open-loop loads (`--open-loop`): no saturated rounds, no memory probe. */
   readonly openLoopOnly: boolean;
+  /** The gateway's `HTTP_SERVER` (`--http-server deno|builtin`); unset = its default. */
+  readonly httpServer?: "deno" | "builtin";
 }
 
 /** Usage text. */
 export const BENCH_USAGE = `usage: deno task bench [--smoke] [--memory] [--duration S] [--warmup S]
   [--connections N] [--rounds N] [--sessions N] [--loadgen wrk|deno] [--out DIR] [--no-doc]
   [--cpu-prof DIR] [--open-loop] [--rates R1,R2,…] [--gateway-v8-flags F1,F2]
-  [--gateway-log FILE]`;
+  [--gateway-log FILE] [--http-server deno|builtin]`;
 
 function positive(name: string, text: string | undefined, integer: boolean): number {
   const value = Number(text);
@@ -136,6 +138,14 @@ export function parseBenchOptions(
         const file = value();
         if (!file) throw new Error("Cannot parse --gateway-log: expected a file");
         options = { ...options, gatewayLog: file };
+        break;
+      }
+      case "--http-server": {
+        const server = value();
+        if (server !== "deno" && server !== "builtin") {
+          throw new Error("Cannot parse --http-server: expected deno or builtin");
+        }
+        options = { ...options, httpServer: server };
         break;
       }
       case "--open-loop":

@@ -1,5 +1,5 @@
 /**
- * The builtin HTTP/1.1 server (`HTTP_SERVER=builtin`, src/http/h1_server.ts) over real loopback
+ * The builtin HTTP/1.1 server (`HTTP_SERVER=builtin`, src/http/h1/server.ts) over real loopback
  * sockets: what an attacker would send (request smuggling, bare LF, NUL, chunk-size overflow,
  * slow heads), and what honest clients need (pipelining, HTTP/1.0, `Connection: close`,
  * `Expect: 100-continue`, bodies in pieces, event streams cancelled when the client leaves).

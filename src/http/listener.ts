@@ -3,12 +3,12 @@
  * can cap them, close idle, half-open and slow ones, survive running out of descriptors, and close
  * everything at shutdown. `Deno.serve` offers no accept hook and no timeouts, so each connection
  * is served under a table of deadlines either with `Deno.serveHttp` (the runtime's HTTP/1.1
- * parser, `HTTP_SERVER=deno`) or with the gateway's own server (`builtin`, src/http/h1_server.ts).
+ * parser, `HTTP_SERVER=deno`) or with the gateway's own server (`builtin`, src/http/h1/server.ts).
  */
 import type { HttpServerKind } from "../config/config.ts";
 import type { Logger } from "../log.ts";
 import { type BodyWatch, watchBody } from "./body_deadline.ts";
-import { serveH1 } from "./h1_server.ts";
+import { serveH1 } from "./h1/server.ts";
 import {
   type ConnectionEntry,
   type ConnectionLimits,
@@ -53,7 +53,7 @@ type Closable = { close(): void };
 
 /** What `serveConnections` needs. */
 export interface ServeConnectionsOptions {
-  /** `deno` (`Deno.serveHttp`, the default) or `builtin` (src/http/h1_server.ts). */
+  /** `deno` (`Deno.serveHttp`, the default) or `builtin` (src/http/h1/server.ts). */
   readonly server?: HttpServerKind;
   /** Body bytes the builtin server reads for a request (a larger declared length is not read). */
   readonly maxBodyBytes?: number;

@@ -8,7 +8,7 @@ import {
   MAX_REQUEST_HEADERS,
   newHeadScan,
   parseRequestHead,
-} from "./h1_parse.ts";
+} from "./parse.ts";
 
 function parse(text: string | Uint8Array): HeadParse {
   const bytes = typeof text === "string" ? latin1(text) : text;
