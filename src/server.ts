@@ -23,7 +23,11 @@ import { pinEventAudit } from "./mcp/federation/catalog_events.ts";
 import { openPinStore, type PinStore } from "./mcp/federation/pins.ts";
 import { createRelay } from "./mcp/relay/relay.ts";
 import { createSessionStore, type SessionStore } from "./mcp/server/sessions.ts";
-import { relayedCapabilities } from "./mcp/upstream/upstream_common.ts";
+import {
+  relayedCapabilities,
+  SHARED_PROCESS_CAPABILITIES,
+} from "./mcp/upstream/upstream_common.ts";
+import { CATALOG_SESSION } from "./mcp/federation/federation.ts";
 import { createIdleKeys } from "./mcp/server/idle_keys.ts";
 import { revokeAfterReload } from "./mcp/server/revocation.ts";
 import type { Policy } from "./policy/types.ts";
@@ -229,10 +233,14 @@ export async function startGateway(
       version: VERSION,
       log,
       // An HTTP upstream session declares what the gateway session it serves declared (§5.5):
-      // SDK servers check it before asking for sampling, elicitation or roots. Catalog and
-      // decision-API sessions have no client to ask and declare nothing.
+      // SDK servers check it before asking for sampling, elicitation or roots. The catalog
+      // session lists tools for every client, so it declares what any of them could (servers
+      // list some tools only to clients with sampling, elicitation or roots; what it asks
+      // outside a call has no client and is refused). Decision-API sessions declare nothing.
       capabilitiesFor: (key) =>
-        relayedCapabilities(live.sessions?.byAuditId(key)?.clientCapabilities),
+        key === CATALOG_SESSION
+          ? SHARED_PROCESS_CAPABILITIES
+          : relayedCapabilities(live.sessions?.byAuditId(key)?.clientCapabilities),
       onServerRequest: (upstream, request) => clientRequests.askForUpstream(upstream, request),
       // What an HTTP upstream asks outside a call goes to the one client its session serves.
       onSessionRequest: (upstream, key, request) =>
