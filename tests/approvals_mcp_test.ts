@@ -231,3 +231,31 @@ Deno.test({
         ), "the withdrawn line");
     }),
 });
+
+Deno.test({
+  name: "proxy: a reload that refuses the tool while the call waits wins over the approval",
+  ...OPTIONS,
+  fn: () =>
+    withProxy({}, async (gw, agent) => {
+      const call = agent.client.callTool({ name: "calendar.echo", arguments: { text: "x" } });
+      const id = await heldId(gw);
+      const current = await Deno.readTextFile(gw.policyPath);
+      await Deno.writeTextFile(
+        gw.policyPath,
+        current.replace(
+          'allow_tools: ["calendar.*"]',
+          'allow_tools: ["calendar.*"]\n    deny_tools: ["calendar.echo"]',
+        ),
+      );
+      expect((await gw.post("/reload", {}, admin(gw))).json.reloaded).toBe(true);
+      // The held call survived the reload and can still be decided...
+      expect(await pendingIds(gw)).toEqual([id]);
+      await gw.post(`/approvals/${id}`, { decision: "approve" }, admin(gw));
+      // ...but the policy in force now refuses the tool: it never runs.
+      const result = await call;
+      expect(result.isError).toBe(true);
+      expect(decisionOf(result).reason_code).toBe("tool_denied");
+      const lines = await gw.logs("&event=toolcall&tool_name=calendar.echo");
+      expect(lines.map((line) => line.status)).toEqual(["pending", "blocked"]);
+    }),
+});
