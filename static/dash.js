@@ -104,13 +104,25 @@ function showPending() {
   node.textContent = `${pending.size} new event${pending.size === 1 ? "" : "s"} waiting`;
 }
 
+/** Several replicas (§13): says whose events /logs could not read (text only). */
+function showMissingReplicas(missing) {
+  const node = byId("replicas-missing");
+  node.hidden = missing === "";
+  node.textContent = missing === "*"
+    ? "The shared store (Redis) cannot be reached: only this replica's events are shown."
+    : `Events of replica ${
+      missing.split(",").join(", ")
+    } cannot be read right now; the others are shown.`;
+}
+
 async function pollLogs() {
   const overlap = polls % WIDE_EVERY === 0 ? WIDE_OVERLAP_MS : OVERLAP_MS;
   const since = sinceParam(newestSeen, overlap);
   const query = `limit=${LOG_LIMIT}${since === null ? "" : `&since=${encodeURIComponent(since)}`}`;
-  const { status, body } = await getJson(`/logs?${query}`);
+  const { status, body, headers } = await getJson(`/logs?${query}`);
   if (status === 401) return signOut();
   if (status !== 200 || !Array.isArray(body)) throw new Error(`Cannot read /logs: HTTP ${status}`);
+  showMissingReplicas(headers.get("x-logs-unavailable") ?? "");
   const fresh = body.filter((event) =>
     event && typeof event === "object" && !store.has(eventKey(event)) &&
     !pending.has(eventKey(event))

@@ -78,5 +78,5 @@ export async function getJson(path, init = {}) {
   } catch {
     body = null;
   }
-  return { status: response.status, body };
+  return { status: response.status, body, headers: response.headers };
 }
