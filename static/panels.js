@@ -146,7 +146,9 @@ const PIN_LABELS = { pinned: "pinned", changed: "changed", new: "new" };
 function toolRow(tool, onApprove) {
   const state = show(tool.pin_state);
   const known = ["pinned", "changed", "new"].includes(state) ? state : "other";
-  const action = state === "changed"
+  // A description flagged as tool poisoning (§15) and hidden waits for the same approval.
+  const poisoned = Array.isArray(tool.poisoning) && tool.poisoning.length > 0;
+  const action = state === "changed" || (poisoned && tool.hidden)
     ? el("button", {
       type: "button",
       className: "approve",
@@ -161,6 +163,13 @@ function toolRow(tool, onApprove) {
       "td",
       null,
       el("span", { className: `badge pin-${known}` }, PIN_LABELS[state] ?? state),
+      poisoned
+        ? el(
+          "span",
+          { className: "tag scan", title: tool.poisoning.map(show).join(", ") },
+          "poisoning",
+        )
+        : null,
       tool.hidden
         ? el("span", { className: "muted hidden-why" }, ` hidden: ${show(tool.hidden)}`)
         : null,

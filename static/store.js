@@ -141,10 +141,16 @@ export function normalizeFilters(raw) {
   };
 }
 
+/** Reason codes of result scanning (§15): a redacted or flagged result is `allowed` with one of
+ * these, a withheld one `blocked`; shown with a "scan" badge and found by the "scanned" filter. */
+export const SCAN_CODES = new Set(["result_secret", "result_injection", "tool_poisoning"]);
+
 /** True when the entry passes the (normalised) filters; text fields match substrings. */
 export function matchesFilters(entry, filters) {
   const event = entry.event;
-  if (filters.status !== "" && event.status !== filters.status) return false;
+  if (filters.status === "scanned") {
+    if (!SCAN_CODES.has(event.reason_code)) return false;
+  } else if (filters.status !== "" && event.status !== filters.status) return false;
   if (!contains(event.model_id, filters.model)) return false;
   if (!contains(event.tool_name, filters.tool)) return false;
   if (!contains(event.session_id, filters.session)) return false;
@@ -192,7 +198,10 @@ export function tally(entries) {
     bump(models, event.model_id, status);
     bump(tools, event.tool_name, status);
     // A tool that ran and reported isError is an allowed call, but its code is worth seeing.
-    if (status !== "allowed" || event.reason_code === "tool_error") {
+    if (
+      status !== "allowed" || event.reason_code === "tool_error" ||
+      SCAN_CODES.has(event.reason_code)
+    ) {
       const code = String(event.reason_code ?? "unknown");
       reasons.set(code, (reasons.get(code) ?? 0) + 1);
     }

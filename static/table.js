@@ -1,5 +1,6 @@
 // The live event table and the event details dialog. Event values are set as text only.
 import { el, formatMs, show, statusBadge } from "./dom.js";
+import { SCAN_CODES } from "./store.js";
 
 /** Fields of the details dialog, in the audit log's order (§6). */
 const DETAIL_FIELDS = [
@@ -54,7 +55,15 @@ export function rowOf(entry, onOpen) {
         ? [" ", el("span", { className: "tag replica" }, show(event.gateway_id))]
         : null,
     ),
-    el("td", { className: "col-status" }, statusBadge(event.status)),
+    el(
+      "td",
+      { className: "col-status" },
+      statusBadge(event.status),
+      // Result scanning (§15): redacted, flagged or withheld by a detector.
+      SCAN_CODES.has(event.reason_code)
+        ? [" ", el("span", { className: "tag scan", title: show(event.reason_code) }, "scan")]
+        : null,
+    ),
     el("td", { className: "col-model" }, show(event.model_id)),
     el("td", { className: "col-session mono" }, show(event.session_id)),
     tool,

@@ -362,6 +362,7 @@ Deno.test({
         "allowed",
         "blocked",
         "error",
+        "flagged by scanning",
       ]);
       await status.selectOption("blocked");
       const blocked = logs.filter((e) => e.status === "blocked").length;

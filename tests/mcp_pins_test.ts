@@ -66,7 +66,7 @@ rules:
 upstreams:
   bank:
     url: "${bank.url}"
-pinning: { mode: block }
+pinning: { mode: block, scan_descriptions: "off" } # pinning alone; scanning: result_scanning_test
 `,
   });
   const agent = await connectClient(gw.url, { "x-model-id": "gpt-4o" });
@@ -164,7 +164,7 @@ rules:
 upstreams:
   bank:
     url: "${bank.url}"
-pinning: { mode: block }
+pinning: { mode: block, scan_descriptions: "off" } # pinning alone; scanning: result_scanning_test
 `,
     env: { PINS_PATH: pinsPath },
   });

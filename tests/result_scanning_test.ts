@@ -294,3 +294,65 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name:
+    "tool poisoning: a poisoned description is hidden and refused until an admin approves it (block); flag mode lists it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await withGateway(async (gw) => {
+      const agent = await connectClient(gw.url, { "x-model-id": "default-1" });
+      try {
+        const names = (await agent.client.listTools()).tools.map((t: { name: string }) => t.name);
+        expect(names).toContain("bad.fetch_page");
+        expect(names).not.toContain("bad.add");
+        const refused = await agent.client.callTool({
+          name: "bad.add",
+          arguments: { a: 1, b: 2 },
+        }) as Result;
+        expect(refused.isError).toBe(true);
+        expect(decisionOf(refused)!.reason_code).toBe("tool_poisoning");
+        const pins = await gw.logs("&event=pin_change");
+        const poisoned = pins.filter((e) => e.reason_code === "tool_poisoning");
+        expect(poisoned.map((e) => [e.tool_name, e.status])).toEqual([["bad.add", "blocked"]]);
+        expect((poisoned[0].payload as { detectors: string[] }).detectors).toEqual(
+          expect.arrayContaining(["instruction_tag", "secrecy_request", "sensitive_file_request"]),
+        );
+        const view = await fetch(`${gw.url}/upstreams`, {
+          headers: { authorization: `Bearer ${gw.adminToken}` },
+        }).then((r) => r.json()) as {
+          upstreams: { tools: { name: string; poisoning?: string[] }[] }[];
+        };
+        const listed = view.upstreams.flatMap((u) => u.tools).find((t) => t.name === "bad.add");
+        expect(listed?.poisoning).toContain("instruction_tag");
+
+        const approved = await gw.post("/pins/approve", { tool: "bad.add" }, {
+          authorization: `Bearer ${gw.adminToken}`,
+        });
+        expect([approved.status, approved.json.approved]).toEqual([200, true]);
+        const after = (await agent.client.listTools()).tools.map((t: { name: string }) => t.name);
+        expect(after).toContain("bad.add");
+        const sum = await agent.client.callTool({ name: "bad.add", arguments: { a: 1, b: 2 } });
+        expect(textOf(sum as Result)).toBe("3");
+      } finally {
+        await agent.close();
+      }
+    });
+    const gw = await startTestGateway({
+      policy: POLICY + "pinning:\n  scan_descriptions: flag\n",
+    });
+    const agent = await connectClient(gw.url, { "x-model-id": "default-1" });
+    try {
+      const names = (await agent.client.listTools()).tools.map((t: { name: string }) => t.name);
+      expect(names).toContain("bad.add");
+      const pins = await gw.logs("&event=pin_change");
+      expect(
+        pins.filter((e) => e.reason_code === "tool_poisoning").map((e) => [e.tool_name, e.status]),
+      ).toEqual([["bad.add", "allowed"]]);
+    } finally {
+      await agent.close();
+      await gw.close();
+    }
+  },
+});

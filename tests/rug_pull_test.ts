@@ -46,7 +46,7 @@ rules:
     allow_tools: ["*"]
 upstreams:
 ${upstreams}
-pinning: { mode: block }
+pinning: { mode: block, scan_descriptions: "off" } # pinning alone; scanning: result_scanning_test
 `;
 }
 

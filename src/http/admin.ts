@@ -223,7 +223,10 @@ export function addAdminRoutes(app: Hono, deps: AppDeps): void {
       return answer("state_unavailable", `Cannot approve "${tool}": ${(error as Error).message}`);
     }
     if (!approved) {
-      return answer("not_found", `no changed definition of "${tool}" waits for approval`);
+      return answer(
+        "not_found",
+        `no changed or flagged definition of "${tool}" waits for approval`,
+      );
     }
     return json({ approved: true, tool });
   });

@@ -42,7 +42,7 @@ export interface PolicyDescription {
   };
   rules: RuleDescription[];
   upstreams: UpstreamDescription[];
-  pinning: { mode: "off" | "warn" | "block" };
+  pinning: { mode: "off" | "warn" | "block"; scan_descriptions: "off" | "flag" | "block" };
 }
 
 /** Describes a policy as plain JSON for `GET /policy`: agents by id and models only, no secrets. */
@@ -75,7 +75,10 @@ export function describePolicy(policy: Policy): PolicyDescription {
     upstreams: Object.entries(policy.upstreams).map(([name, upstream]) =>
       describeUpstream(name, upstream)
     ),
-    pinning: { mode: policy.pinning.mode },
+    pinning: {
+      mode: policy.pinning.mode,
+      scan_descriptions: policy.pinning.scanDescriptions ?? "block",
+    },
   };
 }
 

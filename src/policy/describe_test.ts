@@ -88,7 +88,7 @@ Deno.test("describePolicy: JSON-safe view with globs, hours, days and rates as t
       { name: "calendar", kind: "http", prefix: "calendar", url: "http://127.0.0.1:9001/mcp" },
       { name: "files", kind: "stdio", prefix: "", command: ["mcp-files", "/srv"] },
     ],
-    pinning: { mode: "warn" },
+    pinning: { mode: "warn", scan_descriptions: "block" },
   });
   const json = JSON.stringify(description);
   for (const secret of [KEY, KEY_HASH, "b".repeat(64), "cal-secret-1", "files-secret-2"]) {
@@ -103,6 +103,6 @@ Deno.test("describePolicy: open identity mode", () => {
   expect(description.identity_mode).toBe("open");
   expect(description.agents).toBeNull();
   expect(description.upstreams).toEqual([]);
-  expect(description.pinning).toEqual({ mode: "block" });
+  expect(description.pinning).toEqual({ mode: "block", scan_descriptions: "block" });
   expect(description.defaults).toEqual({ unknown_schema: "allow", timezone: null });
 });

@@ -101,9 +101,16 @@ function parsePinning(value: unknown, problems: Problems): Policy["pinning"] {
   if (value === undefined) return Object.freeze({ mode: "block" });
   const map = expectMapping(value, "pinning", problems);
   if (map === undefined) return { mode: "block" };
-  checkKeys(map, ["mode"], "pinning", problems);
+  checkKeys(map, ["mode", "scan_descriptions"], "pinning", problems);
   const mode = map.mode === undefined ? "block" : map.mode;
-  if (mode === "off" || mode === "warn" || mode === "block") return Object.freeze({ mode });
+  const scan = map.scan_descriptions;
+  if (scan !== undefined && scan !== "off" && scan !== "flag" && scan !== "block") {
+    problems.add("pinning.scan_descriptions", 'must be "off", "flag" or "block"');
+  }
+  const scanDescriptions = scan === "off" || scan === "flag" || scan === "block" ? scan : undefined;
+  if (mode === "off" || mode === "warn" || mode === "block") {
+    return Object.freeze(scanDescriptions === undefined ? { mode } : { mode, scanDescriptions });
+  }
   problems.add("pinning.mode", 'must be "off", "warn" or "block"');
   return { mode: "block" };
 }

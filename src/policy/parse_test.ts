@@ -178,6 +178,10 @@ Deno.test("parsePolicy: rule value checks", () => {
     ['rate_limit: "10/minute"', "rules[0].rate_limit: must be a mapping"],
     ["scan_results: block", "rules[0].scan_results: must be a mapping"],
     [
+      "model: m\npinning: { scan_descriptions: warn }",
+      'pinning.scan_descriptions: must be "off", "flag" or "block"',
+    ],
+    [
       "scan_results: {secrets: flag}",
       'rules[0].scan_results.secrets: must be "redact", "block", "off", got "flag"',
     ],

@@ -155,8 +155,12 @@ export interface Policy {
   readonly rules: readonly Rule[];
   /** Upstream MCP servers by name. */
   readonly upstreams: Readonly<Record<string, UpstreamConfig>>;
-  /** Tool pinning (§5.6). */
-  readonly pinning: { readonly mode: "off" | "warn" | "block" };
+  /** Tool pinning (§5.6), and the scan of tool descriptions for poisoning (§15): `block`
+   * (absent = block) hides a poisoned tool until an admin approves it, `flag` audits it. */
+  readonly pinning: {
+    readonly mode: "off" | "warn" | "block";
+    readonly scanDescriptions?: "off" | "flag" | "block";
+  };
   /** True when some rule has `require_approval` (§15); absent or false = no call is ever held. */
   readonly anyApproval?: boolean;
 }

@@ -4,6 +4,7 @@ import { isValidToolName } from "../../tool_name.ts";
 import { CATALOG_SESSION, type ExposedTool, type FederationDeps } from "./federation.ts";
 import { type PinState, toolDefinitionHash } from "./pins.ts";
 import type { UpstreamClient } from "../upstream/upstream.ts";
+import { poisoningIn } from "../../scan/poisoning.ts";
 
 const MAX_PAGES = 100;
 const MAX_TOOLS = 10_000;
@@ -41,6 +42,8 @@ export interface CatalogSource {
   readonly prefix: string;
   readonly client: UpstreamClient;
   readonly pinMode: "off" | "warn" | "block";
+  /** `pinning.scan_descriptions` (§15): scan definitions for tool poisoning. */
+  readonly scanMode?: "off" | "flag" | "block";
   /** Events already reported, so a refreshed catalog does not repeat them. */
   readonly reported: Set<string>;
 }
@@ -189,13 +192,22 @@ export async function readCatalog(entry: CatalogSource, deps: FederationDeps): P
     const observed = entry.pinMode === "off"
       ? { state: "pinned" as const, hash: "" }
       : await deps.pins.observe(entry.name, definition, deps.clock());
-    const tool = exposeTool(
+    const exposedTool = exposeTool(
       entry,
       definition,
       { hash: observed.hash, pinState: observed.state },
       deps,
       true,
     );
+    // Tool poisoning (§15): the definition as the model will read it, in description mode.
+    const scanMode = entry.scanMode ?? "block";
+    const poisoning = scanMode === "off" ? [] : poisoningIn(definition);
+    const tool: ExposedTool = poisoning.length === 0 ? exposedTool : {
+      ...exposedTool,
+      // Pinning off keeps no hash; an approval needs one.
+      hash: exposedTool.hash || toolDefinitionHash(definition),
+      poisoning,
+    };
     if (observed.state !== "pinned") {
       report(`${exposedName}:${tool.hash}`, {
         tool: exposedName,
@@ -211,6 +223,16 @@ export async function readCatalog(entry: CatalogSource, deps: FederationDeps): P
         hash: tool.hash,
       });
     }
+    if (poisoning.length > 0) {
+      const scan = scanMode === "block" ? "block" : "flag";
+      report(`poisoned:${exposedName}:${tool.hash}:${scan}`, {
+        tool: exposedName,
+        change: "poisoned",
+        mode: entry.pinMode,
+        hash: tool.hash,
+        poisoning: { detectors: poisoning, scan },
+      });
+    }
     if (observed.state === "changed" && entry.pinMode === "block") {
       hidden.set(exposedName, {
         tool,
@@ -222,6 +244,26 @@ export async function readCatalog(entry: CatalogSource, deps: FederationDeps): P
         },
       });
       continue;
+    }
+    // A changed definition waits for its change approval first (which also approves it).
+    if (poisoning.length > 0) {
+      const scan = scanMode === "block" ? "block" : "flag";
+      // Hidden until an admin approves this exact definition (its pin then carries approved_at).
+      const pin = scan === "block" ? await deps.pins.get(entry.name, definition.name) : undefined;
+      const approved = pin?.approved_at !== undefined && pin.hash === tool.hash;
+      if (scan === "block" && !approved) {
+        hidden.set(exposedName, {
+          tool,
+          why: `description reads like instructions to the model (${poisoning.join(", ")}); ` +
+            "approval needed",
+          denial: {
+            reasonCode: "tool_poisoning",
+            reason: `the description of "${exposedName}" reads like instructions to the model ` +
+              `(${poisoning.join(", ")}); an admin must approve it`,
+          },
+        });
+        continue;
+      }
     }
     tools.set(exposedName, tool);
   }

@@ -38,6 +38,8 @@ export function createCatalogCache(options: {
   readonly deps: FederationDeps;
   readonly entries: ReadonlyMap<string, Entry>;
   readonly pinMode: () => "off" | "warn" | "block";
+  /** `pinning.scan_descriptions` in force (§15). */
+  readonly scanMode: () => "off" | "flag" | "block";
   /** Events already reported, so a refreshed catalog does not repeat them. */
   readonly reported: Set<string>;
 }): CatalogCache {
@@ -72,6 +74,7 @@ export function createCatalogCache(options: {
       prefix: entry.config.prefix,
       client: entry.client,
       pinMode: options.pinMode(),
+      scanMode: options.scanMode(),
       reported,
     }, deps).then(
       (catalog) => {
@@ -161,6 +164,7 @@ export function upstreamView(
         name: tool.exposed,
         pin_state: tool.pinState,
         hash: tool.hash,
+        ...(tool.poisoning ? { poisoning: [...tool.poisoning] } : {}),
         ...(clash ? { hidden: `offered by more than one upstream (${clash.join(", ")})` } : {}),
       };
     }),
@@ -168,6 +172,7 @@ export function upstreamView(
       name: tool.exposed,
       pin_state: tool.pinState,
       hash: tool.hash,
+      ...(tool.poisoning ? { poisoning: [...tool.poisoning] } : {}),
       hidden: why,
     })),
   ];

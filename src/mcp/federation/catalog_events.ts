@@ -8,7 +8,14 @@ export interface PinEvent {
   /** `new`, `changed`, `approved`, `upgraded` (an old-recipe pin rewritten, definition
    * unchanged), `ambiguous` (listed more than once by its upstream) or `clash` (offered by more
    * than one upstream). */
-  readonly change: "new" | "changed" | "approved" | "upgraded" | "ambiguous" | "clash";
+  readonly change:
+    | "new"
+    | "changed"
+    | "approved"
+    | "upgraded"
+    | "ambiguous"
+    | "clash"
+    | "poisoned";
   /** The pinning mode in force. */
   readonly mode: "off" | "warn" | "block";
   /** The definition's hash (`ambiguous`: of its first listing; `clash`: empty). */
@@ -17,6 +24,8 @@ export interface PinEvent {
   readonly upstreams?: readonly string[];
   /** `ambiguous`: how many times the upstream lists it. */
   readonly count?: number;
+  /** `poisoned`: the detectors its description matched, and `pinning.scan_descriptions`. */
+  readonly poisoning?: { readonly detectors: readonly string[]; readonly scan: "flag" | "block" };
 }
 
 /** The audit fields of a catalog event. */
@@ -39,6 +48,7 @@ export function pinEventAudit(event: PinEvent): PinEventAudit {
     mode: event.mode,
     ...(event.upstreams ? { upstreams: event.upstreams } : {}),
     ...(event.count !== undefined ? { count: event.count } : {}),
+    ...(event.poisoning ? { detectors: [...event.poisoning.detectors] } : {}),
   };
   const allowed = (reason: string): PinEventAudit => ({
     status: "allowed",
@@ -71,6 +81,24 @@ export function pinEventAudit(event: PinEvent): PinEventAudit {
         }); hidden and refused until only one offers it`,
         payload,
       };
+    case "poisoned": {
+      const names = (event.poisoning?.detectors ?? []).join(", ");
+      return event.poisoning?.scan === "block"
+        ? {
+          status: "blocked",
+          reasonCode: "tool_poisoning",
+          reason: `the tool's description reads like instructions to the model (${names}); ` +
+            "hidden and refused until an admin approves it",
+          payload,
+        }
+        : {
+          status: "allowed",
+          reasonCode: "tool_poisoning",
+          reason: `the tool's description reads like instructions to the model (${names}); ` +
+            "flagged (pinning.scan_descriptions: flag), still listed",
+          payload,
+        };
+    }
     case "changed":
       return event.mode === "block"
         ? {

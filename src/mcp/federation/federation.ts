@@ -29,6 +29,8 @@ export interface ExposedTool {
   readonly hash: string;
   /** Pin state (`pinned` when pinning is off). */
   readonly pinState: PinState;
+  /** Detectors its description matched (tool poisoning, §15), when any did. */
+  readonly poisoning?: readonly string[];
   /** The upstream's `inputSchema`, compiled once. */
   readonly inputSchema?: CompileResult;
   /** The upstream's `outputSchema`, compiled once. */
@@ -165,6 +167,7 @@ function configKey(config: UpstreamConfig): string {
 export function createFederation(deps: FederationDeps): Federation {
   const entries = new Map<string, Entry>();
   let pinMode: "off" | "warn" | "block" = "block";
+  let scanMode: "off" | "flag" | "block" = "block";
   /** Pin events already reported (tool and hash), so a refreshed catalog does not repeat them. */
   const reported = new Set<string>();
   const listeners = new Set<
@@ -177,7 +180,13 @@ export function createFederation(deps: FederationDeps): Federation {
     );
   }
 
-  const cache = createCatalogCache({ deps, entries, pinMode: () => pinMode, reported });
+  const cache = createCatalogCache({
+    deps,
+    entries,
+    pinMode: () => pinMode,
+    scanMode: () => scanMode,
+    reported,
+  });
   const { catalogOf } = cache;
   // A pin approved on another replica (§13): that upstream's catalog is checked again on next use,
   // so this replica never serves one checked against the old pin.
@@ -226,8 +235,10 @@ export function createFederation(deps: FederationDeps): Federation {
 
   return {
     async apply(policy) {
-      const modeChanged = pinMode !== policy.pinning.mode;
+      const nextScan = policy.pinning.scanDescriptions ?? "block";
+      const modeChanged = pinMode !== policy.pinning.mode || scanMode !== nextScan;
       pinMode = policy.pinning.mode;
+      scanMode = nextScan;
       const closing: Promise<void>[] = [];
       for (const [name, entry] of entries) {
         const next = policy.upstreams[name];
@@ -275,11 +286,14 @@ export function createFederation(deps: FederationDeps): Federation {
           continue;
         }
         const hidden = catalog.hidden.get(name);
-        if (hidden !== undefined && hidden.denial?.reasonCode !== "tool_definition_changed") {
+        const code = hidden?.denial?.reasonCode;
+        if (
+          hidden !== undefined && code !== "tool_definition_changed" && code !== "tool_poisoning"
+        ) {
           continue;
         }
         const tool = hidden?.tool ?? catalog.tools.get(name);
-        if (!tool || tool.pinState !== "changed") continue;
+        if (!tool || (tool.pinState !== "changed" && code !== "tool_poisoning")) continue;
         await deps.pins.approve(entry.name, tool.definition.name, tool.hash, deps.clock());
         deps.onPinEvent({ tool: name, change: "approved", mode: pinMode, hash: tool.hash });
         entry.catalog = undefined;

@@ -111,7 +111,8 @@ Deno.test("a call on an unchanged upstream costs no catalog read; a re-initializ
     expect(error).toBeInstanceOf(ToolRefusedError);
     expect((error as ToolRefusedError).denial.reasonCode).toBe("tool_definition_changed");
     expect(up.sent.length).toBe(3);
-    expect(events.map((e) => e.change)).toEqual(["new", "changed"]);
+    // The new title also reads like an instruction (~/.ssh): audited as poisoned too (§15).
+    expect(events.map((e) => e.change)).toEqual(["new", "changed", "poisoned"]);
     expect((await federation.listTools()).map((t) => t.exposed)).toEqual([]);
   });
 });
