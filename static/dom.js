@@ -45,9 +45,9 @@ export function fill(id, ...children) {
   return append(node, children);
 }
 
-/** A status badge (allowed / blocked / error / other). */
+/** A status badge (allowed / blocked / error / pending: held for approval / other). */
 export function statusBadge(status) {
-  const known = ["allowed", "blocked", "error"].includes(status) ? status : "other";
+  const known = ["allowed", "blocked", "error", "pending"].includes(status) ? status : "other";
   return el("span", { className: `badge badge-${known}` }, show(status));
 }
 

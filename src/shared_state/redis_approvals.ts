@@ -142,8 +142,10 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
     id: string,
     rule: (record: ApprovalRecord | undefined) => ApprovalResult,
   ): Promise<ApprovalResult> => {
+    let last: ApprovalRecord | undefined;
     for (let attempt = 0; attempt < MAX_SWAPS; attempt++) {
       const { text, record } = await read(id);
+      last = record;
       const result = rule(record);
       if (!result.ok || text === null) return result;
       const next = JSON.stringify(result.record);
@@ -160,7 +162,11 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
       );
       if (swapped === 1) return result;
     }
-    return { ok: false, reason: `approval ${id} is being changed by another replica; try again` };
+    return {
+      ok: false,
+      reason: `approval ${id} is being changed by another replica; try again`,
+      ...(last ? { record: last } : {}),
+    };
   };
   /** The records of the ids in `range` that `keep` accepts; ids of missing or unwanted ones are
    * dropped from the index. */
