@@ -7,6 +7,8 @@
 // Redis away: nothing blocks (lines wait, bounded, newest kept), and the reader says who is missing.
 import type { Redis } from "ioredis";
 import type { AuditEvent } from "../audit/event.ts";
+import { lineTimestamp } from "../audit/line.ts";
+import type { EventList } from "../audit/query.ts";
 
 /** A replica's name as `GATEWAY_ID` allows it (anything else read from Redis is ignored). */
 const REPLICA_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -37,8 +39,9 @@ export interface ReplicaLogOptions {
 
 /** What the other replicas hold, as `/logs` merges it. */
 export interface OtherReplicas {
-  /** Each readable replica's recent events, oldest first. */
-  readonly events: AuditEvent[][];
+  /** Each readable replica's recent events, oldest first, parsed (and checked) only when asked
+   * for: `/logs` reads from the newest back until its limit, skipping by timestamp first. */
+  readonly events: EventList[];
   /** The replicas read (this one excluded). */
   readonly read: string[];
   /** The replicas that could not be read: the last ones known when Redis does not answer
@@ -72,6 +75,19 @@ export function parseReplicaLine(line: string): AuditEvent | undefined {
   }
   if (typeof v.event_id !== "string" || typeof v.event !== "string") return undefined;
   return value as AuditEvent;
+}
+
+/** Lines read back as an `EventList`: a line is parsed and checked only when asked for, and its
+ * timestamp read without parsing (a line not shaped like an audit line has none). */
+export function lazyEvents(lines: readonly string[]): EventList {
+  return {
+    length: lines.length,
+    at: (index) => lines[index] === undefined ? undefined : parseReplicaLine(lines[index]),
+    timestampAt: (index) => {
+      const line = lines[index] ?? "";
+      return line.startsWith('{"timestamp":"') ? lineTimestamp(line.slice(0, 64)) : "";
+    },
+  };
 }
 
 /** Starts copying this replica's written lines to Redis (a timer, unref'd). */
@@ -149,19 +165,14 @@ export function createReplicaLogs(options: ReplicaLogOptions): ReplicaLogs {
       } catch {
         answers = null;
       }
-      const events: AuditEvent[][] = [];
+      const events: EventList[] = [];
       const read: string[] = [];
       const unavailable: string[] = [];
       names.forEach((name, i) => {
         const [error, lines] = answers?.[i] ?? [new Error("no answer"), null];
         if (error !== null || !Array.isArray(lines)) return void unavailable.push(name);
         read.push(name);
-        events.push(
-          lines.flatMap((line) => {
-            const event = typeof line === "string" ? parseReplicaLine(line) : undefined;
-            return event === undefined ? [] : [event];
-          }),
-        );
+        events.push(lazyEvents(lines.filter((line): line is string => typeof line === "string")));
       });
       return { events, read, unavailable };
     },
