@@ -7,10 +7,11 @@
  * ```ts
  * const session = await SDK_CLIENT.open({ url });
  * const tools = await session.run("tools/list");
+ * const inspector = inspectorCli(await npxBin(INSPECTOR, "mcp-inspector"));
  * ```
  *
- * `npx` keeps what it downloads in the npm cache and every command runs with `--prefer-offline`,
- * so after one run nothing is fetched again.
+ * `npx` keeps what it downloads in the npm cache (`--prefer-offline`), so after one run nothing is
+ * fetched again; the installed executables are then run directly (no `npx` per run).
  */
 // @ts-types="@modelcontextprotocol/sdk/client/index.d.ts"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -145,71 +146,70 @@ export const SDK_CLIENT: ClientDriver = {
   },
 };
 
-/** `mcp-remote` bridging stdio to a URL, driven by the SDK's stdio client; no stdio targets. */
-export const MCP_REMOTE_CLIENT: ClientDriver = {
-  name: "mcp-remote",
-  operations: OPERATIONS,
-  open(target) {
-    if (!("url" in target)) return Promise.resolve(undefined);
-    return connectSdk(
-      "remote-matrix",
-      new StdioClientTransport({
-        command: NPX[0],
-        args: [...NPX.slice(1), MCP_REMOTE, target.url, "--transport", "http-only"],
-        env: stringEnv(),
-        stderr: "ignore",
-      }),
-    );
-  },
-};
+/** `mcp-remote` (`bin`: its installed executable) bridging stdio to a URL, driven by the SDK's
+ * stdio client; no stdio targets. */
+export function mcpRemoteClient(bin: string): ClientDriver {
+  return {
+    name: "mcp-remote",
+    operations: OPERATIONS,
+    open(target) {
+      if (!("url" in target)) return Promise.resolve(undefined);
+      return connectSdk(
+        "remote-matrix",
+        new StdioClientTransport({
+          command: bin,
+          args: [target.url, "--transport", "http-only"],
+          env: stringEnv(),
+          stderr: "ignore",
+        }),
+      );
+    },
+  };
+}
 
-/** The Inspector's CLI: one process per operation, its JSON output parsed. */
-export const INSPECTOR_CLI: ClientDriver = {
-  name: "Inspector CLI",
-  operations: ["tools/list", "tools/call", "prompts/list", "resources/list"],
-  open(target) {
-    const where = "url" in target
-      ? [target.url, "--transport", "http"]
-      : [...Object.entries(target.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]), ...target.command];
-    return Promise.resolve({
-      async run(operation, params = {}) {
-        const args = [
-          ...NPX.slice(1),
-          INSPECTOR,
-          "--cli",
-          ...where,
-          "--method",
-          operation,
-          "--connect-timeout",
-          String(RUN_TIMEOUT_MS / 2),
-        ];
-        if (operation === "tools/call") args.push("--tool-name", params.name!);
-        if (operation === "prompts/get") args.push("--prompt-name", params.name!);
-        const pairs = Object.entries(params.arguments ?? {}).map(([k, v]) => `${k}=${v}`);
-        if (pairs.length > 0) {
-          args.push(operation === "tools/call" ? "--tool-arg" : "--prompt-args", ...pairs);
-        }
-        if (params.uri !== undefined) args.push("--uri", params.uri);
-        const output = await new Deno.Command(NPX[0], {
-          args,
-          env: { ...stringEnv(), ...("url" in target ? {} : target.env) },
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-          signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
-        }).output();
-        const stdout = new TextDecoder().decode(output.stdout);
-        const start = stdout.search(/^\{/m);
-        if (!output.success || start === -1) {
-          const stderr = new TextDecoder().decode(output.stderr).trim().slice(-300);
-          throw new Error(`Inspector ${operation} failed (exit ${output.code}): ${stderr}`);
-        }
-        return JSON.parse(stdout.slice(start));
-      },
-      close: () => Promise.resolve(),
-    });
-  },
-};
+/** The Inspector's CLI (`bin`: its installed executable): one process per operation, its JSON
+ * output parsed. */
+export function inspectorCli(bin: string): ClientDriver {
+  return {
+    name: "Inspector CLI",
+    operations: ["tools/list", "tools/call", "prompts/list", "resources/list"],
+    open(target) {
+      const where = "url" in target ? [target.url, "--transport", "http"] : [
+        ...Object.entries(target.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+        ...target.command,
+      ];
+      return Promise.resolve({
+        async run(operation, params = {}) {
+          const args = ["--cli", ...where, "--method", operation];
+          args.push("--connect-timeout", String(RUN_TIMEOUT_MS / 2));
+          if (operation === "tools/call") args.push("--tool-name", params.name!);
+          if (operation === "prompts/get") args.push("--prompt-name", params.name!);
+          const pairs = Object.entries(params.arguments ?? {}).map(([k, v]) => `${k}=${v}`);
+          if (pairs.length > 0) {
+            args.push(operation === "tools/call" ? "--tool-arg" : "--prompt-args", ...pairs);
+          }
+          if (params.uri !== undefined) args.push("--uri", params.uri);
+          const output = await new Deno.Command(bin, {
+            args,
+            env: { ...stringEnv(), ...("url" in target ? {} : target.env) },
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+            signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
+          }).output();
+          const stdout = new TextDecoder().decode(output.stdout);
+          const start = stdout.search(/^\{/m);
+          if (!output.success || start === -1) {
+            const stderr = new TextDecoder().decode(output.stderr).trim().slice(-300);
+            throw new Error(`Inspector ${operation} failed (exit ${output.code}): ${stderr}`);
+          }
+          return JSON.parse(stdout.slice(start));
+        },
+        close: () => Promise.resolve(),
+      });
+    },
+  };
+}
 
 /** Why `pkg` cannot be run through npx here, or undefined when it can (downloads it once). */
 export async function npxUnavailable(pkg: string): Promise<string | undefined> {

@@ -15,9 +15,9 @@ import {
   type ClientDriver,
   type ClientSession,
   INSPECTOR,
-  INSPECTOR_CLI,
+  inspectorCli,
   MCP_REMOTE,
-  MCP_REMOTE_CLIENT,
+  mcpRemoteClient,
   normalize,
   npxBin,
   npxUnavailable,
@@ -156,16 +156,26 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    // Each package's executable, installed once into the npm cache; none → SKIPPED with why.
+    const bins: Record<string, string> = {};
     for (
-      const pkg of [SERVER_EVERYTHING, SERVER_FILESYSTEM, SERVER_MEMORY, INSPECTOR, MCP_REMOTE]
+      const [pkg, bin] of [
+        [SERVER_EVERYTHING, "mcp-server-everything"],
+        [SERVER_FILESYSTEM, "mcp-server-filesystem"],
+        [SERVER_MEMORY, "mcp-server-memory"],
+        [INSPECTOR, "mcp-inspector"],
+        [MCP_REMOTE, "mcp-remote"],
+      ]
     ) {
-      const skipped = await npxUnavailable(pkg);
-      if (skipped !== undefined) {
-        console.log(`SKIPPED compatibility matrix: ${skipped}`);
+      try {
+        bins[pkg] = await npxBin(pkg, bin);
+      } catch (error) {
+        const why = await npxUnavailable(pkg) ?? (error as Error).message;
+        console.log(`SKIPPED compatibility matrix: ${why}`);
         return;
       }
     }
-    const everythingBin = await npxBin(SERVER_EVERYTHING, "mcp-server-everything");
+    const everythingBin = bins[SERVER_EVERYTHING];
     const fsDir = await Deno.realPath(await Deno.makeTempDir({ prefix: "mcpsec-matrix-fs-" }));
     await Deno.writeTextFile(join(fsDir, "hello.txt"), "hello from the filesystem server\n");
     const memoryFile = join(fsDir, "memory.jsonl");
@@ -199,7 +209,7 @@ Deno.test({
       {
         name: "server-filesystem (stdio)",
         target: {
-          command: [await npxBin(SERVER_FILESYSTEM, "mcp-server-filesystem"), fsDir],
+          command: [bins[SERVER_FILESYSTEM], fsDir],
           env: {},
         },
         prefix: "fs",
@@ -209,7 +219,7 @@ Deno.test({
       {
         name: "server-memory (stdio)",
         target: {
-          command: [await npxBin(SERVER_MEMORY, "mcp-server-memory")],
+          command: [bins[SERVER_MEMORY]],
           env: { MEMORY_FILE_PATH: memoryFile },
         },
         prefix: "memory",
@@ -246,7 +256,12 @@ Deno.test({
       }
       const matrix: { client: string; server: string; cells: Record<Operation, Cell> }[] = [];
       const differences: string[] = [];
-      for (const driver of [SDK_CLIENT, INSPECTOR_CLI, MCP_REMOTE_CLIENT] as ClientDriver[]) {
+      const drivers: ClientDriver[] = [
+        SDK_CLIENT,
+        inspectorCli(bins[INSPECTOR]),
+        mcpRemoteClient(bins[MCP_REMOTE]),
+      ];
+      for (const driver of drivers) {
         const through = await Promise.all(
           gateways.map((gw) => driver.open({ url: gw.url + "/mcp" })),
         );
