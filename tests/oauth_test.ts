@@ -3,7 +3,15 @@
  * SDK's client discovering it from the gateway's 401, and the refusals an attacker would try.
  */
 import { expect } from "expect";
-import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import {
+  createRemoteJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 // @ts-types="@modelcontextprotocol/sdk/client/index.d.ts"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp.d.ts"
@@ -35,6 +43,11 @@ const STRANGER: TestClient = {
   scope: "mcp:tools",
 };
 const AGENT_KEY = "planner-key-0123456789abcdef";
+const GATEWAY_CLIENT: TestClient = {
+  clientId: "gateway-upstream",
+  clientSecret: "gateway-upstream-secret-0123456789",
+  scope: "mcp:tools",
+};
 
 /** A free loopback port (the gateway's audience names it before it starts). */
 function freePort(): number {
@@ -44,7 +57,12 @@ function freePort(): number {
   return port;
 }
 
-function policy(issuer: string, audience: string, upstreamUrl: string): string {
+function policy(
+  issuer: string,
+  audience: string,
+  upstreamUrl: string,
+  upstreamExtra = "",
+): string {
   return `oauth:
   issuer: ${issuer}
   audience: ${audience}
@@ -65,7 +83,7 @@ rules:
 upstreams:
   calendar:
     url: "${upstreamUrl}"
-`;
+${upstreamExtra}`;
 }
 
 interface Setup {
@@ -76,14 +94,26 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function setup(): Promise<Setup> {
-  const as = await startAuthServer({ clients: [CONNECTOR, NO_SCOPE, STRANGER] });
+async function setup(options: { upstreamAuth?: boolean } = {}): Promise<Setup> {
+  const as = await startAuthServer({ clients: [CONNECTOR, NO_SCOPE, STRANGER, GATEWAY_CLIENT] });
   const upstream = startFixtureHttpServer();
   const port = freePort();
   const audience = `http://127.0.0.1:${port}/mcp`;
+  const upstreamAuth = options.upstreamAuth
+    ? `    oauth_client_credentials:
+      token_url: ${as.tokenEndpoint}
+      client_id: ${GATEWAY_CLIENT.clientId}
+      client_secret_env: CALENDAR_CLIENT_SECRET
+      scope: mcp:tools
+`
+    : "";
   const gw = await startTestGateway({
-    policy: policy(as.issuer, audience, upstream.url),
-    env: { PORT: String(port), PLANNER_KEY: AGENT_KEY },
+    policy: policy(as.issuer, audience, upstream.url, upstreamAuth),
+    env: {
+      PORT: String(port),
+      PLANNER_KEY: AGENT_KEY,
+      CALENDAR_CLIENT_SECRET: GATEWAY_CLIENT.clientSecret,
+    },
     clock: testClock(Date.now()),
   });
   return {
@@ -363,6 +393,46 @@ Deno.test({
     } finally {
       await gw.close();
       await upstream.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an upstream behind client credentials gets the gateway's own token, never the caller's",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await setup({ upstreamAuth: true });
+    try {
+      const callerToken = await tokenFor(s.as, CONNECTOR, s.audience);
+      const client = new Client({ name: "hosted-connector", version: "1.0.0" });
+      const transport = new StreamableHTTPClientTransport(new URL(`${s.gw.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${callerToken}` } },
+      });
+      await client.connect(transport);
+      const result = await client.callTool({ name: "calendar.echo", arguments: { text: "hi" } });
+      expect(result.structuredContent).toEqual({ text: "hi" });
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+
+      // What the upstream received: the gateway's token for the upstream, one for all requests.
+      const received = new Set(s.upstream.stats.requests.map((r) => r.headers.authorization));
+      expect(received.size).toBe(1);
+      const [authorization] = [...received];
+      expect(authorization).toMatch(/^Bearer eyJ/);
+      expect(authorization).not.toContain(callerToken);
+      const jwks = createRemoteJWKSet(new URL(`${s.as.issuer}/jwks`));
+      const { payload } = await jwtVerify(authorization!.slice(7), jwks, {
+        issuer: s.as.issuer,
+        audience: s.upstream.url,
+      });
+      expect(payload.client_id).toBe(GATEWAY_CLIENT.clientId);
+      expect(payload.scope).toBe("mcp:tools");
+      // The client secret is in no answer and no audit line.
+      await s.gw.gateway.shutdown();
+      expect(await Deno.readTextFile(s.gw.auditPath)).not.toContain(GATEWAY_CLIENT.clientSecret);
+    } finally {
+      await s.close();
     }
   },
 });

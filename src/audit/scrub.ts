@@ -262,6 +262,7 @@ export function configuredSecrets(policy: Pick<Policy, "upstreams">): string[] {
       for (const [name, value] of Object.entries(upstream.headers)) {
         if (!PLAIN_HEADERS.has(name.toLowerCase())) add(value);
       }
+      if (upstream.clientCredentials !== undefined) add(upstream.clientCredentials.clientSecret);
     } else {
       for (const value of Object.values(upstream.env)) add(value);
     }

@@ -97,3 +97,47 @@ agents:
     models: [x]
 `)).toEqual(['agents[0].oauth_client_id: needs an "oauth:" section (§14) in the policy']);
 });
+
+Deno.test("upstreams: oauth_client_credentials, secret from the environment, checked", () => {
+  const ok = parsePolicy(
+    `${RULES}upstreams:
+  crm:
+    url: https://crm.example/mcp
+    oauth_client_credentials:
+      token_url: https://login.example.com/oauth/token
+      client_id: gateway-crm
+      client_secret_env: CRM_SECRET
+      scope: "crm:read crm:write"
+`,
+    { env: { CRM_SECRET: "crm-secret-0123456789" } },
+  );
+  if (!ok.ok) throw new Error(ok.errors.join("\n"));
+  const crm = ok.policy.upstreams.crm;
+  expect(crm.kind === "http" && crm.clientCredentials).toEqual({
+    tokenUrl: "https://login.example.com/oauth/token",
+    clientId: "gateway-crm",
+    clientSecret: "crm-secret-0123456789",
+    scope: "crm:read crm:write",
+    resource: "https://crm.example/mcp",
+  });
+  const bad = parsePolicy(
+    `${RULES}upstreams:
+  crm:
+    url: https://crm.example/mcp
+    headers:
+      Authorization: "Bearer x"
+    oauth_client_credentials:
+      token_url: http://login.example.com/token
+      client_secret_env: MISSING
+      extra: 1
+`,
+    { env: {} },
+  );
+  expect(!bad.ok && bad.errors).toEqual([
+    'upstreams.crm.oauth_client_credentials: unknown key "extra"',
+    "upstreams.crm.oauth_client_credentials.token_url: must be an https: URL (http: only on a loopback address)",
+    'upstreams.crm.oauth_client_credentials: missing required key "client_id"',
+    'upstreams.crm.oauth_client_credentials.client_secret_env: environment variable "MISSING" is not set or is empty',
+    "upstreams.crm: has both headers.Authorization and oauth_client_credentials: keep one of them",
+  ]);
+});

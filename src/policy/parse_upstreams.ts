@@ -11,12 +11,20 @@ import {
   type Problems,
   quoteKey,
 } from "./parse_util.ts";
-import type { UpstreamConfig } from "./types.ts";
+import type { ClientCredentialsConfig, UpstreamConfig } from "./types.ts";
+import { isLoopbackHost } from "./parse_oauth.ts";
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
-const HTTP_KEYS = ["url", "headers", "prefix"] as const;
+const HTTP_KEYS = ["url", "headers", "prefix", "oauth_client_credentials"] as const;
+const CLIENT_CREDENTIALS_KEYS = [
+  "token_url",
+  "client_id",
+  "client_secret_env",
+  "scope",
+  "resource",
+] as const;
 const STDIO_KEYS = ["command", "env", "prefix"] as const;
 
 /** Checks `upstreams` (absent = none); names, URLs/commands, `${VAR}` expansion and prefixes. */
@@ -67,8 +75,34 @@ function parseUpstream(
         problems,
         { env, keyPattern: HEADER_NAME_PATTERN, keyHint: "a valid HTTP header name" },
       );
+    const clientCredentials = map.oauth_client_credentials === undefined
+      ? undefined
+      : parseClientCredentials(map.oauth_client_credentials, `${path}.oauth_client_credentials`, {
+        env,
+        problems,
+        url,
+      });
+    if (
+      map.oauth_client_credentials !== undefined &&
+      Object.keys(headers).some((header) => header.toLowerCase() === "authorization")
+    ) {
+      problems.add(
+        path,
+        "has both headers.Authorization and oauth_client_credentials: keep one of them",
+      );
+      return undefined;
+    }
     if (url === undefined || prefix === undefined) return undefined;
-    return Object.freeze({ kind: "http", url, headers, prefix });
+    if (map.oauth_client_credentials !== undefined && clientCredentials === undefined) {
+      return undefined;
+    }
+    return Object.freeze({
+      kind: "http",
+      url,
+      headers,
+      prefix,
+      ...(clientCredentials !== undefined ? { clientCredentials } : {}),
+    });
   }
   const command = parseCommand(map.command, `${path}.command`, problems);
   const childEnv = map.env === undefined
@@ -81,6 +115,78 @@ function parseUpstream(
     );
   if (command === undefined || prefix === undefined) return undefined;
   return Object.freeze({ kind: "stdio", command, env: childEnv, prefix });
+}
+
+/** Checks `oauth_client_credentials` (§14): the gateway's own token for this upstream. */
+function parseClientCredentials(
+  value: unknown,
+  path: string,
+  context: { env: PolicyEnv; problems: Problems; url: string | undefined },
+): ClientCredentialsConfig | undefined {
+  const { env, problems } = context;
+  const map = expectMapping(value, path, problems);
+  if (map === undefined) return undefined;
+  checkKeys(map, CLIENT_CREDENTIALS_KEYS, path, problems);
+  const before = problems.list.length;
+  const need = (key: string) => {
+    if (map[key] === undefined) problems.add(path, `missing required key "${key}"`);
+    return map[key] !== undefined;
+  };
+  const tokenUrl = need("token_url")
+    ? parseTokenUrl(map.token_url, `${path}.token_url`, problems)
+    : undefined;
+  const clientId = need("client_id")
+    ? expectString(map.client_id, `${path}.client_id`, problems)
+    : undefined;
+  let clientSecret: string | undefined;
+  if (need("client_secret_env")) {
+    const name = expectString(map.client_secret_env, `${path}.client_secret_env`, problems);
+    if (name !== undefined && !ENV_NAME_PATTERN.test(name)) {
+      problems.add(`${path}.client_secret_env`, "must be an environment variable name");
+    } else if (name !== undefined) {
+      clientSecret = env[name];
+      if (clientSecret === undefined || clientSecret === "") {
+        problems.add(
+          `${path}.client_secret_env`,
+          `environment variable "${name}" is not set or is empty`,
+        );
+      }
+    }
+  }
+  const scope = map.scope === undefined
+    ? undefined
+    : expectString(map.scope, `${path}.scope`, problems);
+  if (
+    scope !== undefined && !/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/.test(scope)
+  ) {
+    problems.add(`${path}.scope`, "must be scope tokens separated by single spaces");
+  }
+  const resource = map.resource === undefined
+    ? context.url
+    : parseUrl(map.resource, `${path}.resource`, problems);
+  if (
+    problems.list.length > before || tokenUrl === undefined || clientId === undefined ||
+    clientSecret === undefined || resource === undefined
+  ) return undefined;
+  return Object.freeze({
+    tokenUrl,
+    clientId,
+    clientSecret,
+    ...(scope !== undefined ? { scope } : {}),
+    resource,
+  });
+}
+
+/** A token endpoint: https, or http on loopback only (a client secret never crosses in clear). */
+function parseTokenUrl(value: unknown, path: string, problems: Problems): string | undefined {
+  const text = parseUrl(value, path, problems);
+  if (text === undefined) return undefined;
+  const url = new URL(text);
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    problems.add(path, "must be an https: URL (http: only on a loopback address)");
+    return undefined;
+  }
+  return text;
 }
 
 function parsePrefix(

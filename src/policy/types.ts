@@ -80,6 +80,20 @@ export interface Agent {
   readonly models: readonly Glob[];
 }
 
+/** OAuth client credentials the gateway uses to get its own token for an upstream (§14). */
+export interface ClientCredentialsConfig {
+  /** The authorization server's token endpoint. */
+  readonly tokenUrl: string;
+  /** The gateway's client id at that server. */
+  readonly clientId: string;
+  /** The client secret, read from the environment at load (scrubbed wherever it appears). */
+  readonly clientSecret: string;
+  /** Scopes to ask for (space-separated), if any. */
+  readonly scope?: string;
+  /** The RFC 8707 resource indicator (default: the upstream's URL). */
+  readonly resource: string;
+}
+
 /** An upstream MCP server (§5); the proxy issue gives these life. */
 export type UpstreamConfig =
   & {
@@ -92,6 +106,8 @@ export type UpstreamConfig =
       readonly url: string;
       /** Headers with `${VAR}` already expanded from the environment. */
       readonly headers: Readonly<Record<string, string>>;
+      /** A token of the gateway's own for this upstream, by client credentials (§14). */
+      readonly clientCredentials?: ClientCredentialsConfig;
     }
     | {
       readonly kind: "stdio";

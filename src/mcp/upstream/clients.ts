@@ -6,6 +6,7 @@ import type { JsonRpcRequest } from "../jsonrpc.ts";
 import type { UpstreamClient } from "./upstream.ts";
 import { createHttpUpstream } from "./upstream_http.ts";
 import { createStdioUpstream } from "./upstream_stdio.ts";
+import { createClientCredentials } from "./upstream_token.ts";
 import { scrubbingClient, upstreamScrubber } from "./upstream_scrub.ts";
 
 /** A factory of upstream clients for the federation. */
@@ -36,6 +37,9 @@ export function upstreamClientFactory(options: {
         name,
         url: config.url,
         headers: config.headers,
+        ...(config.clientCredentials !== undefined
+          ? { credentials: createClientCredentials({ name, config: config.clientCredentials }) }
+          : {}),
         startTimeoutMs: options.startTimeoutMs,
         clientInfo,
         log: options.log,

@@ -35,6 +35,7 @@ import {
   withDeadline,
 } from "./upstream_http_io.ts";
 import { type Listening, startListening } from "./upstream_http_listen.ts";
+import type { UpstreamCredentials } from "./upstream_token.ts";
 
 /** Options of `createHttpUpstream`. */
 export interface HttpUpstreamOptions {
@@ -44,6 +45,8 @@ export interface HttpUpstreamOptions {
   readonly url: string;
   /** Configured headers (credentials); the only headers sent besides the protocol's own. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The gateway's own OAuth token for this upstream (§14). */
+  readonly credentials?: UpstreamCredentials;
   /** Bound on one `initialize` + `notifications/initialized`. */
   readonly startTimeoutMs: number;
   /** Largest accepted message, in bytes (default 16 MiB). */
@@ -94,6 +97,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     name,
     url: options.url,
     headers: { ...options.headers },
+    ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     maxMessageBytes: options.maxMessageBytes ?? 16 * 1024 * 1024,
     ...(options.pooled !== false && canUseHttp1(options.url, readEnv)
       ? { http1: createHttp1Client(options.url) }

@@ -3,6 +3,7 @@ import { concatBytes, decodeUtf8Strict } from "../../bytes.ts";
 import { headerBlock, type Http1Client, type Http1Init } from "./http1_client.ts";
 import { createSseParser } from "./sse.ts";
 import { UpstreamError } from "./upstream.ts";
+import type { UpstreamCredentials } from "./upstream_token.ts";
 
 /** Where an upstream lives and how much it may send per message. */
 export interface HttpTarget {
@@ -16,6 +17,8 @@ export interface HttpTarget {
   readonly maxMessageBytes: number;
   /** The pooled HTTP/1.1 client for plain `http:` upstreams; `fetch` when absent. */
   readonly http1?: Http1Client;
+  /** The gateway's own OAuth token for this upstream (§14), sent as `Authorization`. */
+  readonly credentials?: UpstreamCredentials;
 }
 
 /** What the upstream code reads of an HTTP answer: a `Response`, or the HTTP/1.1 client's. */
@@ -98,6 +101,9 @@ function postHeaders(
 
 /** Sends a request to the endpoint; network failures become `UpstreamError("unavailable")`. */
 export async function send(target: HttpTarget, init: SendInit): Promise<UpstreamResponse> {
+  if (target.credentials !== undefined) {
+    return await sendWithToken(target, target.credentials, init);
+  }
   try {
     if (target.http1 !== undefined) return await target.http1.fetch(target.url, init);
     const { method, headers, body, signal } = init;
@@ -106,6 +112,25 @@ export async function send(target: HttpTarget, init: SendInit): Promise<Upstream
     if (init.signal.aborted) throw error;
     throw connectionError(target.name, error);
   }
+}
+
+/** `send` with the gateway's own token for the upstream; a 401 drops the token so that the next
+ * request gets a fresh one. */
+async function sendWithToken(
+  target: HttpTarget,
+  credentials: UpstreamCredentials,
+  init: SendInit,
+): Promise<UpstreamResponse> {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", await credentials.authorization());
+  const response = await send({ ...target, credentials: undefined }, {
+    method: init.method,
+    headers,
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    signal: init.signal,
+  });
+  if (response.status === 401) credentials.invalidate();
+  return response;
 }
 
 /** An `unavailable` error for a network failure, without the URL or any header. */
