@@ -436,3 +436,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "reload: OAuth turned on takes effect at once; a client removed later loses its session",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await setup();
+    try {
+      const withOAuth = await Deno.readTextFile(s.gw.policyPath);
+      // Start over from a policy with keys only, then reload the OAuth one.
+      const keysOnly = withOAuth.replace(/^oauth:\n(?: {2}.*\n)+/m, "").replace(
+        /  - id: connector\n.*\n.*\n  - id: scopeless\n.*\n.*\n/,
+        "",
+      );
+      await Deno.writeTextFile(s.gw.policyPath, keysOnly);
+      expect((await s.gw.gateway.store.reload()).ok).toBe(true);
+      const token = await tokenFor(s.as, CONNECTOR, s.audience);
+      const before = await initialize(s.gw, token);
+      expect(before.status).toBe(401); // a JWT is just an unknown agent key without oauth:
+      await before.body?.cancel();
+      expect((await fetch(`${s.gw.url}/.well-known/oauth-protected-resource`)).status).toBe(404);
+
+      await Deno.writeTextFile(s.gw.policyPath, withOAuth);
+      expect((await s.gw.gateway.store.reload()).ok).toBe(true);
+      const opened = await initialize(s.gw, token);
+      expect(opened.status).toBe(200);
+      const sessionId = opened.headers.get("mcp-session-id")!;
+      await opened.body?.cancel();
+      const list = () =>
+        fetch(`${s.gw.url}/mcp`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            authorization: `Bearer ${token}`,
+            "mcp-session-id": sessionId,
+            "mcp-protocol-version": "2025-11-25",
+          },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+        });
+      const listed = await list();
+      expect(listed.status).toBe(200);
+      await listed.body?.cancel();
+
+      // The connector is removed from agents: its live session is revoked on its next request.
+      await Deno.writeTextFile(
+        s.gw.policyPath,
+        withOAuth.replace(/  - id: connector\n.*\n.*\n/, ""),
+      );
+      expect((await s.gw.gateway.store.reload()).ok).toBe(true);
+      const revoked = await list();
+      expect(revoked.status).toBe(403);
+      await revoked.body?.cancel();
+    } finally {
+      await s.close();
+    }
+  },
+});
