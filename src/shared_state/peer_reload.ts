@@ -2,7 +2,8 @@
 // own file watcher) a replica publishes its GATEWAY_ID on `<REDIS_PREFIX>reload`; every other
 // replica then reloads its own policy file. A reload caused by a peer is not announced again, so
 // messages never loop. The subscription is restored by the client after a reconnection.
-import type { RedisConnection } from "./redis_client.ts";
+import type { Redis } from "ioredis";
+import { type RedisConnection, subscribeTo } from "./redis_client.ts";
 
 /** The link between replicas for reloads. */
 export interface PeerReloads {
@@ -31,23 +32,11 @@ export interface PeerReloadOptions {
 /** Subscribes to the reload channel; rejects with `Cannot subscribe …` when Redis does not answer. */
 export async function linkPeerReloads(options: PeerReloadOptions): Promise<PeerReloads> {
   const { redis, channel, gatewayId, log } = options;
-  const subscriber = redis.duplicate();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let subscriber: Redis;
   try {
-    await Promise.race([
-      subscriber.status === "ready"
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => subscriber.once("ready", () => resolve())),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timed out")), options.timeoutMs * 4);
-      }),
-    ]);
-    await subscriber.subscribe(channel);
+    subscriber = await subscribeTo(redis, channel, options.timeoutMs * 4);
   } catch (error) {
-    subscriber.disconnect();
     throw new Error(`Cannot subscribe to Redis channel "${channel}": ${(error as Error).message}`);
-  } finally {
-    clearTimeout(timer);
   }
   let fromPeer = 0;
   subscriber.on("message", (from: string, message: string) => {

@@ -15,7 +15,7 @@ import {
   type PinStore,
   toolDefinitionHash,
 } from "../mcp/federation/pins.ts";
-import type { RedisConnection } from "./redis_client.ts";
+import { type RedisConnection, subscribeTo } from "./redis_client.ts";
 
 /** The shared store did not answer (or answered something that is not a pin): fail closed. */
 export class StateUnavailableError extends Error {
@@ -109,18 +109,13 @@ export async function openRedisPinStore(options: RedisPinOptions): Promise<Redis
   const key = `${options.prefix}pins`;
   const channel = `${options.prefix}pins`;
   const listeners = new Set<(upstream: string | null) => void>();
-  const subscriber = redis.duplicate();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let subscriber: Redis;
   try {
-    await Promise.race([
-      subscriber.status === "ready"
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => subscriber.once("ready", () => resolve())),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timed out")), options.timeoutMs * 4);
-      }),
-    ]);
-    await subscriber.subscribe(channel);
+    subscriber = await subscribeTo(redis, channel, options.timeoutMs * 4);
+  } catch (error) {
+    throw new Error(`Cannot open the shared pins in Redis: ${(error as Error).message}`);
+  }
+  try {
     if (options.seed !== undefined && options.seed.size > 0) {
       const batch = client.multi();
       for (const [field, record] of options.seed) batch.hsetnx(key, field, JSON.stringify(record));
@@ -129,8 +124,6 @@ export async function openRedisPinStore(options: RedisPinOptions): Promise<Redis
   } catch (error) {
     subscriber.disconnect();
     throw new Error(`Cannot open the shared pins in Redis: ${(error as Error).message}`);
-  } finally {
-    clearTimeout(timer);
   }
   const tell = (upstream: string | null) => {
     for (const listener of listeners) listener(upstream);

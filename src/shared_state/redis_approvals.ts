@@ -21,7 +21,7 @@ import {
   keepMs,
 } from "../approvals/store.ts";
 import { effectiveState } from "../approvals/approval.ts";
-import type { RedisConnection } from "./redis_client.ts";
+import { type RedisConnection, subscribeTo } from "./redis_client.ts";
 
 /** Writes ARGV[2] over KEYS[1] only if it still holds ARGV[1]; publishes the id on change. */
 const SWAP_SCRIPT = `
@@ -102,23 +102,11 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
   const notify = (id: string) => {
     for (const listener of watchers.get(id) ?? []) listener();
   };
-  const subscriber = redis.duplicate();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let subscriber: Redis;
   try {
-    await Promise.race([
-      subscriber.status === "ready"
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => subscriber.once("ready", () => resolve())),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timed out")), options.redisTimeoutMs * 4);
-      }),
-    ]);
-    await subscriber.subscribe(channel);
+    subscriber = await subscribeTo(redis, channel, options.redisTimeoutMs * 4);
   } catch (error) {
-    subscriber.disconnect();
     throw new Error(`Cannot open the shared approvals in Redis: ${(error as Error).message}`);
-  } finally {
-    clearTimeout(timer);
   }
   subscriber.on("message", (from: string, message: string) => {
     if (from === channel && isApprovalId(message)) notify(message);

@@ -90,6 +90,36 @@ export async function connectRedis(options: RedisOptions): Promise<RedisConnecti
   };
 }
 
+/**
+ * A second connection of `redis` subscribed to `channel`, ready within `timeoutMs` or rejected
+ * (the connection closed again): the pub/sub side of reloads, pins and approvals (§13).
+ */
+export async function subscribeTo(
+  redis: RedisConnection,
+  channel: string,
+  timeoutMs: number,
+): Promise<Redis> {
+  const subscriber = redis.duplicate();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      subscriber.status === "ready"
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => subscriber.once("ready", () => resolve())),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timed out")), timeoutMs);
+      }),
+    ]);
+    await subscriber.subscribe(channel);
+    return subscriber;
+  } catch (error) {
+    subscriber.disconnect();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The URL's host and port only: never its password (no secret in logs). */
 export function safeTarget(url: string): string {
   try {
