@@ -113,16 +113,44 @@ export function consumeTransition(
   return { ok: true, record: { ...record, state: "used", usedAt: now } };
 }
 
+/** Listeners per approval id: told when that approval changes (the waiting call looks again). */
+export interface ApprovalWatchers {
+  /** Calls every listener of `id`. */
+  notify(id: string): void;
+  /** Every id someone listens to. */
+  ids(): IterableIterator<string>;
+  /** Adds a listener of `id`; returns its removal. */
+  watch(id: string, listener: () => void): () => void;
+}
+
+/** An empty set of watchers (both stores use it). */
+export function createWatchers(): ApprovalWatchers {
+  const watchers = new Map<string, Set<() => void>>();
+  return {
+    notify(id) {
+      for (const listener of watchers.get(id) ?? []) listener();
+    },
+    ids: () => watchers.keys(),
+    watch(id, listener) {
+      let set = watchers.get(id);
+      if (set === undefined) watchers.set(id, set = new Set());
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) watchers.delete(id);
+      };
+    },
+  };
+}
+
 /** The in-memory store: one process; bounded, records forgotten `keepMs` after their deadline. */
 export function createMemoryApprovals(options: ApprovalStoreOptions): ApprovalStore {
   const maxPending = options.maxPending ?? MAX_PENDING_APPROVALS;
   const maxPerAgent = options.maxPerAgent ?? MAX_PENDING_PER_AGENT;
   const keep = keepMs(options.timeoutMs);
   const records = new Map<string, ApprovalRecord>();
-  const watchers = new Map<string, Set<() => void>>();
-  const notify = (id: string) => {
-    for (const listener of watchers.get(id) ?? []) listener();
-  };
+  const watchers = createWatchers();
+  const notify = watchers.notify;
   const forgetOld = (now: number) => {
     // Insertion order is creation order: the oldest are first.
     for (const [id, record] of records) {
@@ -194,15 +222,7 @@ export function createMemoryApprovals(options: ApprovalStoreOptions): ApprovalSt
       }
       return Promise.resolve(put({ ok: true, record: { ...record, state: to } }));
     },
-    watch(id, listener) {
-      let set = watchers.get(id);
-      if (set === undefined) watchers.set(id, set = new Set());
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-        if (set.size === 0) watchers.delete(id);
-      };
-    },
+    watch: watchers.watch,
     close() {},
   };
 }

@@ -15,7 +15,7 @@ import {
   type PinStore,
   toolDefinitionHash,
 } from "../mcp/federation/pins.ts";
-import { type RedisConnection, subscribeTo } from "./redis_client.ts";
+import { parseStoredObject, type RedisConnection, subscribeTo } from "./redis_client.ts";
 
 /** The shared store did not answer (or answered something that is not a pin): fail closed. */
 export class StateUnavailableError extends Error {
@@ -53,15 +53,8 @@ return 0`;
 
 /** Parses a stored pin; undefined when it is not exactly one. */
 export function parsePinRecord(text: string): PinRecord | undefined {
-  if (text.length > MAX_PIN_BYTES) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const v = value as Record<string, unknown>;
+  const v = parseStoredObject(text, MAX_PIN_BYTES);
+  if (v === undefined) return undefined;
   if (typeof v.hash !== "string" || !/^[0-9a-f]{64}$/.test(v.hash)) return undefined;
   if (typeof v.pinned_at !== "string" || v.pinned_at.length > 64) return undefined;
   if (v.recipe !== undefined && v.recipe !== 1 && v.recipe !== PIN_RECIPE) return undefined;

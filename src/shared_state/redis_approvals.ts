@@ -17,11 +17,12 @@ import {
   type ApprovalStore,
   type ApprovalStoreOptions,
   consumeTransition,
+  createWatchers,
   decideTransition,
   keepMs,
 } from "../approvals/store.ts";
 import { effectiveState } from "../approvals/approval.ts";
-import { type RedisConnection, subscribeTo } from "./redis_client.ts";
+import { parseStoredObject, type RedisConnection, subscribeTo } from "./redis_client.ts";
 
 /** Writes ARGV[2] over KEYS[1] only if it still holds ARGV[1]; publishes the id on change. */
 const SWAP_SCRIPT = `
@@ -60,15 +61,8 @@ export interface RedisApprovalOptions extends ApprovalStoreOptions {
 
 /** Parses a stored record; undefined for anything that is not exactly one. */
 export function parseApprovalRecord(text: string | null): ApprovalRecord | undefined {
-  if (text === null || text.length > MAX_RECORD_BYTES) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const v = value as Record<string, unknown>;
+  const v = parseStoredObject(text, MAX_RECORD_BYTES);
+  if (v === undefined) return undefined;
   const str = (x: unknown) => typeof x === "string";
   const num = (x: unknown) => typeof x === "number" && Number.isFinite(x);
   if (
@@ -85,7 +79,7 @@ export function parseApprovalRecord(text: string | null): ApprovalRecord | undef
       !str(d.by) || !str(d.note) || !num(d.at)
     ) return undefined;
   }
-  return value as ApprovalRecord;
+  return v as unknown as ApprovalRecord;
 }
 
 /** Opens the shared approvals; rejects with `Cannot open the shared approvals …` when Redis is away. */
@@ -98,10 +92,8 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
   const key = (id: string) => `${prefix}appr:${id}`;
   const index = `${prefix}appr:pending`;
   const channel = `${prefix}approvals`;
-  const watchers = new Map<string, Set<() => void>>();
-  const notify = (id: string) => {
-    for (const listener of watchers.get(id) ?? []) listener();
-  };
+  const watchers = createWatchers();
+  const notify = watchers.notify;
   let subscriber: Redis;
   try {
     subscriber = await subscribeTo(redis, channel, options.redisTimeoutMs * 4);
@@ -118,7 +110,7 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
     if (connected) return;
     connected = true;
     options.log.warn("Shared approvals: reconnected; every waiting call checks its approval again");
-    for (const id of watchers.keys()) notify(id);
+    for (const id of [...watchers.ids()]) notify(id);
   });
 
   const read = async (id: string): Promise<{ text: string | null; record?: ApprovalRecord }> => {
@@ -227,15 +219,7 @@ export async function openRedisApprovals(options: RedisApprovalOptions): Promise
         }
         return { ok: true, record: { ...record, state: to } };
       }),
-    watch(id, listener) {
-      let set = watchers.get(id);
-      if (set === undefined) watchers.set(id, set = new Set());
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-        if (set.size === 0) watchers.delete(id);
-      };
-    },
+    watch: watchers.watch,
     close: () => subscriber.disconnect(),
   };
 }

@@ -120,6 +120,23 @@ export async function subscribeTo(
   }
 }
 
+/** A JSON object read back from Redis, at most `maxChars` long; undefined for anything else
+ * (Redis is inside the trust boundary, but what it returns is parsed strictly all the same). */
+export function parseStoredObject(
+  text: string | null,
+  maxChars: number,
+): Record<string, unknown> | undefined {
+  if (text === null || text.length > maxChars) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  return value as Record<string, unknown>;
+}
+
 /** The URL's host and port only: never its password (no secret in logs). */
 export function safeTarget(url: string): string {
   try {

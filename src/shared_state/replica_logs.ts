@@ -5,6 +5,7 @@
 // `<REDIS_PREFIX>logs:replicas` (score: time of its last copy). A reader takes the other replicas'
 // lists in one pipeline; lines read back are checked (size, JSON object, timestamp) before use.
 // Redis away: nothing blocks (lines wait, bounded, newest kept), and the reader says who is missing.
+import { parseStoredObject } from "./redis_client.ts";
 import type { Redis } from "ioredis";
 import type { AuditEvent } from "../audit/event.ts";
 import { lineTimestamp } from "../audit/line.ts";
@@ -61,20 +62,13 @@ export interface ReplicaLogs {
 
 /** Parses a line read back from Redis; undefined unless it is an audit event. */
 export function parseReplicaLine(line: string): AuditEvent | undefined {
-  if (line.length > MAX_LINE_CHARS) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const v = value as Record<string, unknown>;
+  const v = parseStoredObject(line, MAX_LINE_CHARS);
+  if (v === undefined) return undefined;
   if (typeof v.timestamp !== "string" || !Number.isFinite(Date.parse(v.timestamp))) {
     return undefined;
   }
   if (typeof v.event_id !== "string" || typeof v.event !== "string") return undefined;
-  return value as AuditEvent;
+  return v as unknown as AuditEvent;
 }
 
 /** Lines read back as an `EventList`: a line is parsed and checked only when asked for, and its

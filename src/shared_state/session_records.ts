@@ -2,6 +2,7 @@
 // another one created (agent, key hash, model, capabilities, protocol version, client info), kept
 // in Redis with the idle deadline as the key's expiry. Streams, calls in flight and upstream
 // sessions stay per replica (re-created lazily where the session is used).
+import { parseStoredObject } from "./redis_client.ts";
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 
@@ -71,15 +72,8 @@ export function createRedisSessions(
 
 /** Parses a stored record; undefined for anything that is not exactly a record. */
 export function parseSessionRecord(text: string): SessionRecord | undefined {
-  if (text.length > MAX_RECORD_BYTES) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const v = value as Record<string, unknown>;
+  const v = parseStoredObject(text, MAX_RECORD_BYTES);
+  if (v === undefined) return undefined;
   const nullableString = (x: unknown) => x === null || typeof x === "string";
   const plainObject = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
   if (
