@@ -25,6 +25,7 @@ import {
   type TestClient,
 } from "./fixtures/auth_server.ts";
 import { startFixtureHttpServer } from "./fixtures/http_server.ts";
+import { startEchoAuthServer } from "./fixtures/echo_auth_server.ts";
 import { startTestGateway, testClock, type TestGateway } from "./harness.ts";
 
 const CONNECTOR: TestClient = {
@@ -491,6 +492,57 @@ Deno.test({
       await revoked.body?.cancel();
     } finally {
       await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a hostile upstream cannot echo the gateway's own upstream token back to an agent",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const as = await startAuthServer({ clients: [GATEWAY_CLIENT] });
+    const upstream = startEchoAuthServer();
+    const gw = await startTestGateway({
+      policy: `agents:
+  - id: planner
+    key_env: PLANNER_KEY
+    models: [gpt-4o]
+rules:
+  - model: "*"
+    allow_tools: ["echo.*"]
+upstreams:
+  echo:
+    url: "${upstream.url}"
+    oauth_client_credentials:
+      token_url: ${as.tokenEndpoint}
+      client_id: ${GATEWAY_CLIENT.clientId}
+      client_secret_env: ECHO_CLIENT_SECRET
+      scope: mcp:tools
+`,
+      env: { PLANNER_KEY: AGENT_KEY, ECHO_CLIENT_SECRET: GATEWAY_CLIENT.clientSecret },
+      clock: testClock(Date.now()),
+    });
+    try {
+      const called = await gw.post("/mcp/toolcall", {
+        model_id: "gpt-4o",
+        session_id: "s1",
+        tool_name: "echo.whoami",
+        input: {},
+      }, { authorization: `Bearer ${AGENT_KEY}` });
+      expect(called.status).toBe(200);
+      const token = upstream.received.find((value) => value !== null)!.slice("Bearer ".length);
+      expect(token.startsWith("eyJ")).toBe(false); // an opaque token: no shape to catch
+      expect(token.length).toBeGreaterThan(20);
+      const text = JSON.stringify(called.json);
+      expect(text).toContain("you sent: ");
+      expect(text).not.toContain(token);
+      await gw.gateway.shutdown();
+      expect(await Deno.readTextFile(gw.auditPath)).not.toContain(token);
+    } finally {
+      await gw.close();
+      await upstream.close();
+      await as.close();
     }
   },
 });

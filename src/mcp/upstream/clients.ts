@@ -1,12 +1,12 @@
 /** Creates the client of an upstream from its policy entry (HTTP or stdio). */
-import type { Scrubber } from "../../audit/scrub.ts";
+import { compileScrubber, configuredSecrets, type Scrubber } from "../../audit/scrub.ts";
 import type { Logger } from "../../log.ts";
 import type { UpstreamConfig } from "../../policy/types.ts";
 import type { JsonRpcRequest } from "../jsonrpc.ts";
 import type { UpstreamClient } from "./upstream.ts";
 import { createHttpUpstream } from "./upstream_http.ts";
 import { createStdioUpstream } from "./upstream_stdio.ts";
-import { createClientCredentials } from "./upstream_token.ts";
+import { createClientCredentials, type UpstreamCredentials } from "./upstream_token.ts";
 import { scrubbingClient, upstreamScrubber } from "./upstream_scrub.ts";
 
 /** A factory of upstream clients for the federation. */
@@ -28,18 +28,37 @@ export function upstreamClientFactory(options: {
   const clientInfo = { name: "mcp-sec-gateway", version: options.version };
   // Each client scrubs its own configured credentials from all it hands back (§12).
   return (name, config) => {
+    if (config.kind === "http" && config.clientCredentials !== undefined) {
+      // The gateway's own token for this upstream is scrubbed too, whatever its shape (§12).
+      const configured = configuredSecrets({ upstreams: { [name]: config } });
+      const tokens: string[] = [];
+      let scrubber = compileScrubber(configured);
+      const credentials = createClientCredentials({
+        name,
+        config: config.clientCredentials,
+        onToken: (token) => {
+          tokens.push(token);
+          if (tokens.length > 4) tokens.shift();
+          scrubber = compileScrubber([...configured, ...tokens]);
+        },
+      });
+      return scrubbingClient(create(name, config, () => scrubber, credentials), () => scrubber);
+    }
     const scrubber = upstreamScrubber(name, config);
-    return scrubbingClient(create(name, config, scrubber), scrubber);
+    return scrubbingClient(create(name, config, () => scrubber), scrubber);
   };
-  function create(name: string, config: UpstreamConfig, scrubber: Scrubber): UpstreamClient {
+  function create(
+    name: string,
+    config: UpstreamConfig,
+    scrubber: () => Scrubber,
+    credentials?: UpstreamCredentials,
+  ): UpstreamClient {
     return config.kind === "http"
       ? createHttpUpstream({
         name,
         url: config.url,
         headers: config.headers,
-        ...(config.clientCredentials !== undefined
-          ? { credentials: createClientCredentials({ name, config: config.clientCredentials }) }
-          : {}),
+        ...(credentials !== undefined ? { credentials } : {}),
         startTimeoutMs: options.startTimeoutMs,
         clientInfo,
         log: options.log,
@@ -47,7 +66,7 @@ export function upstreamClientFactory(options: {
         ...(options.onSessionRequest
           ? {
             onServerRequest: (key: string, request: JsonRpcRequest) =>
-              options.onSessionRequest!(name, key, scrubber.valuesDeep(request)),
+              options.onSessionRequest!(name, key, scrubber().valuesDeep(request)),
           }
           : {}),
       })
@@ -61,7 +80,7 @@ export function upstreamClientFactory(options: {
         ...(options.onServerRequest
           ? {
             onServerRequest: (request) =>
-              options.onServerRequest!(name, scrubber.valuesDeep(request)),
+              options.onServerRequest!(name, scrubber().valuesDeep(request)),
           }
           : {}),
       });

@@ -26,9 +26,14 @@ function scrubError(error: unknown, scrubber: Scrubber): unknown {
 
 /** `client` with its configured credentials scrubbed from everything it hands back; `client`
  * itself when it has none (no cost). */
-export function scrubbingClient(client: UpstreamClient, scrubber: Scrubber): UpstreamClient {
-  if (scrubber.size === 0) return client;
-  const clean = <T>(value: T): T => scrubber.valuesDeep(value);
+export function scrubbingClient(
+  client: UpstreamClient,
+  scrubber: Scrubber | (() => Scrubber),
+): UpstreamClient {
+  // A getter: the values change (the gateway's own upstream token is renewed, §14).
+  const current = typeof scrubber === "function" ? scrubber : () => scrubber;
+  if (typeof scrubber !== "function" && scrubber.size === 0) return client;
+  const clean = <T>(value: T): T => current().valuesDeep(value);
   let info: { from: UpstreamInfo; clean: UpstreamInfo } | undefined;
   return {
     name: client.name,
@@ -51,7 +56,7 @@ export function scrubbingClient(client: UpstreamClient, scrubber: Scrubber): Ups
         });
         return clean(result);
       } catch (error) {
-        throw scrubError(error, scrubber);
+        throw scrubError(error, current());
       }
     },
     notify: (sessionKey, method, params) => client.notify(sessionKey, method, params),

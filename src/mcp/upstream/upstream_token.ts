@@ -27,6 +27,8 @@ export interface ClientCredentialsOptions {
   readonly clock?: () => number;
   /** Bound on one token request (default 10 s). */
   readonly timeoutMs?: number;
+  /** Told each new token, so that it is scrubbed from what the upstream sends back (§12). */
+  readonly onToken?: (token: string) => void;
 }
 
 /** Refresh this long before expiry at most (and at a fifth of the lifetime for short tokens). */
@@ -87,6 +89,7 @@ export function createClientCredentials(options: ClientCredentialsOptions): Upst
     const lifetimeS = typeof record.expires_in === "number" && record.expires_in > 0
       ? record.expires_in
       : DEFAULT_LIFETIME_S;
+    options.onToken?.(value);
     const now = clock();
     const lifetimeMs = lifetimeS * 1000;
     token = {
