@@ -19,6 +19,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 // @ts-types="@modelcontextprotocol/sdk/client/stdio.d.ts"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+// @ts-types="@modelcontextprotocol/sdk/types.d.ts"
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 
 /** The pinned MCP Inspector (its `--cli` mode). */
 export const INSPECTOR = "@modelcontextprotocol/inspector@2.12.0";
@@ -36,7 +42,13 @@ export const OPERATIONS = [
   "prompts/get",
   "resources/list",
   "resources/read",
+  "sampling",
+  "elicitation",
+  "roots",
 ] as const;
+
+/** Operations that are a tool call during which the server asks the client something back. */
+export const ASKING: readonly Operation[] = ["sampling", "elicitation", "roots"];
 
 /** One operation of the matrix. */
 export type Operation = typeof OPERATIONS[number];
@@ -106,6 +118,10 @@ function sdkSession(client: Client, close: () => Promise<void>): ClientSession {
           return await client.listResources();
         case "resources/read":
           return await client.readResource({ uri: params.uri! });
+        case "sampling":
+        case "elicitation":
+        case "roots":
+          return await client.callTool({ name: params.name!, arguments: args });
       }
     },
     close,
@@ -117,6 +133,17 @@ async function connectSdk(
   transport: StreamableHTTPClientTransport | StdioClientTransport,
 ): Promise<ClientSession> {
   const client = new Client({ name, version: "1.0.0" }, { capabilities: CAPABILITIES });
+  // What the server asks back is answered the same way directly and through the gateway.
+  client.setRequestHandler(CreateMessageRequestSchema, () => ({
+    role: "assistant",
+    content: { type: "text", text: "sampled by the matrix client" },
+    model: "matrix-model",
+    stopReason: "endTurn",
+  }));
+  client.setRequestHandler(ElicitRequestSchema, () => ({ action: "decline" }));
+  client.setRequestHandler(ListRootsRequestSchema, () => ({
+    roots: [{ uri: "file:///matrix-root", name: "matrix" }],
+  }));
   await client.connect(transport);
   return sdkSession(client, async () => {
     if (transport instanceof StreamableHTTPClientTransport) {
@@ -274,6 +301,9 @@ export function normalize(
     case "resources/list":
       return ((result.resources ?? []) as Record<string, unknown>[]).map((r) => r.uri).sort();
     case "tools/call":
+    case "sampling":
+    case "elicitation":
+    case "roots":
       return { content: result.content, isError: result.isError ?? false };
     case "prompts/get":
       return result.messages;

@@ -10,6 +10,7 @@
 import { expect } from "expect";
 import { join } from "node:path";
 import {
+  ASKING,
   CAPABILITY_GATED_TOOLS,
   type Cell,
   type ClientDriver,
@@ -41,6 +42,13 @@ const DOC = new URL("../docs/COMPATIBILITY.md", import.meta.url);
 const START = "<!-- matrix:start (tests/compatibility_matrix_test.ts) -->";
 const END = "<!-- matrix:end -->";
 
+/** server-everything's tools that ask the client back during the call. */
+const EVERYTHING_ASKS: Partial<Record<Operation, OperationParams>> = {
+  sampling: { name: "trigger-sampling-request", arguments: { prompt: "matrix" } },
+  elicitation: { name: "trigger-elicitation-request" },
+  roots: { name: "get-roots-list" },
+};
+
 /** One server row: how to reach it, its prefix behind its gateway, what to ask it. */
 interface ServerRow {
   readonly name: string;
@@ -51,6 +59,8 @@ interface ServerRow {
   readonly gateway: 0 | 1;
   readonly tool: OperationParams;
   readonly prompt?: OperationParams;
+  /** Tools that ask the client back (sampling, elicitation, roots), when the server has them. */
+  readonly asks?: Partial<Record<Operation, OperationParams>>;
 }
 
 const upstreamYaml = (row: ServerRow) =>
@@ -197,6 +207,7 @@ Deno.test({
         gateway: 0,
         tool: { name: "echo", arguments: { message: "matrix" } },
         prompt: { name: "simple-prompt" },
+        asks: EVERYTHING_ASKS,
       },
       {
         name: "server-everything (stdio)",
@@ -205,6 +216,7 @@ Deno.test({
         gateway: 1,
         tool: { name: "echo", arguments: { message: "matrix" } },
         prompt: { name: "simple-prompt" },
+        asks: EVERYTHING_ASKS,
       },
       {
         name: "server-filesystem (stdio)",
@@ -274,6 +286,7 @@ Deno.test({
             const cells = {} as Record<Operation, Cell>;
             try {
               const params: Partial<Record<Operation, OperationParams>> = {
+                ...row.asks,
                 "tools/call": row.tool,
                 "prompts/get": row.prompt,
                 "resources/read": offered.resources ? { uri: offered.resources } : undefined,
@@ -284,6 +297,7 @@ Deno.test({
                   return [op, "n/a"];
                 }
                 if (op.startsWith("resources/") && !offered.resources) return [op, "n/a"];
+                if (ASKING.includes(op) && !row.asks?.[op]) return [op, "n/a"];
                 const p = params[op];
                 const mine = { ...p, name: p?.name && `${row.prefix}.${p.name}` };
                 const via = viaGateway[row.gateway];
@@ -307,12 +321,19 @@ Deno.test({
                       (JSON.parse(g) as string[]).includes(uri)
                     )
                     : d === g);
-                if (!same) {
-                  differences.push(`${driver.name} × ${row.name} × ${op}: ${describe(d, g)}`);
-                }
-                return [op, same ? "same" : "differs"];
+                if (same) return [op, "same"];
+                differences.push(`${driver.name} × ${row.name} × ${op}: ${describe(d, g)}`);
+                return [op, "differs"];
               });
-              for (const [op, cell] of await pool(3, tasks)) cells[op] = cell;
+              // Calls that ask the client back run one at a time: a stdio server shared by every
+              // session that asks without naming its request is answered only while one call is
+              // in progress on it (fail closed, see docs/COMPATIBILITY.md).
+              const asking = OPERATIONS.map((op, i) => ASKING.includes(op) ? i : -1)
+                .filter((i) => i >= 0);
+              const rest = tasks.filter((_, i) => !asking.includes(i));
+              const results = await pool(3, rest);
+              for (const i of asking) results.push(await tasks[i]());
+              for (const [op, cell] of results) cells[op] = cell;
             } finally {
               await direct?.close();
             }
