@@ -5,6 +5,7 @@
  */
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { authenticate } from "../src/identity/authenticate.ts";
+import { bearerToken, findAgent } from "../src/identity/identify.ts";
 import { createOAuthKeys } from "../src/identity/oauth_keys.ts";
 import { createOAuthVerifier } from "../src/identity/oauth_verify.ts";
 import { parsePolicy } from "../src/policy/parse.ts";
@@ -60,6 +61,17 @@ const cached = await es.sign();
 await es.verifier.verify(cached, policy);
 let i = 0;
 let j = 0;
+
+Deno.bench("agent key, the step before OAuth (bearerToken + findAgent)", { group: "key" }, () => {
+  if (findAgent(policy.agents!, bearerToken(`Bearer ${KEY}`)!) === undefined) {
+    throw new Error("refused");
+  }
+});
+
+Deno.bench("agent key through authenticate() with oauth: configured", { group: "key" }, () => {
+  const outcome = authenticate(`Bearer ${KEY}`, policy, es.verifier);
+  if (outcome instanceof Promise || !outcome.ok) throw new Error("refused");
+});
 
 Deno.bench("agent key (sha256 + constant-time compare)", { group: "auth", baseline: true }, () => {
   const outcome = authenticate(`Bearer ${KEY}`, policy, es.verifier);

@@ -39,9 +39,6 @@ export function authenticate(
 ): Authentication | Promise<Authentication> {
   const agents = policy.agents;
   if (agents === null) return OPEN;
-  const challenge = policy.oauth !== undefined
-    ? bearerChallenge(policy.oauth)
-    : 'Bearer realm="mcp-sec-gateway"';
   const token = bearerToken(authorization);
   if (token === undefined) {
     return {
@@ -51,7 +48,7 @@ export function authenticate(
       reason: policy.oauth !== undefined
         ? "missing agent key or OAuth access token in the Authorization header"
         : "missing Authorization: Bearer <agent key>",
-      wwwAuthenticate: challenge,
+      wwwAuthenticate: challengeOf(policy),
     };
   }
   if (policy.oauth !== undefined && looksLikeJwt(token)) {
@@ -61,7 +58,7 @@ export function authenticate(
         status: 503,
         reasonCode: "oauth_unavailable",
         reason: "OAuth tokens cannot be checked here",
-        wwwAuthenticate: challenge,
+        wwwAuthenticate: challengeOf(policy),
       };
     }
     return oauth.verify(token, policy).then((outcome): Authentication =>
@@ -70,7 +67,7 @@ export function authenticate(
         status: outcome.refusal.status,
         reasonCode: outcome.refusal.reasonCode,
         reason: outcome.refusal.reason,
-        wwwAuthenticate: outcome.refusal.wwwAuthenticate ?? challenge,
+        wwwAuthenticate: outcome.refusal.wwwAuthenticate ?? challengeOf(policy),
       }
     );
   }
@@ -81,8 +78,21 @@ export function authenticate(
       status: 401,
       reasonCode: "unauthenticated",
       reason: "unknown agent key",
-      wwwAuthenticate: challenge,
+      wwwAuthenticate: challengeOf(policy),
     };
   }
   return { ok: true, agent, via: "key" };
+}
+
+const challenges = new WeakMap<object, string>();
+
+/** The plain 401 challenge of a policy, built once per `oauth:` section (only on refusals). */
+function challengeOf(policy: Policy): string {
+  if (policy.oauth === undefined) return 'Bearer realm="mcp-sec-gateway"';
+  let challenge = challenges.get(policy.oauth);
+  if (challenge === undefined) {
+    challenge = bearerChallenge(policy.oauth);
+    challenges.set(policy.oauth, challenge);
+  }
+  return challenge;
 }
