@@ -134,6 +134,8 @@ export function createOAuthKeys(options: OAuthKeysOptions): OAuthKeys {
       error = null;
       return changed;
     } catch (cause) {
+      // A discovered jwks_uri is looked up again next time: the issuer may have moved its keys.
+      if (config.jwksUri === undefined) jwksUri = null;
       const message = (cause as Error).message;
       if (error !== message) {
         options.log?.warn(

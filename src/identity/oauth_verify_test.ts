@@ -240,3 +240,37 @@ Deno.test("helpers: JWT shape, metadata URL", () => {
     "https://gw.example/.well-known/oauth-protected-resource",
   );
 });
+
+Deno.test("a discovered jwks_uri that stops answering is discovered again on the next fetch", async () => {
+  const signing = await keyPair("k1");
+  let jwksPath = "/jwks";
+  const fetched: string[] = [];
+  const fetchFn: FetchLike = (url) => {
+    fetched.push(url);
+    if (url === `${ISSUER}/.well-known/oauth-authorization-server`) {
+      return Promise.resolve(Response.json({ issuer: ISSUER, jwks_uri: `${ISSUER}${jwksPath}` }));
+    }
+    if (url === `${ISSUER}${jwksPath}`) {
+      return Promise.resolve(Response.json({ keys: [signing.jwk] }));
+    }
+    return Promise.resolve(new Response("gone", { status: 404 }));
+  };
+  const keys = createOAuthKeys({
+    config: policyText().oauth!,
+    fetch: fetchFn,
+    clock: () => NOW,
+    timer: false,
+  });
+  await keys.refresh();
+  expect(keys.status()).toMatchObject({ state: "ready", jwksUri: `${ISSUER}/jwks` });
+  jwksPath = "/keys-v2";
+  await keys.refresh(); // the old URL answers 404: keys in hand kept, URL forgotten
+  expect(keys.status().state).toBe("ready");
+  await keys.refresh();
+  expect(keys.status()).toMatchObject({
+    state: "ready",
+    jwksUri: `${ISSUER}/keys-v2`,
+    error: null,
+  });
+  expect(fetched.filter((url) => url.includes("oauth-authorization-server")).length).toBe(2);
+});
