@@ -16,10 +16,19 @@ import {
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp.d.ts"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// @ts-types="@modelcontextprotocol/sdk/client/auth.d.ts"
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+// @ts-types="@modelcontextprotocol/sdk/shared/auth.d.ts"
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from "@modelcontextprotocol/sdk/shared/auth.js";
 // @ts-types="@modelcontextprotocol/sdk/client/auth-extensions.d.ts"
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import {
   type AuthServer,
+  signInAndConsent,
   signingKey,
   startAuthServer,
   type TestClient,
@@ -63,6 +72,7 @@ function policy(
   audience: string,
   upstreamUrl: string,
   upstreamExtra = "",
+  extraAgents = "",
 ): string {
   return `oauth:
   issuer: ${issuer}
@@ -78,7 +88,7 @@ agents:
   - id: planner
     key_env: PLANNER_KEY
     models: [gpt-4o]
-rules:
+${extraAgents}rules:
   - model: "*"
     allow_tools: ["calendar.echo", "search.*"]
 upstreams:
@@ -95,8 +105,12 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function setup(options: { upstreamAuth?: boolean } = {}): Promise<Setup> {
-  const as = await startAuthServer({ clients: [CONNECTOR, NO_SCOPE, STRANGER, GATEWAY_CLIENT] });
+async function setup(
+  options: { upstreamAuth?: boolean; clients?: TestClient[]; agents?: string } = {},
+): Promise<Setup> {
+  const as = await startAuthServer({
+    clients: [CONNECTOR, NO_SCOPE, STRANGER, GATEWAY_CLIENT, ...options.clients ?? []],
+  });
   const upstream = startFixtureHttpServer();
   const port = freePort();
   const audience = `http://127.0.0.1:${port}/mcp`;
@@ -109,7 +123,7 @@ async function setup(options: { upstreamAuth?: boolean } = {}): Promise<Setup> {
 `
     : "";
   const gw = await startTestGateway({
-    policy: policy(as.issuer, audience, upstream.url, upstreamAuth),
+    policy: policy(as.issuer, audience, upstream.url, upstreamAuth, options.agents),
     env: {
       PORT: String(port),
       PLANNER_KEY: AGENT_KEY,
@@ -543,6 +557,93 @@ upstreams:
       await gw.close();
       await upstream.close();
       await as.close();
+    }
+  },
+});
+
+const REDIRECT_URI = "http://127.0.0.1:9/callback";
+const IDE: TestClient = {
+  clientId: "ide-agent",
+  clientSecret: "",
+  scope: "mcp:tools",
+  redirectUri: REDIRECT_URI,
+};
+
+/** An OAuth client provider as an IDE would have: a pre-registered public client, PKCE, and a
+ * "browser" the test drives (`authorizationUrl` is where the user would be sent). */
+class IdeProvider implements OAuthClientProvider {
+  authorizationUrl?: URL;
+  private saved?: OAuthTokens;
+  private verifier = "";
+  get redirectUrl(): string {
+    return REDIRECT_URI;
+  }
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: "ide",
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: "none",
+    };
+  }
+  clientInformation(): OAuthClientInformationMixed {
+    return { client_id: IDE.clientId };
+  }
+  tokens(): OAuthTokens | undefined {
+    return this.saved;
+  }
+  saveTokens(tokens: OAuthTokens): void {
+    this.saved = tokens;
+  }
+  redirectToAuthorization(url: URL): void {
+    this.authorizationUrl = url;
+  }
+  saveCodeVerifier(verifier: string): void {
+    this.verifier = verifier;
+  }
+  codeVerifier(): string {
+    return this.verifier;
+  }
+}
+
+Deno.test({
+  name:
+    "an IDE client: authorization code with PKCE, a user signs in and consents, then a tool call",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await setup({
+      clients: [IDE],
+      agents: `  - id: ide
+    oauth_client_id: ${IDE.clientId}
+    models: [claude-3-5-sonnet]
+`,
+    });
+    try {
+      const provider = new IdeProvider();
+      const url = new URL(`${s.gw.url}/mcp`);
+      const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
+      const client = new Client({ name: "ide", version: "1.0.0" });
+      // The 401 sends the client to the issuer: it stops there until the user has signed in.
+      await expect(client.connect(first)).rejects.toThrow(/Unauthorized/);
+      const authorizationUrl = provider.authorizationUrl!;
+      expect(authorizationUrl.origin).toBe(s.as.issuer);
+      expect(authorizationUrl.searchParams.get("resource")).toBe(s.audience);
+      expect(authorizationUrl.searchParams.get("code_challenge_method")).toBe("S256");
+      const code = await signInAndConsent(authorizationUrl.href, "alice");
+      await first.finishAuth(code);
+      const second = new StreamableHTTPClientTransport(url, { authProvider: provider });
+      await client.connect(second);
+      const result = await client.callTool({ name: "calendar.echo", arguments: { text: "hi" } });
+      expect(result.structuredContent).toEqual({ text: "hi" });
+      const token = provider.tokens()!.access_token;
+      const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      expect(claims).toMatchObject({ sub: "alice", client_id: IDE.clientId, aud: s.audience });
+      await second.terminateSession().catch(() => {});
+      await client.close();
+      const events = await s.gw.logs("&event=toolcall");
+      expect(events.some((e) => e.agent_id === "ide" && e.status === "allowed")).toBe(true);
+    } finally {
+      await s.close();
     }
   },
 });
