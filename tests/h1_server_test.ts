@@ -5,6 +5,7 @@
  * `Expect: 100-continue`, bodies in pieces, event streams cancelled when the client leaves).
  */
 import { expect } from "expect";
+import fc from "fast-check";
 import { silentLogger } from "../src/log.ts";
 import { BodyTooLargeError } from "../src/http/body_deadline.ts";
 import { listenTcp, serveConnections } from "../src/http/listener.ts";
@@ -23,6 +24,8 @@ function serve(
   options: {
     handler?: (request: Request) => Response | Promise<Response>;
     headerTimeoutMs?: number;
+    /** Body and idle timeouts (default 5 s). */
+    otherTimeoutsMs?: number;
     maxBodyBytes?: number;
   } = {},
 ): Served {
@@ -52,8 +55,8 @@ function serve(
     maxBodyBytes: options.maxBodyBytes ?? 1000,
     limits: {
       headerTimeoutMs: options.headerTimeoutMs ?? 5000,
-      bodyTimeoutMs: 5000,
-      idleTimeoutMs: 5000,
+      bodyTimeoutMs: options.otherTimeoutsMs ?? 5000,
+      idleTimeoutMs: options.otherTimeoutsMs ?? 5000,
       maxConnections: 16,
     },
     log: silentLogger(),
@@ -310,6 +313,51 @@ Deno.test("slowloris on the builtin server: a trickled head is cut at the header
     conn.close();
     expect(closedAt - start).toBeLessThan(1500);
     expect(served.seen).toEqual([]);
+  } finally {
+    await served.close();
+  }
+});
+
+Deno.test("property: hostile bytes on a socket never stop the server or reach the handler unframed", async () => {
+  // Short timeouts: half requests are cut quickly instead of waiting for the client to give up.
+  const served = serve({ headerTimeoutMs: 200, otherTimeoutsMs: 200 });
+  try {
+    const junk = fc.oneof(
+      fc.uint8Array({ maxLength: 200 }).map((bytes) => String.fromCharCode(...bytes)),
+      fc.tuple(
+        fc.constantFrom("GET", "POST", "P\0ST", "GET /"),
+        fc.constantFrom(" / HTTP/1.1\r\n", " /x HTTP/1.1\n", " * HTTP/1.1\r\n", " / HTTP/9.9\r\n"),
+        fc.array(
+          fc.constantFrom(
+            "host: a\r\n",
+            "content-length: 3\r\n",
+            "transfer-encoding: chunked\r\n",
+            "content-length: 99999999\r\n",
+            "x: \0\r\n",
+            " folded\r\n",
+            "expect: 100-continue\r\n",
+          ),
+          { maxLength: 4 },
+        ),
+        fc.constantFrom("\r\n", "\n", "\r\n3\r\nabc\r\n0\r\n\r\n", "\r\nabc"),
+      ).map((parts) => parts.flat().join("")),
+    );
+    await fc.assert(
+      fc.asyncProperty(junk, async (text) => {
+        const { text: answer, closed } = await exchange(served.port, text, 3000);
+        expect(closed).toBe(true); // refused, answered, or cut by a deadline: never held
+        // Whatever came back is zero or more well-formed status lines, never a crash or a hang.
+        expect(/^(HTTP\/1\.1 \d{3} [^\r\n]*\r\n[\s\S]*)?$/.test(answer)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+    // Still serving, and nothing the handler saw had an ambiguous framing.
+    const ok = await exchange(
+      served.port,
+      "GET /after HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    );
+    expect(statuses(ok.text)).toEqual([200]);
+    for (const line of served.seen) expect(line).toMatch(/^(GET|POST) http:\/\/[^ ]+ /);
   } finally {
     await served.close();
   }
