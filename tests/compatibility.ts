@@ -24,6 +24,8 @@ import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 
 /** The pinned MCP Inspector (its `--cli` mode). */
@@ -45,7 +47,17 @@ export const OPERATIONS = [
   "sampling",
   "elicitation",
   "roots",
+  "logging",
+  "resources/updated",
 ] as const;
+
+/** Operations that wait for notifications the server sends outside any request: `logging`
+ * turns a server's simulated logging on (`name`: the toggle tool) until one
+ * `notifications/message` arrives; `resources/updated` subscribes to `uri` and turns simulated
+ * updates on until one `notifications/resources/updated` for it arrives. */
+export const NOTIFYING: readonly Operation[] = ["logging", "resources/updated"];
+/** Longest wait for such a notification (server-everything sends the first one at once). */
+const NOTIFICATION_WAIT_MS = 15_000;
 
 /** Operations that are a tool call during which the server asks the client something back. */
 export const ASKING: readonly Operation[] = ["sampling", "elicitation", "roots"];
@@ -96,7 +108,35 @@ const NPX = ["npx", "--yes", "--prefer-offline"];
 const RUN_TIMEOUT_MS = 120_000;
 
 /** Runs the operation on an SDK `Client`. */
-function sdkSession(client: Client, close: () => Promise<void>): ClientSession {
+/** A notification a client received. */
+interface Notified {
+  readonly method: string;
+  readonly params?: Record<string, unknown>;
+}
+
+/** What a client received, and who waits for more. */
+interface Received {
+  readonly items: Notified[];
+  readonly listeners: Set<() => void>;
+}
+
+function sdkSession(client: Client, seen: Received, close: () => Promise<void>): ClientSession {
+  /** Resolves true once a notification `matches` arrived, false after the wait. */
+  const arrival = (matches: (n: Notified) => boolean) =>
+    new Promise<boolean>((resolve) => {
+      const check = () => {
+        if (!seen.items.some(matches)) return;
+        clearTimeout(timer);
+        seen.listeners.delete(check);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        seen.listeners.delete(check);
+        resolve(false);
+      }, NOTIFICATION_WAIT_MS);
+      seen.listeners.add(check);
+      check();
+    });
   return {
     async run(operation, params = {}) {
       const args = params.arguments ?? {};
@@ -122,6 +162,26 @@ function sdkSession(client: Client, close: () => Promise<void>): ClientSession {
         case "elicitation":
         case "roots":
           return await client.callTool({ name: params.name!, arguments: args });
+        case "logging": {
+          await client.callTool({ name: params.name!, arguments: args });
+          const arrived = await arrival((n) =>
+            n.method === "notifications/message" && typeof n.params?.level === "string"
+          );
+          await client.callTool({ name: params.name!, arguments: args });
+          if (!arrived) throw new Error("no notifications/message arrived");
+          return { "notifications/message": arrived };
+        }
+        case "resources/updated": {
+          await client.subscribeResource({ uri: params.uri! });
+          await client.callTool({ name: params.name!, arguments: args });
+          const arrived = await arrival((n) =>
+            n.method === "notifications/resources/updated" && n.params?.uri === params.uri
+          );
+          await client.callTool({ name: params.name!, arguments: args });
+          await client.unsubscribeResource({ uri: params.uri! });
+          if (!arrived) throw new Error("no notifications/resources/updated arrived");
+          return { "notifications/resources/updated": arrived };
+        }
       }
     },
     close,
@@ -144,8 +204,16 @@ async function connectSdk(
   client.setRequestHandler(ListRootsRequestSchema, () => ({
     roots: [{ uri: "file:///matrix-root", name: "matrix" }],
   }));
+  const seen: Received = { items: [], listeners: new Set() };
+  for (const schema of [LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema]) {
+    client.setNotificationHandler(schema, (n: { method: string; params?: unknown }) => {
+      if (seen.items.length >= 1000) return;
+      seen.items.push({ method: n.method, params: n.params as Record<string, unknown> });
+      for (const listener of [...seen.listeners]) listener();
+    });
+  }
   await client.connect(transport);
-  return sdkSession(client, async () => {
+  return sdkSession(client, seen, async () => {
     if (transport instanceof StreamableHTTPClientTransport) {
       await transport.terminateSession().catch(() => {});
     }
@@ -305,6 +373,9 @@ export function normalize(
     case "elicitation":
     case "roots":
       return { content: result.content, isError: result.isError ?? false };
+    case "logging":
+    case "resources/updated":
+      return result;
     case "prompts/get":
       return result.messages;
     case "resources/read":

@@ -20,6 +20,7 @@ import {
   MCP_REMOTE,
   mcpRemoteClient,
   normalize,
+  NOTIFYING,
   npxBin,
   npxUnavailable,
   type Operation,
@@ -47,6 +48,8 @@ const EVERYTHING_ASKS: Partial<Record<Operation, OperationParams>> = {
   sampling: { name: "trigger-sampling-request", arguments: { prompt: "matrix" } },
   elicitation: { name: "trigger-elicitation-request" },
   roots: { name: "get-roots-list" },
+  logging: { name: "toggle-simulated-logging" },
+  "resources/updated": { name: "toggle-subscriber-updates" },
 };
 
 /** One server row: how to reach it, its prefix behind its gateway, what to ask it. */
@@ -287,6 +290,9 @@ Deno.test({
             try {
               const params: Partial<Record<Operation, OperationParams>> = {
                 ...row.asks,
+                "resources/updated": row.asks?.["resources/updated"] && offered.resources
+                  ? { ...row.asks["resources/updated"], uri: offered.resources }
+                  : undefined,
                 "tools/call": row.tool,
                 "prompts/get": row.prompt,
                 "resources/read": offered.resources ? { uri: offered.resources } : undefined,
@@ -297,7 +303,9 @@ Deno.test({
                   return [op, "n/a"];
                 }
                 if (op.startsWith("resources/") && !offered.resources) return [op, "n/a"];
-                if (ASKING.includes(op) && !row.asks?.[op]) return [op, "n/a"];
+                if (
+                  (ASKING.includes(op) || NOTIFYING.includes(op)) && !row.asks?.[op]
+                ) return [op, "n/a"];
                 const p = params[op];
                 const mine = { ...p, name: p?.name && `${row.prefix}.${p.name}` };
                 const via = viaGateway[row.gateway];
@@ -328,7 +336,8 @@ Deno.test({
               // Calls that ask the client back run one at a time: a stdio server shared by every
               // session that asks without naming its request is answered only while one call is
               // in progress on it (fail closed, see docs/COMPATIBILITY.md).
-              const asking = OPERATIONS.map((op, i) => ASKING.includes(op) ? i : -1)
+              const asking = OPERATIONS
+                .map((op, i) => ASKING.includes(op) || NOTIFYING.includes(op) ? i : -1)
                 .filter((i) => i >= 0);
               const rest = tasks.filter((_, i) => !asking.includes(i));
               const results = await pool(3, rest);
