@@ -362,3 +362,44 @@ Deno.test("property: hostile bytes on a socket never stop the server or reach th
     await served.close();
   }
 });
+
+Deno.test("property: pipelined requests split anywhere on the wire are served as when whole", async () => {
+  const served = serve();
+  try {
+    const stream = "POST /a HTTP/1.1\r\nhost: a\r\ncontent-length: 10\r\n\r\n0123456789" +
+      "POST /b HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" +
+      "GET /c HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n";
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 4 }),
+        async (cuts) => {
+          const points = [0, ...cuts.sort((a, b) => a - b), stream.length];
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port: served.port });
+          const before = served.seen.length;
+          let text = "";
+          const reading = (async () => {
+            const buffer = new Uint8Array(65536);
+            for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+              text += decoder.decode(buffer.subarray(0, n));
+            }
+          })();
+          for (let i = 1; i < points.length; i++) {
+            await conn.write(encoder.encode(stream.slice(points[i - 1], points[i])));
+            await new Promise((resolve) => setTimeout(resolve, 3)); // the client's pace
+          }
+          await reading;
+          conn.close();
+          expect(statuses(text)).toEqual([200, 200, 200]);
+          expect(served.seen.slice(before)).toEqual([
+            "POST http://a/a 0123456789",
+            "POST http://a/b abcde",
+            "GET http://a/c ",
+          ]);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  } finally {
+    await served.close();
+  }
+});
