@@ -403,3 +403,24 @@ Deno.test("property: pipelined requests split anywhere on the wire are served as
     await served.close();
   }
 });
+
+Deno.test("a head near the limit is served, the next one on the connection too; past it 431", async () => {
+  const served = serve();
+  try {
+    const big = `GET /big HTTP/1.1\r\nhost: a\r\nx-big: ${"b".repeat(20_000)}\r\n\r\n`;
+    const { text, closed } = await exchange(
+      served.port,
+      big + "GET /next HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    );
+    expect(statuses(text)).toEqual([200, 200]);
+    expect(closed).toBe(true);
+    const tooBig = await exchange(
+      served.port,
+      `GET / HTTP/1.1\r\nhost: a\r\nx-big: ${"b".repeat(40_000)}\r\n\r\n`,
+    );
+    expect(statuses(tooBig.text)).toEqual([431]);
+    expect(tooBig.closed).toBe(true);
+  } finally {
+    await served.close();
+  }
+});

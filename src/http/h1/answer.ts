@@ -6,8 +6,9 @@ import { type HeadError, MAX_REQUEST_HEAD_BYTES, type RequestHead } from "./pars
 type Entry = ConnectionEntry<{ close(): void }>;
 type Table = ConnectionTable<{ close(): void }>;
 
-/** Largest answer assembled with its head in the connection's reusable buffer. */
-const SCRATCH_BYTES = 64 * 1024;
+/** Largest answer assembled with its head in the connection's reusable buffer (kept small: one
+ * per connection); a larger one gets a buffer of its own. */
+const SCRATCH_BYTES = 8 * 1024;
 /** Bytes of a pipelined next request kept while an event stream is written. */
 const MAX_BUFFERED = MAX_REQUEST_HEAD_BYTES + READ_BYTES;
 const encoder = new TextEncoder();

@@ -3,8 +3,12 @@
 /** Bytes owned by the server (never a view of a shared buffer once handed over). */
 export type Bytes = Uint8Array<ArrayBuffer>;
 
-/** Bytes asked for per socket read. */
-export const READ_BYTES = 16 * 1024;
+/**
+ * Bytes asked for per socket read, and the receive buffer a connection keeps (it grows for a
+ * larger head and shrinks back once that is consumed): with its 8 KB answer buffer, an idle
+ * connection holds 16 KB, so 16,384 connections (the cap's ceiling) hold 256 MB at most.
+ */
+export const READ_BYTES = 8 * 1024;
 
 /** The per-connection state of the builtin server. */
 export class H1Connection {
@@ -65,6 +69,9 @@ export class H1Connection {
   consume(count: number): void {
     if (count < this.end) this.buffer.copyWithin(0, count, this.end);
     this.end -= count;
+    if (this.end === 0 && this.buffer.length > READ_BYTES && this.pending === null) {
+      this.buffer = new Uint8Array(READ_BYTES); // a large head is not kept for the next one
+    }
   }
 
   /** Writes all of `bytes`. */
