@@ -321,7 +321,7 @@ Deno.test({
       expect(failures).toEqual([
         "unauthenticated: missing agent key or OAuth access token in the Authorization header",
         "invalid_token: OAuth token refused: wrong audience: the token is for another resource",
-        'insufficient_scope: OAuth token lacks the scope "mcp:tools"',
+        'insufficient_scope: OAuth token of "scopeless" lacks the scope "mcp:tools"',
         'forbidden_client: OAuth client "stranger" is not an agent of this gateway (no agents[].oauth_client_id)',
         "invalid_token: OAuth token refused: unknown signing key",
         "invalid_token: OAuth token refused: wrong issuer",

@@ -155,7 +155,9 @@ export function createOAuthVerifier(options: {
       const missing = missingScopes(payload, config.requiredScopes);
       if (missing.length > 0) {
         const scope = config.requiredScopes.join(" ");
-        const reason = `OAuth token lacks the scope ${
+        const client = payload[config.agentClaim];
+        const of = typeof client === "string" ? ` of ${JSON.stringify(client.slice(0, 64))}` : "";
+        const reason = `OAuth token${of} lacks the scope ${
           missing.map((s) => JSON.stringify(s)).join(", ")
         }`;
         return {
