@@ -69,6 +69,9 @@ export function bearerChallenge(
   return `Bearer ${parts.join(", ")}`;
 }
 
+/** Longest token looked at (a bigger one is refused before any parsing). */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+
 /** Largest number of verified tokens remembered. */
 export const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -137,6 +140,7 @@ export function createOAuthVerifier(options: {
 
   return {
     async verify(token, policy) {
+      if (token.length > MAX_TOKEN_LENGTH) return invalid("token too long");
       const now = clock();
       const digest = createHash("sha256").update(token, "utf8").digest("base64");
       const cached = cache.get(digest);

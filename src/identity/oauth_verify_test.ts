@@ -1,4 +1,5 @@
 import { expect } from "expect";
+import fc from "fast-check";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { parsePolicy } from "../policy/parse.ts";
 import type { Policy } from "../policy/types.ts";
@@ -273,4 +274,30 @@ Deno.test("a discovered jwks_uri that stops answering is discovered again on the
     error: null,
   });
   expect(fetched.filter((url) => url.includes("oauth-authorization-server")).length).toBe(2);
+});
+
+Deno.test("hostile bearer values: never accepted, never thrown, always a 401 with a reason", async () => {
+  const { signing, verifier, policy } = await setup();
+  const good = await token(signing);
+  const [head, body, signature] = good.split(".");
+  const part = fc.oneof(
+    fc.string(),
+    fc.base64String(),
+    fc.constantFrom(head, body, signature, "", "eyJ", "e30"),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(part, { minLength: 1, maxLength: 5 }), async (parts) => {
+      const candidate = parts.join(".");
+      fc.pre(candidate !== good);
+      const outcome = await verifier.verify(candidate, policy);
+      expect(outcome.ok).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.refusal.status).toBe(401);
+        expect(outcome.refusal.reason).not.toContain(candidate.length > 8 ? candidate : "\0");
+      }
+    }),
+    { numRuns: 300 },
+  );
+  const huge = await verifier.verify(`eyJ${"A".repeat(20_000)}.x.y`, policy);
+  expect(!huge.ok && huge.refusal.reason).toContain("token too long");
 });
