@@ -225,10 +225,15 @@ Deno.test("bodies: in pieces, chunked in pieces, Expect: 100-continue, too large
 });
 
 Deno.test("answers: headers as set, HEAD and 204 without a body, one head per answer", async () => {
+  const endless = Promise.withResolvers<void>();
   const served = serve({
     handler: (request) => {
       const url = new URL(request.url);
       if (url.pathname === "/none") return new Response(null, { status: 204 });
+      if (url.pathname === "/sse") {
+        const events = new ReadableStream({ cancel: () => endless.resolve() });
+        return new Response(events, { headers: { "content-type": "text/event-stream" } });
+      }
       return new Response("hello", {
         headers: { "x-content-type-options": "nosniff", "content-length": "999" },
       });
@@ -237,19 +242,27 @@ Deno.test("answers: headers as set, HEAD and 204 without a body, one head per an
   try {
     const { text } = await exchange(
       served.port,
-      "HEAD /h HTTP/1.1\r\nhost: a\r\n\r\nGET /none HTTP/1.1\r\nhost: a\r\n\r\n" +
+      "HEAD /h HTTP/1.1\r\nhost: a\r\n\r\nHEAD /sse HTTP/1.1\r\nhost: a\r\n\r\n" +
+        "GET /none HTTP/1.1\r\nhost: a\r\n\r\n" +
         "GET /g HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
     );
     const answers = text.split(/(?=HTTP\/1\.1 )/);
-    expect(answers.length).toBe(3);
+    expect(answers.length).toBe(4);
+    // HEAD: no body read or sent (an event stream is dropped), the declared length kept.
     expect(answers[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(answers[0]).toContain("content-length: 5\r\n");
+    expect(answers[0]).toContain("content-length: 999\r\n");
     expect(answers[0].endsWith("\r\n\r\n")).toBe(true);
-    expect(answers[1]).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+    expect(answers[1]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(answers[1]).not.toContain("content-length");
-    expect(answers[2]).toContain("nosniff");
-    expect(answers[2].endsWith("\r\n\r\nhello")).toBe(true);
-    expect(answers[2].match(/content-length/g)?.length).toBe(1);
+    expect(answers[1].endsWith("\r\n\r\n")).toBe(true);
+    await endless.promise;
+    expect(answers[2]).toMatch(/^HTTP\/1\.1 204 No Content\r\n/);
+    expect(answers[2]).not.toContain("content-length");
+    // GET: the handler's content-length is replaced by the real one.
+    expect(answers[3]).toContain("nosniff");
+    expect(answers[3].endsWith("\r\n\r\nhello")).toBe(true);
+    expect(answers[3].match(/content-length/g)?.length).toBe(1);
+    expect(answers[3]).toContain("content-length: 5\r\n");
   } finally {
     await served.close();
   }

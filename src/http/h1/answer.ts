@@ -109,10 +109,20 @@ export async function writeFixed(
 ): Promise<void> {
   const { response, head } = answer;
   const status = response.status;
-  const bodiless = status === 204 || status === 304 || status < 200;
-  const body = bodiless ? EMPTY : await response.bytes();
-  const text = headText(answer) + (bodiless ? "\r\n" : `content-length: ${body.length}\r\n\r\n`);
-  const sent = head.method === "HEAD" ? EMPTY : body;
+  let text = headText(answer);
+  let sent: Uint8Array = EMPTY;
+  if (head.method === "HEAD") {
+    // No body is read (it may be an endless event stream): dropped, its declared length kept.
+    response.body?.cancel().catch(() => {});
+    const declared = response.headers.get("content-length");
+    text += declared !== null && /^[0-9]{1,15}$/.test(declared)
+      ? `content-length: ${declared}\r\n\r\n`
+      : "\r\n";
+  } else if (status === 204 || status === 304 || status < 200) text += "\r\n";
+  else {
+    sent = await response.bytes();
+    text += `content-length: ${sent.length}\r\n\r\n`;
+  }
   const size = text.length + sent.length;
   let out: Uint8Array;
   if (size <= SCRATCH_BYTES) out = c.scratch ??= new Uint8Array(SCRATCH_BYTES);
