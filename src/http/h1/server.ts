@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../../log.ts";
 import { type BodyWatch, watchBody } from "../body_deadline.ts";
-import type { ConnectionEntry, ConnectionTable } from "../connection_limits.ts";
+import { type ConnectionEntry, type ConnectionTable, Phase } from "../connection_limits.ts";
 import { CONTINUE, isEventStream, refusalBytes, writeFixed, writeStream } from "./answer.ts";
 import { chunkedBody, joinCopy, lengthBody, tooLargeBody } from "./body.ts";
 import { type Bytes, H1Connection, READ_BYTES } from "./connection.ts";
@@ -162,6 +162,8 @@ async function serveOne(context: H1Context, c: H1Connection, entry: Entry): Prom
   if (!bodyRead) keepAlive = false; // the rest of an unread body would be taken for a request
   const stream = isEventStream(response);
   table.responseStarted(entry, stream && head.method === "GET");
+  // Closing after this answer anyway (shutdown, 408): say so.
+  if (table.draining || entry.phase === Phase.timedOut) keepAlive = false;
   if (stream && head.method !== "HEAD" && response.body !== null) {
     if (head.minor === 0) keepAlive = false; // its end is the end of the connection
     await writeStream(c, entry, table, { head, response, keepAlive, watch: bodyRead });
