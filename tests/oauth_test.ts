@@ -462,7 +462,7 @@ Deno.test({
       const withOAuth = await Deno.readTextFile(s.gw.policyPath);
       // Start over from a policy with keys only, then reload the OAuth one.
       const keysOnly = withOAuth.replace(/^oauth:\n(?: {2}.*\n)+/m, "").replace(
-        /  - id: connector\n.*\n.*\n  - id: scopeless\n.*\n.*\n/,
+        / {2}- id: connector\n.*\n.*\n {2}- id: scopeless\n.*\n.*\n/,
         "",
       );
       await Deno.writeTextFile(s.gw.policyPath, keysOnly);
@@ -498,7 +498,7 @@ Deno.test({
       // The connector is removed from agents: its live session is revoked on its next request.
       await Deno.writeTextFile(
         s.gw.policyPath,
-        withOAuth.replace(/  - id: connector\n.*\n.*\n/, ""),
+        withOAuth.replace(/ {2}- id: connector\n.*\n.*\n/, ""),
       );
       expect((await s.gw.gateway.store.reload()).ok).toBe(true);
       const revoked = await list();
