@@ -1,5 +1,12 @@
 /** Checks the `oauth:` section (§14): the gateway as an OAuth 2.1 resource server. */
-import { checkKeys, expectMapping, expectString, kindOf, type Problems } from "./parse_util.ts";
+import {
+  checkKeys,
+  expectMapping,
+  expectString,
+  expectUrl,
+  kindOf,
+  type Problems,
+} from "./parse_util.ts";
 import { OAUTH_ALGORITHMS, type OAuthAlgorithm, type OAuthConfig } from "./types.ts";
 
 const OAUTH_KEYS = [
@@ -99,15 +106,9 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /** An https URL (http only on loopback) without credentials, query or fragment. */
 function parseOAuthUrl(value: unknown, path: string, problems: Problems): string | undefined {
-  const text = expectString(value, path, problems);
-  if (text === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    problems.add(path, "is not a valid URL");
-    return undefined;
-  }
+  const parsed = expectUrl(value, path, problems);
+  if (parsed === undefined) return undefined;
+  const { text, url } = parsed;
   if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
     problems.add(path, "must be an https: URL (http: only on a loopback address)");
     return undefined;

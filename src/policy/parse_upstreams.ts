@@ -5,6 +5,7 @@ import {
   expandedStringMap,
   expectMapping,
   expectString,
+  expectUrl,
   kindOf,
   nullPrototype,
   type PolicyEnv,
@@ -206,15 +207,9 @@ function parsePrefix(
 }
 
 function parseUrl(value: unknown, path: string, problems: Problems): string | undefined {
-  const text = expectString(value, path, problems);
-  if (text === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    problems.add(path, "is not a valid URL");
-    return undefined;
-  }
+  const parsed = expectUrl(value, path, problems);
+  if (parsed === undefined) return undefined;
+  const { text, url } = parsed;
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     problems.add(path, "must be an http: or https: URL");
     return undefined;

@@ -187,3 +187,19 @@ export function nullPrototype<T>(entries: Iterable<readonly [string, T]>): Recor
   for (const [key, value] of entries) record[key] = value;
   return record;
 }
+
+/** A string that parses as a URL: the text and its parts, or undefined (problem added). */
+export function expectUrl(
+  value: unknown,
+  path: string,
+  problems: Problems,
+): { text: string; url: URL } | undefined {
+  const text = expectString(value, path, problems);
+  if (text === undefined) return undefined;
+  try {
+    return { text, url: new URL(text) };
+  } catch {
+    problems.add(path, "is not a valid URL");
+    return undefined;
+  }
+}
