@@ -1,29 +1,23 @@
 /** `/mcp`: MCP Streamable HTTP (§5.1) — guards, sessions, identity, then method dispatch. */
 import { readJsonBody } from "../../http/body.ts";
-import { agentMayUseModel, bearerToken, defaultModel, hashKey } from "../../identity/identify.ts";
-import { authenticate as identify } from "../../identity/authenticate.ts";
-import type { Agent } from "../../policy/types.ts";
+import { agentMayUseModel, defaultModel } from "../../identity/identify.ts";
 import type { OAuthRuntime } from "../../identity/oauth_runtime.ts";
-import type { ReasonCode } from "../../reasons.ts";
 import { recordEvent } from "../../pipeline.ts";
 import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
 import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "../jsonrpc.ts";
 import { dispatchRequest, type MethodDeps } from "./methods.ts";
-import type { Relay } from "../relay/relay.ts";
-import type { ToolCallDeps } from "../relay/tool_call.ts";
-import { revocationReason } from "./revocation.ts";
-import { prefersEventStream, refuse, rpcJson, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
-import type { McpSession, SessionStore } from "./sessions.ts";
+import { prefersEventStream, refuse, rpcJson } from "./rpc_http.ts";
+import type { SessionStore } from "./sessions.ts";
 import { sessionRecord, syncSharedSession } from "./shared_sessions.ts";
 import type { SharedSessions } from "../../shared_state/session_records.ts";
 import { modelIdFromClientName } from "./client_model_id.ts";
 import { INSTRUCTIONS_WAIT_MS, sessionInstructions } from "./instructions.ts";
+import { type Caller, createEndpointAccess } from "./endpoint_access.ts";
+import { SUPPORTED_VERSIONS } from "./protocol_versions.ts";
+import { endSession } from "./session_end.ts";
 
-/** Protocol versions the gateway speaks, newest first. */
-export const SUPPORTED_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
-
-/** The version assumed when a request carries no `MCP-Protocol-Version` (§5.1). */
-export const DEFAULT_VERSION = "2025-03-26";
+export { DEFAULT_VERSION, SUPPORTED_VERSIONS } from "./protocol_versions.ts";
+export { endSession } from "./session_end.ts";
 
 /** What the endpoint needs beyond the method handlers'. */
 export interface EndpointDeps extends MethodDeps {
@@ -43,164 +37,9 @@ export interface EndpointDeps extends MethodDeps {
   readonly oauth?: OAuthRuntime;
 }
 
-/** Who is calling: the agent (null in open identity mode) and the hash of the key it used (null
- * for an OAuth token, §14). */
-interface Caller {
-  readonly agentId: string | null;
-  readonly keySha256: string | null;
-  /** The agent (from the policy, or made from an OAuth token's models claim). */
-  readonly agent: Agent | null;
-}
-
 /** Creates the handler of `/mcp` (POST, GET, DELETE). */
 export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Response> {
-  function auditAuthFailure(
-    reasonCode: ReasonCode,
-    reason: string,
-    fields: {
-      agentId?: string | null;
-      modelId?: string | null;
-    },
-  ): void {
-    recordEvent(deps.audit, {
-      event: "auth_failure",
-      agentId: fields.agentId ?? null,
-      modelId: fields.modelId ?? null,
-      status: "blocked",
-      reasonCode,
-      reason,
-      policyVersion: deps.state().policy.version,
-    }, { now: deps.clock(), newId: deps.newId });
-  }
-
-  type Authenticated = { ok: true; caller: Caller } | { ok: false; response: Response };
-
-  function authenticate(request: Request): Authenticated | Promise<Authenticated> {
-    const policy = deps.state().policy;
-    if (policy.agents === null) return { ok: true, caller: OPEN_CALLER };
-    const authorization = request.headers.get("authorization");
-    const identity = identify(authorization, policy, deps.oauth?.verifierFor(policy));
-    // An agent key answers at once (no promise); an OAuth token after its verification (§14).
-    return identity instanceof Promise
-      ? identity.then((done) => authenticated(request, done))
-      : authenticated(request, identity);
-  }
-
-  function authenticated(
-    request: Request,
-    identity: Awaited<ReturnType<typeof identify>>,
-  ): Authenticated {
-    if (!identity.ok) {
-      // The key of an agent a reload removed or re-keyed, on one of that agent's sessions: the
-      // session is revoked (403, audited, ended) rather than merely unauthenticated.
-      const key = bearerToken(request.headers.get("authorization"));
-      if (key !== undefined && identity.reasonCode === "unauthenticated") {
-        const revoked = revokedByOldKey(request, key);
-        if (revoked !== undefined) return { ok: false, response: revoked };
-      }
-      auditAuthFailure(identity.reasonCode, identity.reason, {});
-      return {
-        ok: false,
-        response: refuse(identity.status, identity.reason, {
-          headers: { "www-authenticate": identity.wwwAuthenticate },
-        }),
-      };
-    }
-    const agent = identity.agent!;
-    return { ok: true, caller: { agentId: agent.id, keySha256: agent.keySha256, agent } };
-  }
-
-  /** Refuses and ends a session the policy in force no longer accepts (§12 revocation). */
-  function revoke(session: McpSession, reason: string): Response {
-    deps.sessions.delete(session.id);
-    void endSession(session, `session revoked by a policy reload: ${reason}`, deps);
-    recordEvent(deps.audit, {
-      event: "auth_failure",
-      agentId: session.agentId,
-      modelId: session.modelId,
-      sessionId: session.auditId,
-      status: "blocked",
-      reasonCode: "forbidden_model",
-      reason: `session revoked: ${reason}`,
-      policyVersion: deps.state().policy.version,
-    }, { now: deps.clock(), newId: deps.newId });
-    return refuse(403, `session revoked: ${reason}; initialize again`);
-  }
-
-  function revokedByOldKey(request: Request, key: string): Response | undefined {
-    const id = request.headers.get("mcp-session-id");
-    const session = id ? deps.sessions.get(id, deps.clock()) : undefined;
-    if (session === undefined || session.agentId === null) return undefined;
-    if (session.keySha256 !== hashKey(key)) return undefined;
-    const reason = session.revoked ?? revocationReason(session, deps.state().policy);
-    return reason === undefined ? undefined : revoke(session, reason);
-  }
-
-  function sessionFor(
-    request: Request,
-    caller: Caller,
-  ): { ok: true; session: McpSession } | { ok: false; response: Response } {
-    const id = request.headers.get("mcp-session-id");
-    if (!id) {
-      return { ok: false, response: refuse(400, "Mcp-Session-Id header is required") };
-    }
-    const session = deps.sessions.get(id, deps.clock());
-    // A session belongs to the agent that created it: any other key sees no such session.
-    if (!session || session.agentId !== caller.agentId) {
-      return {
-        ok: false,
-        response: refuse(404, "session not found or expired; initialize again", {
-          code: SESSION_NOT_FOUND_CODE,
-        }),
-      };
-    }
-    // Revocation (§12): re-checked only when the policy version changed since the last check.
-    const policy = deps.state().policy;
-    if (session.policyVersion !== policy.version || session.revoked !== undefined) {
-      const reason = session.revoked ?? revocationReason(session, policy) ??
-        (session.keySha256 !== caller.keySha256
-          ? `the key of agent ${JSON.stringify(caller.agentId)} was changed`
-          : undefined);
-      if (reason !== undefined) return { ok: false, response: revoke(session, reason) };
-      session.policyVersion = policy.version;
-    }
-    // A missing header means 2025-03-26 (§5.1); an unsupported version is refused. A different
-    // supported version than the negotiated one is accepted: the official conformance suite
-    // sends 2025-03-26 on 2025-11-25 sessions (see docs/SECURITY_MODEL.md).
-    const version = request.headers.get("mcp-protocol-version") ?? DEFAULT_VERSION;
-    if (!(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
-      return {
-        ok: false,
-        response: refuse(
-          400,
-          `unsupported MCP-Protocol-Version ${JSON.stringify(version.slice(0, 40))}; ` +
-            `supported: ${SUPPORTED_VERSIONS.join(", ")}`,
-        ),
-      };
-    }
-    // An OAuth caller's models come with its token (§14): checked on every request.
-    if (
-      caller.agent !== null && caller.keySha256 === null &&
-      !agentMayUseModel(caller.agent, session.modelId)
-    ) {
-      const reason = `agent ${JSON.stringify(caller.agentId)} may not act as model ${
-        JSON.stringify(session.modelId.slice(0, 256))
-      }`;
-      auditAuthFailure("forbidden_model", reason, {
-        agentId: caller.agentId,
-        modelId: session.modelId,
-      });
-      return { ok: false, response: refuse(403, reason) };
-    }
-    const model = request.headers.get("x-model-id");
-    if (model !== null && model !== session.modelId) {
-      return {
-        ok: false,
-        response: refuse(403, "X-Model-Id differs from the model fixed for this session"),
-      };
-    }
-    return { ok: true, session };
-  }
+  const { authenticate, sessionFor, auditAuthFailure } = createEndpointAccess(deps);
 
   async function initialize(
     request: Request,
@@ -426,31 +265,4 @@ export function mcpHandler(deps: EndpointDeps): (request: Request) => Promise<Re
     }
     return await post(request, identity.caller);
   };
-}
-
-const OPEN_CALLER: Caller = Object.freeze({ agentId: null, keySha256: null, agent: null });
-
-/** Aborts a session's calls, closes its streams, ends its upstream sessions and audits the end
- * (once: a session already ended is left alone). */
-export async function endSession(
-  session: McpSession,
-  reason: string,
-  deps: ToolCallDeps & { readonly relay?: Pick<Relay, "forgetSession"> },
-): Promise<void> {
-  if (session.ended) return;
-  session.ended = true;
-  for (const controller of session.inFlight.values()) controller.abort();
-  session.streams.close();
-  recordEvent(deps.audit, {
-    event: "mcp_session",
-    agentId: session.agentId,
-    modelId: session.modelId,
-    sessionId: session.auditId,
-    status: "allowed",
-    reasonCode: "ok",
-    reason,
-    policyVersion: deps.state().policy.version,
-  }, { now: deps.clock(), newId: deps.newId });
-  deps.relay?.forgetSession(session.auditId);
-  await deps.federation.closeSession(session.auditId);
 }
