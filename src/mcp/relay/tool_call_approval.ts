@@ -11,13 +11,8 @@ import {
 } from "../../approvals/gate.ts";
 import type { Scrubber } from "../../audit/scrub.ts";
 import { evaluatePolicy } from "../../policy/evaluate.ts";
-import {
-  type AuditRecorder,
-  denialVerdict,
-  type GatewayState,
-  type Verdict,
-} from "../../pipeline.ts";
-import type { ToolCallRequest } from "./tool_call.ts";
+import { denialVerdict, type Verdict } from "../../pipeline.ts";
+import type { ToolCallDeps, ToolCallRequest } from "./tool_call.ts";
 
 /** What the approval step decided: go on (with the approver in `reason`), refuse, or pending. */
 export type ApprovalStep =
@@ -26,17 +21,10 @@ export type ApprovalStep =
   | { readonly kind: "pending"; readonly approvalId: string; readonly reason: string };
 
 /** What the step needs from the call path. */
-export interface ApprovalStepContext {
+export interface ApprovalStepContext
+  extends Pick<ToolCallDeps, "audit" | "clock" | "monotonic" | "state"> {
   /** Approvals store and timings. */
   readonly gate: ApprovalGateDeps;
-  /** Audit sink. */
-  readonly audit: AuditRecorder;
-  /** Wall clock. */
-  readonly clock: () => number;
-  /** Monotonic ms. */
-  readonly monotonic: () => number;
-  /** The state in force now (read again after the wait). */
-  readonly state: () => GatewayState;
   /** This call's scrubber. */
   readonly scrubber: Scrubber;
   /** The call's audit `event_id` (pending, forwarded and closing lines share it). */
