@@ -10,21 +10,8 @@ import { createStore } from "../static/store.js";
 import { connectClient } from "./mcp_client.ts";
 import { startFixtureHttpServer } from "./fixtures/http_server.ts";
 import { eventually, startTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from "./harness.ts";
+import { CHROMIUM, CHROMIUM_LAUNCH } from "./browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const LAUNCH = {
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-};
 const XSS = `<img src=x onerror="document.title='pwned'">`;
 const SECRET = "sk-live-0123456789abcdefSECRET";
 
@@ -96,7 +83,7 @@ upstreams:
 `,
   });
   const agent = await connectClient(gw.url, { "x-model-id": "gpt-4o" });
-  const browser = await chromium.launch(LAUNCH);
+  const browser = await chromium.launch(CHROMIUM_LAUNCH);
   // The attacker's page, on another origin of the same site (127.0.0.1, another port).
   const attacker = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
     const target = new URL(request.url).searchParams.get("target") ?? "";

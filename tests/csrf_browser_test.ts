@@ -8,21 +8,7 @@
 import { expect } from "expect";
 import { chromium, type Response as PlaywrightResponse } from "playwright-core";
 import { startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const LAUNCH = {
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-};
+import { CHROMIUM, CHROMIUM_LAUNCH } from "./browser.ts";
 
 const POLICY =
   `defaults:\n  timezone: UTC\nrules:\n  - model: "gpt-4*"\n    allow_tools: ["calendar.*"]\n`;
@@ -80,7 +66,7 @@ Deno.test({
       }),
   );
   const evilUrl = `http://127.0.0.1:${evil.addr.port}/`;
-  const browser = await chromium.launch(LAUNCH);
+  const browser = await chromium.launch(CHROMIUM_LAUNCH);
   try {
     const health = async () => await (await fetch(gw.url + "/healthz", { headers: admin })).json();
     // Reloads after start-up (the start-up load may be audited as a policy_reload too).

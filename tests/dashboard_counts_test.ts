@@ -9,31 +9,12 @@ import { createStore, isCallDecision, tally } from "../static/store.js";
 import { stdioFixtureCommand } from "./fixtures/stdio_server.ts";
 import { startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
 import { connectClient } from "./mcp_client.ts";
+import { CHROMIUM, CHROMIUM_LAUNCH, hasChromium } from "./browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
+const HAS_CHROMIUM = hasChromium();
 if (!HAS_CHROMIUM) {
   console.log(`IGNORED dashboard counts in Chromium: ${CHROMIUM} not found`);
 }
-
-const LAUNCH = {
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-};
 
 type Ev = Record<string, unknown>;
 const ev = (id: string, extra: Ev = {}): Ev => ({
@@ -130,7 +111,7 @@ Deno.test({
   async fn() {
     const gw = await startTestGateway({ policy: POLICY });
     const agent = await connectClient(gw.url, { "x-model-id": "claude-3" });
-    const browser = await chromium.launch(LAUNCH);
+    const browser = await chromium.launch(CHROMIUM_LAUNCH);
     try {
       await agent.client.listTools(); // pins every tool: a pin_change line each
       for (const text of ["one", "two", "three"]) {

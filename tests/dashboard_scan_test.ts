@@ -10,15 +10,9 @@ import { matchesFilters, normalizeFilters, tally } from "../static/store.js";
 import { poisonedFixtureCommand } from "./fixtures/poisoned_server.ts";
 import { startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
 import { connectClient } from "./mcp_client.ts";
+import { CHROMIUM, CHROMIUM_LAUNCH, hasChromium } from "./browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
+const HAS_CHROMIUM = hasChromium();
 if (!HAS_CHROMIUM) console.log(`dashboard_scan_test: ${CHROMIUM} missing, the browser test skips`);
 
 const ev = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -77,10 +71,7 @@ Deno.test({
   async fn() {
     const gw = await startTestGateway({ policy: POLICY });
     const agent = await connectClient(gw.url, { "x-model-id": "m" });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-    });
+    const browser = await chromium.launch(CHROMIUM_LAUNCH);
     try {
       await agent.client.callTool({ name: "bad.fetch_page", arguments: { url: "<img src=x>" } });
       await agent.client.callTool({ name: "bad.read_env", arguments: {} });

@@ -12,8 +12,8 @@ import {
   tally,
 } from "../static/store.js";
 import { startTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from "./harness.ts";
+import { CHROMIUM, CHROMIUM_LAUNCH } from "./browser.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const XSS_IMG = "<img src=x onerror=alert(1)>";
 const XSS_SCRIPT = "<script>window.__pwned=1</script>";
 const SECRET = "sk-live-do-not-show-4242";
@@ -244,20 +244,6 @@ upstreams:
     prefix: "fs"
 `;
 
-const LAUNCH = {
-  executablePath: CHROMIUM,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-};
-
 async function hasChromium(): Promise<boolean> {
   try {
     return (await Deno.stat(CHROMIUM)).isFile;
@@ -279,7 +265,7 @@ Deno.test({
     return;
   }
   const gw = await startTestGateway({ policy: POLICY });
-  const browser = await chromium.launch(LAUNCH);
+  const browser = await chromium.launch(CHROMIUM_LAUNCH);
   const origin = new URL(gw.url).origin;
   await Deno.mkdir(SHOTS, { recursive: true });
   try {
@@ -565,7 +551,7 @@ Deno.test({
     seed ^= seed << 5;
     return (seed >>> 0) % n;
   };
-  const browser = await chromium.launch(LAUNCH);
+  const browser = await chromium.launch(CHROMIUM_LAUNCH);
   try {
     for (let i = 0; i < 200; i++) {
       const [tool, input] = DEMO_CALLS[next(DEMO_CALLS.length)];
