@@ -65,8 +65,9 @@ export interface LoadReport {
   readonly audit: AuditCheck;
 }
 
-/** The scenarios the open-loop loads run: each gateway door and its baseline. */
-export const OPEN_LOOP_KEYS: readonly ScenarioKey[] = ["a", "b", "c", "d"];
+/** The scenarios the open-loop loads run: each gateway door, its baseline and its reference
+ * (the same runtime doing the least such a door must: an audited decision, a zero-logic proxy). */
+export const OPEN_LOOP_KEYS: readonly ScenarioKey[] = ["a", "b", "c", "d", "e", "f"];
 
 /** Fixed-rate loads: latencies measured from each request's intended send time. */
 export interface OpenLoopReport {
@@ -78,7 +79,7 @@ export interface OpenLoopReport {
   readonly warmupS: number;
   /** Rates in requests per second. */
   readonly rates: readonly number[];
-  /** Runs by rate (as a string) and scenario key (a, b, c, d). */
+  /** Runs by rate (as a string) and scenario key (a–f). */
   readonly runs: Readonly<Record<string, Readonly<Record<string, OpenLoopRun>>>>;
 }
 
@@ -314,12 +315,19 @@ function renderOpenLoop(open: OpenLoopReport): string[] {
   for (const rate of open.rates) {
     const runs = open.runs[String(rate)];
     if (!runs?.a || !runs.b || !runs.c || !runs.d) continue;
-    const rows: [string, AddedLatency, { p50Ms: number; p99Ms: number }][] = [
+    const rows: [string, AddedLatency, { p50Ms: number; p99Ms: number } | null][] = [
       ["decision API (b − a)", addedLatency(runs.b, runs.a), TAIL_TARGETS.decision],
       ["proxy (d − c)", addedLatency(runs.d, runs.c), TAIL_TARGETS.proxy],
     ];
+    // The references show what the same runtime adds doing the least each door must do.
+    if (runs.f) {
+      rows.push(["reference: least audited decision (f − a)", addedLatency(runs.f, runs.a), null]);
+    }
+    if (runs.e) {
+      rows.push(["reference: zero-logic proxy (e − c)", addedLatency(runs.e, runs.c), null]);
+    }
     for (const [label, added, target] of rows) {
-      const verdict = rate === TAIL_TARGETS.rate
+      const verdict = rate === TAIL_TARGETS.rate && target !== null
         ? `≤ ${target.p50Ms} / ≤ ${target.p99Ms} ms ${
           mark(added.p50Ms <= target.p50Ms && added.p99Ms <= target.p99Ms)
         }`

@@ -28,6 +28,10 @@ export class H1Connection {
   closed = false;
   /** True once the client ended its side. */
   eof = false;
+  /** The authority (Host) whose serialized origin is `origin`: most connections send one. */
+  authority: string | null = null;
+  /** `new URL("http://" + authority).origin`, kept for the next request. */
+  origin = "";
 
   /** Wraps an accepted socket. */
   constructor(conn: Deno.TcpConn) {

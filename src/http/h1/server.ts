@@ -19,7 +19,9 @@ import {
   MAX_REQUEST_HEAD_BYTES,
   newHeadScan,
   parseRequestHead,
+  type RequestHead,
 } from "./parse.ts";
+import { H1Headers, H1Request, httpOrigin } from "./request.ts";
 
 /** What the server needs from its listener. */
 export interface H1Context {
@@ -136,20 +138,16 @@ async function serveOne(context: H1Context, c: H1Connection, entry: Entry): Prom
     }
   } else c.consume(size);
 
-  const init = { method: head.method, headers: head.headers, body };
   let request: Request;
-  try {
-    request = new Request(`http://${head.host ?? context.localAuthority}${head.target}`, init);
-  } catch {
-    try {
-      // A Host the URL parser refuses (e.g. `%`): the URL takes the listener's address and the
-      // header goes as sent to the door guards, which refuse it in their own answer shape.
-      if (head.host === undefined) throw new Error("invalid request");
-      request = new Request(`http://${context.localAuthority}${head.target}`, init);
-    } catch {
+  const light = lightRequest(context, c, head, body);
+  if (light !== undefined) request = light as unknown as Request; // the hot handlers' part of it
+  else {
+    const made = fullRequest(context, head, body);
+    if (made === undefined) {
       await refuse(c, entry, table, { status: 400, reason: "invalid request" });
       return false;
     }
+    request = made;
   }
   if (body instanceof ReadableStream) watchBody(request, bodyWatch(entry, table));
   let response: Response;
@@ -171,6 +169,47 @@ async function serveOne(context: H1Context, c: H1Connection, entry: Entry): Prom
     await writeFixed(c, entry, table, { head, response, keepAlive });
   }
   return table.responseDone(entry) && keepAlive && !c.closed;
+}
+
+/** The exact targets of the hot routes (src/http/fast_path.ts): a POST to one of them needs no
+ * URL parsing beyond its origin, and gets an `H1Request` instead of a `Request`. */
+const LIGHT_TARGETS = new Set(["/mcp", "/mcp/toolcall", "/mcp/toolresult"]);
+
+function lightRequest(
+  context: H1Context,
+  c: H1Connection,
+  head: RequestHead,
+  body: Bytes | ReadableStream<Bytes> | null,
+): H1Request | undefined {
+  if (head.method !== "POST" || !LIGHT_TARGETS.has(head.target)) return undefined;
+  const authority = head.host ?? context.localAuthority;
+  if (c.authority !== authority) {
+    const origin = httpOrigin(authority);
+    if (origin === undefined) return undefined; // refused by the URL parser: `fullRequest` decides
+    c.authority = authority;
+    c.origin = origin;
+  }
+  return new H1Request(head.method, c.origin + head.target, new H1Headers(head.headers), body);
+}
+
+function fullRequest(
+  context: H1Context,
+  head: RequestHead,
+  body: Bytes | ReadableStream<Bytes> | null,
+): Request | undefined {
+  const init = { method: head.method, headers: head.headers, body };
+  try {
+    return new Request(`http://${head.host ?? context.localAuthority}${head.target}`, init);
+  } catch {
+    // A Host the URL parser refuses (e.g. `%`): the URL takes the listener's address and the
+    // header goes as sent to the door guards, which refuse it in their own answer shape.
+    if (head.host === undefined) return undefined;
+    try {
+      return new Request(`http://${context.localAuthority}${head.target}`, init);
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 function bodyWatch(entry: Entry, table: ConnectionTable<{ close(): void }>): BodyWatch {
