@@ -6,6 +6,7 @@ import { expect } from "expect";
 import { join } from "node:path";
 import { startTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from "./harness.ts";
 import { FLAGS, MAIN, serveGateway } from "./gateway_process.ts";
+import { HTTP_SERVERS } from "../src/config/config.ts";
 
 const POLICY = `defaults:\n  timezone: UTC\nrules:\n  - model: "gpt-4*"\n    allow_tools: ["*"]\n`;
 const encoder = new TextEncoder();
@@ -101,163 +102,6 @@ async function withGateway(
   }
 }
 
-Deno.test("a connection that sends nothing is closed after HEADER_TIMEOUT_MS", async () => {
-  await withGateway(SHORT, async ({ url }) => {
-    const conn = await connect(url);
-    const { text, ms } = await untilClosed(conn, 3000);
-    closeQuietly(conn);
-    expect(text).toBe("");
-    expect(ms).toBeGreaterThanOrEqual(250);
-    expect(ms).toBeLessThan(2000);
-  });
-});
-
-Deno.test("a connection that sends half a request head is closed", async () => {
-  await withGateway(SHORT, async ({ url }) => {
-    const conn = await connect(url);
-    await conn.write(encoder.encode("POST /mcp/toolcall HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-"));
-    const { text, ms } = await untilClosed(conn, 3000);
-    closeQuietly(conn);
-    expect(text).toBe("");
-    expect(ms).toBeLessThan(2000);
-  });
-});
-
-Deno.test("a request head trickled byte by byte is cut at HEADER_TIMEOUT_MS", async () => {
-  await withGateway(SHORT, async ({ url }) => {
-    const conn = await connect(url);
-    const head = encoder.encode(
-      `GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nx-pad: ${"a".repeat(200)}\r\n\r\n`,
-    );
-    const sending = trickle(conn, head, 20); // the whole head would take > 4 s
-    const { text, ms } = await untilClosed(conn, 3000);
-    const sent = await sending;
-    closeQuietly(conn);
-    expect(text).toBe("");
-    expect(ms).toBeLessThan(2000);
-    expect(sent).toBeLessThan(head.byteLength);
-  });
-});
-
-Deno.test("a body trickled after its head gets 408 at BODY_TIMEOUT_MS and is closed", async () => {
-  await withGateway(SHORT, async ({ url }) => {
-    const json = JSON.stringify({
-      model_id: "gpt-4o",
-      session_id: "s1",
-      tool_name: "search.web",
-      payload: { q: "x".repeat(200) },
-    });
-    const cases = [
-      { path: "/mcp/toolcall", chunked: false, status: 408 },
-      { path: "/mcp/toolcall", chunked: true, status: 408 },
-      { path: "/mcp", chunked: false, status: 408 },
-      { path: "/pins/approve", chunked: false, status: 408 },
-      // A route that answers without reading the body: answered, then closed as idle.
-      { path: "/nowhere", chunked: false, status: 404 },
-    ];
-    for (const { path, chunked, status } of cases) {
-      const conn = await connect(url);
-      const framing = chunked
-        ? "transfer-encoding: chunked\r\n"
-        : `content-length: ${json.length}\r\n`;
-      await conn.write(encoder.encode(
-        `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
-          "accept: application/json, text/event-stream\r\n" +
-          `authorization: Bearer ${TEST_ADMIN_TOKEN}\r\n` +
-          framing + "\r\n" + (chunked ? `${json.length.toString(16)}\r\n` : ""),
-      ));
-      const sending = trickle(conn, encoder.encode(json), 20); // > 4 s for the whole body
-      const { text, ms } = await untilClosed(conn, 4000);
-      await sending;
-      closeQuietly(conn);
-      expect({ path, status: text.slice(0, 12) }).toEqual({ path, status: `HTTP/1.1 ${status}` });
-      if (path === "/mcp/toolcall") expect(text).toContain('"reason_code":"request_timeout"');
-      if (status === 408) expect(ms).toBeGreaterThanOrEqual(350);
-      expect(ms).toBeLessThan(2500);
-    }
-  });
-});
-
-Deno.test("an idle keep-alive connection is closed after IDLE_TIMEOUT_MS", async () => {
-  await withGateway(SHORT, async ({ url }) => {
-    const conn = await connect(url);
-    await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"));
-    const buffer = new Uint8Array(4096);
-    let head = "";
-    while (!/\r\n\r\n[\s\S]*\}/.test(head)) {
-      const read = await conn.read(buffer);
-      if (read === null) throw new Error(`closed before the answer: ${head}`);
-      head += new TextDecoder().decode(buffer.subarray(0, read));
-    }
-    expect(head).toMatch(/^HTTP\/1\.1 200 /);
-    const { ms } = await untilClosed(conn, 3000);
-    closeQuietly(conn);
-    expect(ms).toBeGreaterThanOrEqual(450);
-    expect(ms).toBeLessThan(2500);
-  });
-});
-
-Deno.test("a client that pipelines requests and never reads the answers is cut", async () => {
-  await withGateway(SHORT, async ({ url }) => {
-    const conn = await connect(url);
-    // 600 pipelined requests for a 14 KB file: megabytes of answers that are never read.
-    const one = "GET /dash/dash.css HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
-    await conn.write(encoder.encode(one.repeat(600)));
-    const start = performance.now();
-    // Wait until the gateway is stuck writing, without reading: probe the socket's send side.
-    let closedAt: number | undefined;
-    const probe = (async () => {
-      while (performance.now() - start < 5000) {
-        try {
-          await conn.write(encoder.encode("\r\n")); // fails once the gateway closed (RST)
-        } catch {
-          closedAt = performance.now();
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50)); // the attacker's pace
-      }
-    })();
-    await probe;
-    closeQuietly(conn);
-    expect(closedAt).toBeDefined();
-    expect(closedAt! - start).toBeLessThan(3000);
-  });
-});
-
-Deno.test("answers are not compressed by the server, whatever the client accepts", async () => {
-  await withGateway(SHORT, async ({ url }) => {
-    for (const path of ["/dash/dash.css", "/healthz"]) {
-      const text = await rawRequest(
-        url,
-        `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept-encoding: gzip, br\r\n` +
-          "connection: close\r\n\r\n",
-      );
-      expect(text).toMatch(/^HTTP\/1\.1 200 /);
-      expect(text.toLowerCase()).not.toContain("content-encoding");
-      expect(text).toContain("nosniff");
-    }
-  });
-});
-
-Deno.test("MAX_CONNECTIONS: one more is refused at once; slots free when the idle ones go", async () => {
-  await withGateway(
-    { ...SHORT, HEADER_TIMEOUT_MS: "600", MAX_CONNECTIONS: "4" },
-    async ({ url }) => {
-      const idle = await Promise.all([1, 2, 3, 4].map(() => connect(url)));
-      const closing = idle.map((conn) => untilClosed(conn, 4000));
-      const extra = await connect(url);
-      const refused = await untilClosed(extra, 1000);
-      closeQuietly(extra);
-      expect(refused.text).toMatch(/^HTTP\/1\.1 503 /);
-      expect(refused.text.toLowerCase()).toContain("connection: close");
-      expect(refused.ms).toBeLessThan(500);
-      for (const closed of await Promise.all(closing)) expect(closed.ms).toBeGreaterThan(400);
-      idle.forEach(closeQuietly);
-      expect(await rawRequest(url, HEALTHZ)).toMatch(/^HTTP\/1\.1 200 /);
-    },
-  );
-});
-
 async function inTempDir(body: (cwd: string) => Promise<void>): Promise<void> {
   const cwd = await Deno.makeTempDir({ prefix: "mcpsec-conn-" });
   try {
@@ -279,45 +123,6 @@ async function flood(url: string, count: number): Promise<Deno.TcpConn[]> {
     }),
   );
   return results.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
-}
-
-for (
-  const [name, env, count, logged] of [
-    ["the default cap", {}, 3000, "Connection limit reached (128 open)"],
-    [
-      "a cap above the descriptor limit (accept fails with EMFILE)",
-      { MAX_CONNECTIONS: "5000" },
-      1000,
-      "Cannot accept connections: Too many open files",
-    ],
-  ] as const
-) {
-  Deno.test(`a connection flood under ulimit -n 256 does not kill the gateway (${name})`, async () => {
-    await inTempDir(async (cwd) => {
-      const gateway = await serveGateway(cwd, { HEADER_TIMEOUT_MS: "1000", ...env }, {
-        ulimit: 256,
-      });
-      let exited = false;
-      const status = gateway.child.status.then((status) => {
-        exited = true;
-        return status;
-      });
-      try {
-        const conns = await flood(gateway.url, count);
-        conns.forEach(closeQuietly);
-        expect(exited).toBe(false);
-        expect(await rawRequest(gateway.url, HEALTHZ)).toMatch(/^HTTP\/1\.1 200 /);
-        expect(exited).toBe(false);
-      } finally {
-        if (!exited) gateway.child.kill("SIGTERM");
-        const { code } = await status;
-        const stderr = await gateway.drained;
-        expect(stderr).not.toContain("Uncaught");
-        expect(stderr).toContain(logged);
-        expect(code).toBe(0);
-      }
-    });
-  });
 }
 
 /** Initializes an MCP session and opens its GET event stream; tracks when the stream ends. */
@@ -371,27 +176,232 @@ async function holdEventStream(url: string) {
   return held;
 }
 
-Deno.test("an SSE stream in progress is not idle: timeouts do not cut it", async () => {
-  await withGateway(SHORT, async ({ url, gateway }) => {
-    const held = await holdEventStream(url);
-    // Two rounds of header deadlines pass (seen on silent sockets); the stream stays open.
-    for (let round = 0; round < 2; round++) {
-      const silent = await connect(url);
-      await untilClosed(silent, 3000);
-      closeQuietly(silent);
-    }
-    expect(held.endedAt).toBeUndefined();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stopped = await Promise.race([
-      gateway.shutdown().then(() => "stopped"),
-      new Promise((resolve) => timer = setTimeout(resolve, 10_000, "still serving")),
-    ]);
-    clearTimeout(timer);
-    expect(stopped).toBe("stopped");
-    await held.ended;
-    expect(held.endedAt).toBeDefined();
+// The connection controls of §12 hold on both HTTP servers (`HTTP_SERVER`).
+for (const server of HTTP_SERVERS) {
+  Deno.test(`a connection that sends nothing is closed after HEADER_TIMEOUT_MS [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url }) => {
+      const conn = await connect(url);
+      const { text, ms } = await untilClosed(conn, 3000);
+      closeQuietly(conn);
+      expect(text).toBe("");
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(2000);
+    });
   });
-});
+
+  Deno.test(`a connection that sends half a request head is closed [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url }) => {
+      const conn = await connect(url);
+      await conn.write(
+        encoder.encode("POST /mcp/toolcall HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-"),
+      );
+      const { text, ms } = await untilClosed(conn, 3000);
+      closeQuietly(conn);
+      expect(text).toBe("");
+      expect(ms).toBeLessThan(2000);
+    });
+  });
+
+  Deno.test(`a request head trickled byte by byte is cut at HEADER_TIMEOUT_MS [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url }) => {
+      const conn = await connect(url);
+      const head = encoder.encode(
+        `GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nx-pad: ${"a".repeat(200)}\r\n\r\n`,
+      );
+      const sending = trickle(conn, head, 20); // the whole head would take > 4 s
+      const { text, ms } = await untilClosed(conn, 3000);
+      const sent = await sending;
+      closeQuietly(conn);
+      expect(text).toBe("");
+      expect(ms).toBeLessThan(2000);
+      expect(sent).toBeLessThan(head.byteLength);
+    });
+  });
+
+  Deno.test(`a body trickled after its head gets 408 at BODY_TIMEOUT_MS and is closed [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url }) => {
+      const json = JSON.stringify({
+        model_id: "gpt-4o",
+        session_id: "s1",
+        tool_name: "search.web",
+        payload: { q: "x".repeat(200) },
+      });
+      const cases = [
+        { path: "/mcp/toolcall", chunked: false, status: 408 },
+        { path: "/mcp/toolcall", chunked: true, status: 408 },
+        { path: "/mcp", chunked: false, status: 408 },
+        { path: "/pins/approve", chunked: false, status: 408 },
+        // A route that answers without reading the body: answered, then closed as idle.
+        { path: "/nowhere", chunked: false, status: 404 },
+      ];
+      for (const { path, chunked, status } of cases) {
+        const conn = await connect(url);
+        const framing = chunked
+          ? "transfer-encoding: chunked\r\n"
+          : `content-length: ${json.length}\r\n`;
+        await conn.write(encoder.encode(
+          `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+            "accept: application/json, text/event-stream\r\n" +
+            `authorization: Bearer ${TEST_ADMIN_TOKEN}\r\n` +
+            framing + "\r\n" + (chunked ? `${json.length.toString(16)}\r\n` : ""),
+        ));
+        const sending = trickle(conn, encoder.encode(json), 20); // > 4 s for the whole body
+        const { text, ms } = await untilClosed(conn, 4000);
+        await sending;
+        closeQuietly(conn);
+        expect({ path, status: text.slice(0, 12) }).toEqual({ path, status: `HTTP/1.1 ${status}` });
+        if (path === "/mcp/toolcall") expect(text).toContain('"reason_code":"request_timeout"');
+        if (status === 408) expect(ms).toBeGreaterThanOrEqual(350);
+        expect(ms).toBeLessThan(2500);
+      }
+    });
+  });
+
+  Deno.test(`an idle keep-alive connection is closed after IDLE_TIMEOUT_MS [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url }) => {
+      const conn = await connect(url);
+      await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"));
+      const buffer = new Uint8Array(4096);
+      let head = "";
+      while (!/\r\n\r\n[\s\S]*\}/.test(head)) {
+        const read = await conn.read(buffer);
+        if (read === null) throw new Error(`closed before the answer: ${head}`);
+        head += new TextDecoder().decode(buffer.subarray(0, read));
+      }
+      expect(head).toMatch(/^HTTP\/1\.1 200 /);
+      const { ms } = await untilClosed(conn, 3000);
+      closeQuietly(conn);
+      expect(ms).toBeGreaterThanOrEqual(450);
+      expect(ms).toBeLessThan(2500);
+    });
+  });
+
+  Deno.test(`a client that pipelines requests and never reads the answers is cut [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url }) => {
+      const conn = await connect(url);
+      // 600 pipelined requests for a 14 KB file: megabytes of answers that are never read.
+      const one = "GET /dash/dash.css HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
+      await conn.write(encoder.encode(one.repeat(600)));
+      const start = performance.now();
+      // Wait until the gateway is stuck writing, without reading: probe the socket's send side.
+      let closedAt: number | undefined;
+      const probe = (async () => {
+        while (performance.now() - start < 5000) {
+          try {
+            await conn.write(encoder.encode("\r\n")); // fails once the gateway closed (RST)
+          } catch {
+            closedAt = performance.now();
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50)); // the attacker's pace
+        }
+      })();
+      await probe;
+      closeQuietly(conn);
+      expect(closedAt).toBeDefined();
+      expect(closedAt! - start).toBeLessThan(3000);
+    });
+  });
+
+  Deno.test(`answers are not compressed by the server, whatever the client accepts [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url }) => {
+      for (const path of ["/dash/dash.css", "/healthz"]) {
+        const text = await rawRequest(
+          url,
+          `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept-encoding: gzip, br\r\n` +
+            "connection: close\r\n\r\n",
+        );
+        expect(text).toMatch(/^HTTP\/1\.1 200 /);
+        expect(text.toLowerCase()).not.toContain("content-encoding");
+        expect(text).toContain("nosniff");
+      }
+    });
+  });
+
+  Deno.test(`MAX_CONNECTIONS: one more is refused at once; slots free when the idle ones go [${server}]`, async () => {
+    await withGateway(
+      { ...SHORT, HTTP_SERVER: server, HEADER_TIMEOUT_MS: "600", MAX_CONNECTIONS: "4" },
+      async ({ url }) => {
+        const idle = await Promise.all([1, 2, 3, 4].map(() => connect(url)));
+        const closing = idle.map((conn) => untilClosed(conn, 4000));
+        const extra = await connect(url);
+        const refused = await untilClosed(extra, 1000);
+        closeQuietly(extra);
+        expect(refused.text).toMatch(/^HTTP\/1\.1 503 /);
+        expect(refused.text.toLowerCase()).toContain("connection: close");
+        expect(refused.ms).toBeLessThan(500);
+        for (const closed of await Promise.all(closing)) expect(closed.ms).toBeGreaterThan(400);
+        idle.forEach(closeQuietly);
+        expect(await rawRequest(url, HEALTHZ)).toMatch(/^HTTP\/1\.1 200 /);
+      },
+    );
+  });
+
+  for (
+    const [name, env, count, logged] of [
+      ["the default cap", {}, 3000, "Connection limit reached (128 open)"],
+      [
+        "a cap above the descriptor limit (accept fails with EMFILE)",
+        { MAX_CONNECTIONS: "5000" },
+        1000,
+        "Cannot accept connections: Too many open files",
+      ],
+    ] as const
+  ) {
+    Deno.test(`a connection flood under ulimit -n 256 does not kill the gateway (${name}) [${server}]`, async () => {
+      await inTempDir(async (cwd) => {
+        const gateway = await serveGateway(cwd, {
+          HEADER_TIMEOUT_MS: "1000",
+          HTTP_SERVER: server,
+          ...env,
+        }, {
+          ulimit: 256,
+        });
+        let exited = false;
+        const status = gateway.child.status.then((status) => {
+          exited = true;
+          return status;
+        });
+        try {
+          const conns = await flood(gateway.url, count);
+          conns.forEach(closeQuietly);
+          expect(exited).toBe(false);
+          expect(await rawRequest(gateway.url, HEALTHZ)).toMatch(/^HTTP\/1\.1 200 /);
+          expect(exited).toBe(false);
+        } finally {
+          if (!exited) gateway.child.kill("SIGTERM");
+          const { code } = await status;
+          const stderr = await gateway.drained;
+          expect(stderr).not.toContain("Uncaught");
+          expect(stderr).toContain(logged);
+          expect(code).toBe(0);
+        }
+      });
+    });
+  }
+
+  Deno.test(`an SSE stream in progress is not idle: timeouts do not cut it [${server}]`, async () => {
+    await withGateway({ ...SHORT, HTTP_SERVER: server }, async ({ url, gateway }) => {
+      const held = await holdEventStream(url);
+      // Two rounds of header deadlines pass (seen on silent sockets); the stream stays open.
+      for (let round = 0; round < 2; round++) {
+        const silent = await connect(url);
+        await untilClosed(silent, 3000);
+        closeQuietly(silent);
+      }
+      expect(held.endedAt).toBeUndefined();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stopped = await Promise.race([
+        gateway.shutdown().then(() => "stopped"),
+        new Promise((resolve) => timer = setTimeout(resolve, 10_000, "still serving")),
+      ]);
+      clearTimeout(timer);
+      expect(stopped).toBe("stopped");
+      await held.ended;
+      expect(held.endedAt).toBeDefined();
+    });
+  });
+}
 
 Deno.test("SIGTERM stops the gateway at once while a client holds an MCP SSE stream", async () => {
   await inTempDir(async (cwd) => {

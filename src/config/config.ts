@@ -64,7 +64,7 @@ export interface Config {
   readonly gatewayId?: string;
   /** How long a call held for approval waits for a decision (§15). */
   readonly approvalTimeoutMs: number;
-  /** HTTP/1.1 server: `deno` (the runtime's `Deno.serveHttp`) or `builtin` (the gateway's own). */
+  /** HTTP/1.1 server: `builtin` (the gateway's own, the default) or `deno` (`Deno.serveHttp`). */
   readonly httpServer: HttpServerKind;
 }
 
@@ -177,7 +177,7 @@ export function parseConfig(env: Env): ConfigResult {
       `GATEWAY_ID: 1 to 128 characters among letters, digits and _ . : -, got "${gatewayId}"`,
     );
   }
-  const httpServer = text("HTTP_SERVER", "deno").trim().toLowerCase();
+  const httpServer = text("HTTP_SERVER", "builtin").trim().toLowerCase();
   if (!(HTTP_SERVERS as readonly string[]).includes(httpServer)) {
     errors.push(`HTTP_SERVER: must be one of ${HTTP_SERVERS.join(", ")}, got "${env.HTTP_SERVER}"`);
   }
@@ -214,7 +214,7 @@ export function parseConfig(env: Env): ConfigResult {
     approvalTimeoutMs: int("APPROVAL_TIMEOUT_MS", 120_000, 1, 86_400_000),
     httpServer: (HTTP_SERVERS as readonly string[]).includes(httpServer)
       ? httpServer as HttpServerKind
-      : "deno",
+      : "builtin",
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -22,7 +22,7 @@ Deno.test("parseConfig applies every default with an empty environment", () => {
     auditMaxBytes: 0,
     pinsPath: "pins.json",
     approvalTimeoutMs: 120000,
-    httpServer: "deno",
+    httpServer: "builtin",
   });
   expect(result.config.adminToken).toBeUndefined();
 });

@@ -53,7 +53,7 @@ type Closable = { close(): void };
 
 /** What `serveConnections` needs. */
 export interface ServeConnectionsOptions {
-  /** `deno` (`Deno.serveHttp`, the default) or `builtin` (src/http/h1/server.ts). */
+  /** `builtin` (src/http/h1/server.ts, the default) or `deno` (`Deno.serveHttp`). */
   readonly server?: HttpServerKind;
   /** Body bytes the builtin server reads for a request (a larger declared length is not read). */
   readonly maxBodyBytes?: number;
@@ -143,7 +143,7 @@ export async function readOpenFilesLimit(): Promise<number | undefined> {
 /** Serves `handler` on `listener` under the connection table's deadlines and cap. */
 export function serveConnections(options: ServeConnectionsOptions): ConnectionServer {
   const { listener, handler, log } = options;
-  const builtin = options.server === "builtin";
+  const builtin = (options.server ?? "builtin") === "builtin";
   if (!builtin && serveHttp === undefined) {
     throw new Error("Cannot serve: this runtime has no Deno.serveHttp");
   }
