@@ -437,3 +437,22 @@ Deno.test("a head near the limit is served, the next one on the connection too; 
     await served.close();
   }
 });
+
+Deno.test("obs-text header bytes reach the handler as byte strings, on the hot routes and off them", async () => {
+  const served = serve();
+  try {
+    for (const head of ["POST /mcp HTTP/1.1", "POST /mcp/toolcall HTTP/1.1", "GET /a HTTP/1.1"]) {
+      const body = head.startsWith("POST") ? "{}" : "";
+      const { text } = await exchange(
+        served.port,
+        `${head}\r\nhost: a\r\nx-obs: \x80\x9f\xe9 z\r\ncontent-length: ${body.length}\r\n` +
+          `connection: close\r\n\r\n${body}`,
+      );
+      expect({ head, status: statuses(text) }).toEqual({ head, status: [200] });
+      const json = JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
+      expect(json.headers).toContainEqual(["x-obs", "\u0080\u009f\u00e9 z"]);
+    }
+  } finally {
+    await served.close();
+  }
+});

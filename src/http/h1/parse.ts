@@ -68,6 +68,18 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]{2,60}\]|[A-Za-z0-9._~!$&'()*+,;=-]{1,255})(?::
 const LENGTH = /^[0-9]{1,15}$/;
 const latin1 = new TextDecoder("latin1");
 
+/**
+ * Bytes as a byte string (each byte the code point of its value), as `Headers` holds them.
+ * `TextDecoder("latin1")` is windows-1252, which maps 0x80–0x9F elsewhere: used for ASCII only.
+ */
+function byteString(bytes: Uint8Array, start: number, end: number): string {
+  let text = "";
+  for (let at = start; at < end; at += 4096) {
+    text += String.fromCharCode(...bytes.subarray(at, Math.min(end, at + 4096)));
+  }
+  return text;
+}
+
 function error(status: HeadError["status"], reason: string): HeadParse {
   return { kind: "error", error: { status, reason } };
 }
@@ -197,9 +209,11 @@ function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestH
     while (bytes[at] === 32 || bytes[at] === 9) at++;
     const valueStart = at;
     let valueEnd = at;
+    let obsText = false;
     for (;;) {
       const byte = bytes[at];
       if (byte === 13) break;
+      if (byte > 127) obsText = true;
       // field-vchar / obs-text, with SP and HTAB inside; NUL and other controls refused.
       if ((byte < 32 && byte !== 9) || byte === 127) {
         return { status: 400, reason: "control character in a header value" };
@@ -208,7 +222,9 @@ function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestH
       if (byte !== 32 && byte !== 9) valueEnd = at;
     }
     at += 2;
-    const value = latin1.decode(bytes.subarray(valueStart, valueEnd));
+    const value = obsText
+      ? byteString(bytes, valueStart, valueEnd)
+      : latin1.decode(bytes.subarray(valueStart, valueEnd));
     headers.push([name, value]);
     switch (name) {
       case "host":

@@ -387,3 +387,11 @@ Deno.test("property: a chunked body split anywhere decodes as when it arrives wh
     OPTS,
   );
 });
+
+Deno.test("obs-text in a header value is kept byte for byte (a byte string, as Headers holds it)", () => {
+  const result = parse("GET / HTTP/1.1\r\nHost: a\r\nX-Obs: \x80\x9f\xe9 z\r\n\r\n");
+  if (result.kind !== "head") throw new Error(`not parsed: ${JSON.stringify(result)}`);
+  const value = result.head.headers.find(([name]) => name === "x-obs")?.[1];
+  expect(value).toBe("\u0080\u009f\u00e9 z");
+  expect(new Headers(result.head.headers).get("x-obs")).toBe(value);
+});
