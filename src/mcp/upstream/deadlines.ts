@@ -2,7 +2,9 @@
  * Request deadlines on one timer per timeout length (effect: owns timers). Every upstream
  * request gets the same timeout, so deadlines arrive in the order requests start: a FIFO per
  * timeout length and a single timer armed for its oldest live deadline replace a `setTimeout`
- * and `clearTimeout` per request (§11). Each deadline fires when a timer of its own would have.
+ * and `clearTimeout` per request (§11). Each deadline fires when a timer of its own would have. A
+ * lane's timer outlives the lane's last deadline (it fires once, late, and finds nothing), so
+ * requests that do not overlap share it too.
  */
 
 /** Cancels a deadline; harmless after it fired or was cancelled. */
@@ -42,7 +44,12 @@ interface Lane {
 
 const SYSTEM_CLOCK: DeadlineClock = {
   now: () => performance.now(),
-  setTimer: (fn, ms) => setTimeout(fn, ms),
+  setTimer: (fn, ms) => {
+    // Unref'd: a deadline matters only while its request's own I/O keeps the process running.
+    const id = setTimeout(fn, ms);
+    Deno.unrefTimer(id);
+    return id;
+  },
   clearTimer: (handle) => clearTimeout(handle as number),
 };
 
@@ -54,11 +61,12 @@ export function createDeadlineQueue(clock: DeadlineClock = SYSTEM_CLOCK): Deadli
   function skipCancelled(timeoutMs: number, lane: Lane): boolean {
     while (lane.head < lane.entries.length && lane.entries[lane.head].fire === null) lane.head++;
     if (lane.head === lane.entries.length) {
-      if (lane.timer !== null) clock.clearTimer(lane.timer);
-      lane.timer = null;
+      // Empty: an armed timer is left to fire (and find nothing), so that calls which never
+      // overlap, the usual case below saturation, do not arm and clear a timer each (§11).
+      // The system clock's timers are unref'd: a waiting lane keeps nothing alive.
       lane.entries = [];
       lane.head = 0;
-      if (lanes.get(timeoutMs) === lane) lanes.delete(timeoutMs);
+      if (lane.timer === null && lanes.get(timeoutMs) === lane) lanes.delete(timeoutMs);
       return false;
     }
     if (lane.head > 1024 && lane.head * 2 > lane.entries.length) {

@@ -83,19 +83,44 @@ Deno.test("deadlines: a cancelled deadline never fires; the next live one fires 
   expect(m.timers.size).toBe(0);
 });
 
-Deno.test("deadlines: cancelling everything clears the timer; a late cancel is harmless", () => {
+Deno.test("deadlines: cancelling everything leaves the timer to fire once, unused; a late cancel is harmless", () => {
   const m = manualClock();
   const queue = createDeadlineQueue(m.clock);
   const fired: string[] = [];
   const cancels = [1, 2, 3].map((n) => queue.add(40, () => fired.push(`x${n}`)));
   for (const cancel of cancels) cancel();
-  expect(m.timers.size).toBe(0);
+  expect(m.timers.size).toBe(1);
+  m.advance(10);
   const late = queue.add(40, () => fired.push("late"));
   cancels[0](); // from the emptied lane: must not disturb the new one
-  m.advance(40);
+  m.advance(30); // the old timer fires, finds only "late" (due at 50) and arms for it
+  expect(fired).toEqual([]);
+  expect([...m.timers.values()].map((t) => t.at)).toEqual([50]);
+  m.advance(10);
   expect(fired).toEqual(["late"]);
   late();
   expect(queue.size).toBe(0);
+  expect(m.timers.size).toBe(0);
+});
+
+Deno.test("deadlines: requests one at a time (never overlapping) share one timer, not one each", () => {
+  const m = manualClock();
+  let armed = 0;
+  const queue = createDeadlineQueue({
+    ...m.clock,
+    setTimer: (fn, ms) => {
+      armed++;
+      return m.clock.setTimer(fn, ms);
+    },
+  });
+  const fired: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    queue.add(30_000, () => fired.push(i))(); // each ends before the next starts
+    m.advance(1);
+  }
+  expect(armed).toBe(1);
+  m.advance(30_000);
+  expect([armed, fired.length, m.timers.size, queue.size]).toEqual([1, 0, 0, 0]);
 });
 
 Deno.test("deadlines: many finished requests behind a slow one are compacted, not kept", () => {
@@ -132,12 +157,22 @@ Deno.test("deadlines: requests ending in order set one timer, not one each", () 
   expect(armed).toBe(1);
   expect(queue.size).toBe(32);
   for (const cancel of open) cancel();
+  m.advance(30_000);
   expect(m.timers.size).toBe(0);
 });
 
-Deno.test("deadlines: the real clock fires a short deadline", async () => {
-  const queue = createDeadlineQueue();
-  const fired = await new Promise<boolean>((resolve) => queue.add(5, () => resolve(true)));
-  expect(fired).toBe(true);
-  expect(queue.size).toBe(0);
+Deno.test("deadlines: the real clock fires a short deadline while the process is alive", async () => {
+  // The queue's timers are unref'd: in the gateway a pending read of the request's socket or
+  // pipe (and the listener's accept) keeps the process running; here a pending accept does.
+  const alive = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = alive.accept().then((conn) => conn.close(), () => {});
+  try {
+    const queue = createDeadlineQueue();
+    const fired = await new Promise<boolean>((resolve) => queue.add(5, () => resolve(true)));
+    expect(fired).toBe(true);
+    expect(queue.size).toBe(0);
+  } finally {
+    alive.close();
+    await accepting;
+  }
 });
