@@ -24,10 +24,8 @@ export interface DeadlineQueue {
 export interface DeadlineClock {
   /** Milliseconds on a monotonic clock. */
   now(): number;
-  /** Schedules `fn` after `ms`. */
+  /** Schedules `fn` after `ms` (never cancelled: a lane's timer always fires). */
   setTimer(fn: () => void, ms: number): unknown;
-  /** Cancels what `setTimer` returned. */
-  clearTimer(handle: unknown): void;
 }
 
 interface Entry {
@@ -50,7 +48,6 @@ const SYSTEM_CLOCK: DeadlineClock = {
     Deno.unrefTimer(id);
     return id;
   },
-  clearTimer: (handle) => clearTimeout(handle as number),
 };
 
 /** Creates a deadline queue; `clock` defaults to `performance.now` and `setTimeout`. */

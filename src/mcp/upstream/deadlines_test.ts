@@ -13,9 +13,6 @@ function manualClock() {
       timers.set(id, { at: now + ms, fn });
       return id;
     },
-    clearTimer(handle) {
-      timers.delete(handle as number);
-    },
   };
   return {
     clock,
