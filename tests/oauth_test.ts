@@ -59,6 +59,16 @@ const GATEWAY_CLIENT: TestClient = {
   scope: "mcp:tools",
 };
 
+/** POSTs a decision (session "s1", empty input) to the gateway with a bearer token or key. */
+function decide(gw: TestGateway, call: { model: string; tool: string; bearer: string }) {
+  return gw.post("/mcp/toolcall", {
+    model_id: call.model,
+    session_id: "s1",
+    tool_name: call.tool,
+    input: {},
+  }, { authorization: `Bearer ${call.bearer}` });
+}
+
 /** A free loopback port (the gateway's audience names it before it starts). */
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -209,12 +219,7 @@ Deno.test({
         expect(request.headers.authorization).toBeUndefined();
       }
       // An agent key keeps working beside OAuth.
-      const keyed = await s.gw.post("/mcp/toolcall", {
-        model_id: "gpt-4o",
-        session_id: "s1",
-        tool_name: "search.web",
-        input: {},
-      }, { authorization: `Bearer ${AGENT_KEY}` });
+      const keyed = await decide(s.gw, { model: "gpt-4o", tool: "search.web", bearer: AGENT_KEY });
       expect(keyed.status).toBe(200);
       // The audit names the agent and never holds the token.
       const events = await s.gw.logs();
@@ -305,12 +310,11 @@ Deno.test({
       await expectRefused(good, 401, "token expired");
 
       // The decision API refuses the same way, with the challenge.
-      const decision = await s.gw.post("/mcp/toolcall", {
-        model_id: "claude-3-5-sonnet",
-        session_id: "s1",
-        tool_name: "search.web",
-        input: {},
-      }, { authorization: `Bearer ${good}` });
+      const decision = await decide(s.gw, {
+        model: "claude-3-5-sonnet",
+        tool: "search.web",
+        bearer: good,
+      });
       expect(decision.status).toBe(401);
       expect(decision.json.reason_code).toBe("invalid_token");
       expect(decision.headers.get("www-authenticate")).toContain("resource_metadata=");
@@ -391,12 +395,7 @@ Deno.test({
       const refused = await initialize(gw, token);
       expect(refused.status).toBe(503);
       await refused.body?.cancel();
-      const keyed = await gw.post("/mcp/toolcall", {
-        model_id: "gpt-4o",
-        session_id: "s1",
-        tool_name: "search.web",
-        input: {},
-      }, { authorization: `Bearer ${AGENT_KEY}` });
+      const keyed = await decide(gw, { model: "gpt-4o", tool: "search.web", bearer: AGENT_KEY });
       expect(keyed.status).toBe(200);
       const health = await fetch(`${gw.url}/healthz`, {
         headers: { authorization: `Bearer ${gw.adminToken}` },
@@ -538,12 +537,7 @@ upstreams:
       clock: testClock(Date.now()),
     });
     try {
-      const called = await gw.post("/mcp/toolcall", {
-        model_id: "gpt-4o",
-        session_id: "s1",
-        tool_name: "echo.whoami",
-        input: {},
-      }, { authorization: `Bearer ${AGENT_KEY}` });
+      const called = await decide(gw, { model: "gpt-4o", tool: "echo.whoami", bearer: AGENT_KEY });
       expect(called.status).toBe(200);
       const token = upstream.received.find((value) => value !== null)!.slice("Bearer ".length);
       expect(token.startsWith("eyJ")).toBe(false); // an opaque token: no shape to catch
