@@ -32,6 +32,20 @@ function manualClock() {
   };
 }
 
+/** A queue on a manual clock that counts the timers it arms. */
+function countingQueue() {
+  const m = manualClock();
+  let armed = 0;
+  const queue = createDeadlineQueue({
+    ...m.clock,
+    setTimer: (fn, ms) => {
+      armed++;
+      return m.clock.setTimer(fn, ms);
+    },
+  });
+  return { m, queue, armed: () => armed };
+}
+
 Deno.test("deadlines: each fires at its own time, in order, on one timer per length", () => {
   const m = manualClock();
   const queue = createDeadlineQueue(m.clock);
@@ -101,23 +115,15 @@ Deno.test("deadlines: cancelling everything leaves the timer to fire once, unuse
 });
 
 Deno.test("deadlines: requests one at a time (never overlapping) share one timer, not one each", () => {
-  const m = manualClock();
-  let armed = 0;
-  const queue = createDeadlineQueue({
-    ...m.clock,
-    setTimer: (fn, ms) => {
-      armed++;
-      return m.clock.setTimer(fn, ms);
-    },
-  });
+  const { m, queue, armed } = countingQueue();
   const fired: number[] = [];
   for (let i = 0; i < 1000; i++) {
     queue.add(30_000, () => fired.push(i))(); // each ends before the next starts
     m.advance(1);
   }
-  expect(armed).toBe(1);
+  expect(armed()).toBe(1);
   m.advance(30_000);
-  expect([armed, fired.length, m.timers.size, queue.size]).toEqual([1, 0, 0, 0]);
+  expect([armed(), fired.length, m.timers.size, queue.size]).toEqual([1, 0, 0, 0]);
 });
 
 Deno.test("deadlines: many finished requests behind a slow one are compacted, not kept", () => {
@@ -136,22 +142,14 @@ Deno.test("deadlines: many finished requests behind a slow one are compacted, no
 });
 
 Deno.test("deadlines: requests ending in order set one timer, not one each", () => {
-  const m = manualClock();
-  let armed = 0;
-  const queue = createDeadlineQueue({
-    ...m.clock,
-    setTimer: (fn, ms) => {
-      armed++;
-      return m.clock.setTimer(fn, ms);
-    },
-  });
+  const { m, queue, armed } = countingQueue();
   const open: (() => void)[] = [];
   for (let i = 0; i < 1000; i++) {
     open.push(queue.add(30_000, () => {}));
     if (open.length > 32) open.shift()?.(); // 32 in flight, the oldest ends first
     m.advance(1);
   }
-  expect(armed).toBe(1);
+  expect(armed()).toBe(1);
   expect(queue.size).toBe(32);
   for (const cancel of open) cancel();
   m.advance(30_000);
