@@ -10,24 +10,15 @@ import { stdioFixtureCommand } from "./fixtures/stdio_server.ts";
 import { startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
 import { connectClient } from "./mcp_client.ts";
 import { CHROMIUM, CHROMIUM_LAUNCH, hasChromium } from "./browser.ts";
+import { type DashboardEvent, dashboardEvent } from "./dashboard_events.ts";
 
 const HAS_CHROMIUM = hasChromium();
 if (!HAS_CHROMIUM) {
   console.log(`IGNORED dashboard counts in Chromium: ${CHROMIUM} not found`);
 }
 
-type Ev = Record<string, unknown>;
-const ev = (id: string, extra: Ev = {}): Ev => ({
-  event_id: id,
-  timestamp: "2026-01-01T00:00:01Z",
-  event: "toolcall",
-  status: "allowed",
-  reason_code: "ok",
-  model_id: "m",
-  tool_name: "t",
-  latency_ms: 1,
-  ...extra,
-});
+type Ev = DashboardEvent;
+const ev = dashboardEvent;
 
 Deno.test("tally counts call decisions only; pins, sessions, reloads and forwarded lines apart", () => {
   const store = createStore();

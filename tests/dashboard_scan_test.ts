@@ -11,21 +11,12 @@ import { poisonedFixtureCommand } from "./fixtures/poisoned_server.ts";
 import { startTestGateway, TEST_ADMIN_TOKEN } from "./harness.ts";
 import { connectClient } from "./mcp_client.ts";
 import { CHROMIUM, CHROMIUM_LAUNCH, hasChromium } from "./browser.ts";
+import { dashboardEvent } from "./dashboard_events.ts";
 
 const HAS_CHROMIUM = hasChromium();
 if (!HAS_CHROMIUM) console.log(`dashboard_scan_test: ${CHROMIUM} missing, the browser test skips`);
 
-const ev = (id: string, extra: Record<string, unknown> = {}) => ({
-  event_id: id,
-  timestamp: "2026-01-01T00:00:01Z",
-  event: "toolcall",
-  status: "allowed",
-  reason_code: "ok",
-  model_id: "m",
-  tool_name: "t",
-  latency_ms: 1,
-  ...extra,
-});
+const ev = dashboardEvent;
 
 Deno.test("store: the scanned filter keeps scan codes only; tally lists flagged codes of allowed results", () => {
   const events = [
