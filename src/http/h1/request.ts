@@ -8,6 +8,8 @@
  */
 import type { Bytes } from "./connection.ts";
 
+const utf8 = new TextDecoder();
+
 /**
  * Request headers over the parser's lower-cased `[name, value]` pairs. `get` and `has` read the
  * pairs (duplicates joined with ", " as `Headers` does); anything else goes to a real `Headers`
@@ -174,7 +176,7 @@ export class H1Request implements Pick<Request, RequestPart> {
 
   /** The whole body decoded as UTF-8 (replacement characters for bad bytes, as `Request`). */
   async text(): Promise<string> {
-    return new TextDecoder().decode(await this.bytes());
+    return utf8.decode(await this.bytes());
   }
 
   /** The whole body parsed as JSON. */
