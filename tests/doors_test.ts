@@ -383,8 +383,8 @@ for (const server of HTTP_SERVERS) {
       console.log("SKIPPED rebinding-with-curl test: no curl on PATH");
       return;
     }
-    // A real process: the `deno` server's HTTP/2 (h2c) answers hit framing errors in some
-    // in-process test module graphs (a quirk of `Deno.serveHttp`), never in a gateway process.
+    // A real process, as a user runs it (HTTP/2 refusals over the `deno` server: see the test
+    // "HTTP/2 (deno server): …" below).
     const cwd = await Deno.makeTempDir({ prefix: "mcpsec-doors-" });
     await Deno.writeTextFile(join(cwd, "policies.yaml"), policy());
     await Deno.mkdir(join(cwd, "schemas"));
@@ -420,3 +420,34 @@ for (const server of HTTP_SERVERS) {
     }
   });
 }
+
+Deno.test("HTTP/2 (deno server): a refusal answered before its body arrived comes whole, never as a stream reset", async () => {
+  if (!(await hasCurl())) {
+    console.log("SKIPPED HTTP/2 refusal test: no curl on PATH");
+    return;
+  }
+  const cwd = await Deno.makeTempDir({ prefix: "mcpsec-doors-" });
+  await Deno.writeTextFile(join(cwd, "policies.yaml"), policy());
+  await Deno.mkdir(join(cwd, "schemas"));
+  const gw = await serveGateway(cwd, { HTTP_SERVER: "deno" });
+  try {
+    // The door refuses on the head alone; unless the server reads the body first, it resets the
+    // stream the client may still be sending on, and curl reports a framing error (about one call in eight, four at a time, before the fix).
+    const outcomes: Record<string, number> = {};
+    for (let round = 0; round < 50; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () => curlRebound(gw, { http2: true, name: "attacker.example" })),
+      );
+      for (const { status, error } of answers) {
+        const key = `${status} ${error.trim()}`.trim();
+        outcomes[key] = (outcomes[key] ?? 0) + 1;
+      }
+    }
+    expect(outcomes).toEqual({ "403": 200 });
+  } finally {
+    gw.child.kill("SIGTERM");
+    await gw.child.status;
+    await gw.drained;
+    await Deno.remove(cwd, { recursive: true });
+  }
+});

@@ -7,7 +7,7 @@
  */
 import type { HttpServerKind } from "../config/config.ts";
 import type { Logger } from "../log.ts";
-import { type BodyWatch, watchBody } from "./body_deadline.ts";
+import { type BodyWatch, drainUnreadBody, watchBody } from "./body_deadline.ts";
 import { serveH1 } from "./h1/server.ts";
 import {
   type ConnectionEntry,
@@ -55,7 +55,10 @@ type Closable = { close(): void };
 export interface ServeConnectionsOptions {
   /** `builtin` (src/http/h1/server.ts, the default) or `deno` (`Deno.serveHttp`). */
   readonly server?: HttpServerKind;
-  /** Body bytes the builtin server reads for a request (a larger declared length is not read). */
+  /**
+   * Body bytes read for a request (a larger declared length is not read): the builtin server's
+   * limit, and on the `deno` server what is read of a body the handler left unread.
+   */
   readonly maxBodyBytes?: number;
   /** A listener from `listenTcp`. */
   readonly listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>;
@@ -175,11 +178,12 @@ export function serveConnections(options: ServeConnectionsOptions): ConnectionSe
   }, sweepIntervalMs(limits));
   Deno.unrefTimer(sweeper);
 
-  const serving = serveConnection({ table, handler, close, log });
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const serving = serveConnection({ table, handler, close, log, maxBodyBytes });
   const h1 = {
     table,
     handler,
-    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    maxBodyBytes,
     localAuthority: authority(listener.addr),
     close,
     log,
@@ -268,8 +272,9 @@ function serveConnection(context: {
   handler: (request: Request) => Response | Promise<Response>;
   close: (entry: ConnectionEntry<Closable>) => void;
   log: Logger;
+  maxBodyBytes: number;
 }): (http: HttpConn, entry: ConnectionEntry<Closable>) => Promise<void> {
-  const { table, handler, close, log } = context;
+  const { table, handler, close, log, maxBodyBytes } = context;
   return async (http, entry) => {
     let watch: BodyWatch | undefined;
     try {
@@ -294,10 +299,16 @@ function serveConnection(context: {
           log.error(`Handler failed: ${(error as Error).message}`);
           response = new Response("Internal Server Error", { status: 500 });
         }
+        let whole = true;
+        if (hasBody && !request.bodyUsed) {
+          // A refusal answered before its body arrived (§12): read the body first (bounded, under
+          // the body deadline), or HTTP/2 resets a stream the client is still sending on.
+          whole = await drainUnreadBody(request, { limit: maxBodyBytes, watch });
+        }
         if (request.headers.has("accept-encoding")) keepUncompressed(response);
         table.responseStarted(entry, method === "GET" && isEventStream(response));
         await event.respondWith(response);
-        if (!table.responseDone(entry)) break;
+        if (!table.responseDone(entry) || !whole) break;
       }
     } catch {
       // The client went away, sent something the parser refused, or the connection was closed.
