@@ -30,3 +30,24 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   const text = lax.decode(bytes);
   return text.indexOf("\uFFFD") < 0 ? text : strict.decode(bytes);
 }
+
+/**
+ * `bytes[start..end)` as a byte string: each byte the code point of its value, as `Headers` holds
+ * header values (`TextDecoder("latin1")` is windows-1252, which maps 0x80–0x9F elsewhere). A flat
+ * string of its own (no slice of a larger one), and about three times faster than a decoder call
+ * for the short fields of an HTTP head.
+ */
+export function byteString(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= BYTE_STRING_CHUNK) {
+    return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+  }
+  let text = "";
+  for (let at = start; at < end; at += BYTE_STRING_CHUNK) {
+    const to = Math.min(end, at + BYTE_STRING_CHUNK);
+    text += String.fromCharCode.apply(null, bytes.subarray(at, to) as unknown as number[]);
+  }
+  return text;
+}
+
+/** Bytes per `String.fromCharCode` call (far below the engine's argument limit). */
+const BYTE_STRING_CHUNK = 4096;

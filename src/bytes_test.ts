@@ -1,5 +1,6 @@
 import { expect } from "expect";
-import { concatBytes, decodeUtf8Strict } from "./bytes.ts";
+import fc from "fast-check";
+import { byteString, concatBytes, decodeUtf8Strict } from "./bytes.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -28,4 +29,25 @@ Deno.test("concatBytes: joins parts, returns a lone part as is", () => {
   expect(concatBytes([one])).toBe(one);
   expect([...concatBytes([one, new Uint8Array([3])])]).toEqual([1, 2, 3]);
   expect(concatBytes([], 0).length).toBe(0);
+});
+
+Deno.test("byteString: each byte its own code point, for any bytes and any span (also past a chunk)", () => {
+  const expected = (bytes: Uint8Array, start: number, end: number) =>
+    Array.from(bytes.subarray(start, end), (byte) => String.fromCharCode(byte)).join("");
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 9000 }),
+      fc.nat(),
+      fc.nat(),
+      (bytes, a, b) => {
+        const start = a % (bytes.length + 1);
+        const end = start + b % (bytes.length - start + 1);
+        expect(byteString(bytes, start, end)).toBe(expected(bytes, start, end));
+      },
+    ),
+    { numRuns: 200 },
+  );
+  // 0x80–0x9F stay themselves (a windows-1252 decoder, what "latin1" means to TextDecoder, maps
+  // them to other characters, which Headers would refuse).
+  expect(byteString(new Uint8Array([0x80, 0x9f, 0xff]), 0, 3)).toBe("\x80\x9f\xff");
 });

@@ -6,6 +6,7 @@
  * control characters, absolute targets) is refused with a status and the connection closed,
  * never guessed.
  */
+import { byteString } from "../../bytes.ts";
 
 /** Largest request head (request line + header lines + blank line) accepted, in bytes. */
 export const MAX_REQUEST_HEAD_BYTES = 32 * 1024;
@@ -66,20 +67,6 @@ for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
 
 const HOST = /^(?:\[[0-9A-Fa-f:.]{2,60}\]|[A-Za-z0-9._~!$&'()*+,;=-]{1,255})(?::[0-9]{0,5})?$/;
 const LENGTH = /^[0-9]{1,15}$/;
-const latin1 = new TextDecoder("latin1");
-
-/**
- * Bytes as a byte string (each byte the code point of its value), as `Headers` holds them.
- * `TextDecoder("latin1")` is windows-1252, which maps 0x80–0x9F elsewhere: used for ASCII only.
- */
-function byteString(bytes: Uint8Array, start: number, end: number): string {
-  let text = "";
-  for (let at = start; at < end; at += 4096) {
-    text += String.fromCharCode(...bytes.subarray(at, Math.min(end, at + 4096)));
-  }
-  return text;
-}
-
 function error(status: HeadError["status"], reason: string): HeadParse {
   return { kind: "error", error: { status, reason } };
 }
@@ -165,16 +152,16 @@ function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestH
   let at = start;
   while (TCHAR[bytes[at]] === 1) at++;
   if (at === start || bytes[at] !== 32) return { status: 400, reason: "malformed request line" };
-  const method = latin1.decode(bytes.subarray(start, at));
+  const method = byteString(bytes, start, at);
   const targetStart = ++at;
   while (bytes[at] > 32 && bytes[at] < 127) at++;
   if (at === targetStart || bytes[at] !== 32) {
     return { status: 400, reason: "malformed request line" };
   }
-  const target = latin1.decode(bytes.subarray(targetStart, at));
+  const target = byteString(bytes, targetStart, at);
   const versionStart = ++at;
   while (bytes[at] !== 13) at++;
-  const version = latin1.decode(bytes.subarray(versionStart, at));
+  const version = byteString(bytes, versionStart, at);
   at += 2;
   let minor: 0 | 1;
   if (version === "HTTP/1.1") minor = 1;
@@ -204,16 +191,14 @@ function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestH
     while (TCHAR[bytes[at]] === 1) at++;
     if (at === lineStart) return { status: 400, reason: "malformed header line (obs-fold?)" };
     if (bytes[at] !== 58 /* : */) return { status: 400, reason: "malformed header name" };
-    const name = latin1.decode(bytes.subarray(lineStart, at)).toLowerCase();
+    const name = byteString(bytes, lineStart, at).toLowerCase();
     at++;
     while (bytes[at] === 32 || bytes[at] === 9) at++;
     const valueStart = at;
     let valueEnd = at;
-    let obsText = false;
     for (;;) {
       const byte = bytes[at];
       if (byte === 13) break;
-      if (byte > 127) obsText = true;
       // field-vchar / obs-text, with SP and HTAB inside; NUL and other controls refused.
       if ((byte < 32 && byte !== 9) || byte === 127) {
         return { status: 400, reason: "control character in a header value" };
@@ -222,9 +207,7 @@ function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestH
       if (byte !== 32 && byte !== 9) valueEnd = at;
     }
     at += 2;
-    const value = obsText
-      ? byteString(bytes, valueStart, valueEnd)
-      : latin1.decode(bytes.subarray(valueStart, valueEnd));
+    const value = byteString(bytes, valueStart, valueEnd);
     headers.push([name, value]);
     switch (name) {
       case "host":

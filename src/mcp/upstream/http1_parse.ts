@@ -3,6 +3,7 @@
  * header block, how the body is delimited, and a chunked-body decoder. Everything from the
  * upstream is hostile: sizes are bounded and anything ambiguous is refused, never guessed.
  */
+import { byteString } from "../../bytes.ts";
 
 /** Largest response head (status line + headers) accepted, in bytes. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -34,7 +35,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DIGITS = /^[0-9]{1,15}$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5][0-9]{2})(?: ([^\r\n]*))?$/;
 const CRLF_CRLF = [13, 10, 13, 10];
-const latin1 = new TextDecoder("latin1");
 
 /** Index just past the `\r\n\r\n` ending a head in `bytes[from..]`, or -1 when not there yet. */
 export function findHeadEnd(bytes: Uint8Array, from = 0): number {
@@ -59,8 +59,9 @@ function trimOws(line: string, start: number): string {
  * Throws an `Error` naming what is wrong for anything malformed or ambiguous.
  */
 export function parseResponseHead(bytes: Uint8Array, method: string): ResponseHead {
-  // One char per byte, so nothing malformed slips through a decoder's replacement.
-  const text = latin1.decode(bytes);
+  // One char per byte, each its byte's value: nothing malformed slips through a decoder's
+  // replacement, and header values are byte strings as `Headers` holds them.
+  const text = byteString(bytes, 0, bytes.length);
   const lines = text.slice(0, -4).split("\r\n");
   if (lines.length - 1 > MAX_HEADER_LINES) throw new Error("too many header lines");
   const status = STATUS_LINE.exec(lines[0]);

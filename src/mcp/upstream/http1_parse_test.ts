@@ -106,3 +106,16 @@ Deno.test("http1 parse: malformed chunked framing throws", () => {
   fails("2\nab", "bare LF");
   fails(`${"1".repeat(5000)}`, "too long");
 });
+
+Deno.test("http1 parse: header values keep bytes 0x80–0xFF as themselves (byte strings, as Headers holds them)", () => {
+  const raw = new Uint8Array([
+    ...bytes("HTTP/1.1 200 OK\r\nx-odd: a"),
+    0x80,
+    0x9f,
+    0xe9,
+    ...bytes("\r\nContent-Length: 0\r\n\r\n"),
+  ]);
+  const parsed = parseResponseHead(raw, "POST");
+  expect(parsed.headers[0]).toEqual(["x-odd", "a\x80\x9f\xe9"]);
+  expect(new Headers(parsed.headers.map(([n, v]) => [n, v])).get("x-odd")).toBe("a\x80\x9f\xe9");
+});
