@@ -1,5 +1,5 @@
 /** The one decision pipeline both front doors share (§1): policy → limits → schema → audit. */
-import type { AuditEvent, AuditInput } from "./audit/event.ts";
+import type { AuditEvent, AuditInput, AuditPayload } from "./audit/event.ts";
 import { buildAuditRecord } from "./audit/event.ts";
 import type { Scrubber } from "./audit/scrub.ts";
 import type { Limiter } from "./limits/limiter.ts";
@@ -215,6 +215,8 @@ export interface RecordContext {
   /** Scrubs `reason` and payload strings (default: credential shapes only); `scrubberFor(policy)`
    * adds the configured upstream credentials (§12). */
   readonly scrubber?: Scrubber;
+  /** The payload already prepared with `scrubber` (the closing line of a forwarded call). */
+  readonly prepared?: AuditPayload;
 }
 
 /** Builds an audit event with a fresh id and appends it; returns the event id. */
@@ -229,6 +231,7 @@ export function recordAudit(
     now: context.now,
     eventId,
     scrubber: context.scrubber,
+    prepared: context.prepared,
   });
   recorder.append(event, payloadJson);
   return eventId;
@@ -242,7 +245,7 @@ export function recordAudit(
 export function recordForwarded(
   recorder: AuditRecorder,
   input: Omit<AuditInput, "status" | "reasonCode" | "upstreamMs">,
-  context: { now: number; eventId: string; scrubber?: Scrubber },
+  context: { now: number; eventId: string; scrubber?: Scrubber; prepared?: AuditPayload },
 ): Promise<void> {
   const { event, payloadJson } = buildAuditRecord({
     ...input,

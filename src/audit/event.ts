@@ -124,10 +124,14 @@ export function buildAuditEvent(
  */
 export function buildAuditRecord(
   input: AuditInput,
-  context: { now: number; eventId: string; scrubber?: Scrubber },
+  context: { now: number; eventId: string; scrubber?: Scrubber; prepared?: AuditPayload },
 ): AuditRecord {
   const scrubber = context.scrubber ?? SHAPE_SCRUBBER;
-  const body = payloadFields(input.payload, scrubber);
+  const prepared = context.prepared;
+  const body = prepared !== undefined && prepared.source === input.payload &&
+      prepared.scrubber === scrubber
+    ? prepared
+    : preparePayload(input.payload, scrubber);
   const event: AuditEvent = {
     timestamp: isoTimestamp(context.now),
     event_id: context.eventId,
@@ -138,7 +142,7 @@ export function buildAuditRecord(
     tool_name: input.toolName,
     payload: body.payload,
     ...(body.truncated ? { payload_truncated: true as const } : {}),
-    payload_sha256: body.json === null ? null : sha256Hex(body.json),
+    payload_sha256: body.sha256,
     status: input.status,
     reason_code: input.reasonCode,
     reason: scrubber.text(input.reason),
@@ -186,13 +190,39 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   return decoder.decode(bytes.subarray(0, cut));
 }
 
-function payloadFields(
+/**
+ * A payload as events carry it: redacted and scrubbed, its JSON text and that text's sha256.
+ * Prepared once for the two lines of a forwarded call (same payload, same scrubber).
+ */
+export interface AuditPayload {
+  /** The raw payload it was prepared from. */
+  readonly source: unknown;
+  /** The scrubber it was prepared with. */
+  readonly scrubber: Scrubber;
+  /** What the event's `payload` holds (redacted, or its truncated JSON text). */
+  readonly payload: unknown;
+  /** Whether `payload` is a truncated text. */
+  readonly truncated: boolean;
+  /** The redacted payload's full JSON text, null without one. */
+  readonly json: string | null;
+  /** sha256 hex of `json`, null without one. */
+  readonly sha256: string | null;
+}
+
+/** Prepares `payload` for events (`buildAuditRecord` does it itself unless given one). */
+export function preparePayload(
   payload: unknown,
-  scrubber: Scrubber,
-): { payload: unknown; truncated: boolean; json: string | null } {
-  if (payload === undefined || payload === null) {
-    return { payload: null, truncated: false, json: null };
-  }
+  scrubber: Scrubber = SHAPE_SCRUBBER,
+): AuditPayload {
+  const none = {
+    source: payload,
+    scrubber,
+    payload: null,
+    truncated: false,
+    json: null,
+    sha256: null,
+  };
+  if (payload === undefined || payload === null) return none;
   let redacted = redactShared(payload);
   let text = redacted === undefined ? undefined : JSON.stringify(redacted);
   // One scan of the JSON text decides whether any string in it needs scrubbing (rarely).
@@ -200,13 +230,12 @@ function payloadFields(
     redacted = redact(redacted, scrubber);
     text = JSON.stringify(redacted);
   }
-  if (text === undefined || text === "null") {
-    return { payload: null, truncated: false, json: null };
-  }
+  if (text === undefined || text === "null") return none;
+  const fields = { source: payload, scrubber, json: text, sha256: sha256Hex(text) };
   if (text.length * 3 <= MAX_PAYLOAD_BYTES || encoder.encode(text).length <= MAX_PAYLOAD_BYTES) {
-    return { payload: redacted, truncated: false, json: text };
+    return { ...fields, payload: redacted, truncated: false };
   }
-  return { payload: truncateUtf8(text, MAX_PAYLOAD_BYTES), truncated: true, json: text };
+  return { ...fields, payload: truncateUtf8(text, MAX_PAYLOAD_BYTES), truncated: true };
 }
 
 function milliseconds(value: number | null | undefined): number | null {

@@ -7,6 +7,7 @@ import {
   buildAuditEvent,
   buildAuditRecord,
   MAX_PAYLOAD_BYTES,
+  preparePayload,
   sha256Hex,
   truncateUtf8,
 } from "./event.ts";
@@ -154,4 +155,31 @@ Deno.test("buildAuditRecord scrubs the reason and payload strings (§12), hashin
   expect(event.payload).toEqual({ note: "key [REDACTED]", plain: "hello" });
   expect(payloadJson).toBe('{"note":"key [REDACTED]","plain":"hello"}');
   expect(event.payload_sha256).toBe(sha256Hex(payloadJson!));
+});
+
+Deno.test("a prepared payload gives the same event as preparing it there; a mismatched one is not used", () => {
+  const scrubber = compileScrubber(["hunter2-secret-value"]);
+  const payload = {
+    title: "Standup",
+    note: "hunter2-secret-value",
+    big: "x".repeat(MAX_PAYLOAD_BYTES),
+  };
+  const plain = buildAuditRecord(input({ payload }), { ...CONTEXT, scrubber });
+  const prepared = preparePayload(payload, scrubber);
+  expect(buildAuditRecord(input({ payload }), { ...CONTEXT, scrubber, prepared })).toEqual(plain);
+  expect(plain.event.payload_truncated).toBe(true);
+  expect(plain.payloadJson).not.toContain("hunter2-secret-value");
+  // Prepared with another scrubber, or from another payload: prepared again, never reused.
+  const unscrubbed = preparePayload(payload);
+  expect(unscrubbed.json).toContain("hunter2-secret-value");
+  const other = buildAuditRecord(input({ payload }), {
+    ...CONTEXT,
+    scrubber,
+    prepared: unscrubbed,
+  });
+  expect(other).toEqual(plain);
+  const elsewhere = preparePayload({ title: "Other" }, scrubber);
+  expect(buildAuditRecord(input({ payload }), { ...CONTEXT, scrubber, prepared: elsewhere }))
+    .toEqual(plain);
+  expect(preparePayload(undefined, scrubber)).toMatchObject({ json: null, sha256: null });
 });

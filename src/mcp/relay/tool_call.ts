@@ -18,6 +18,7 @@ import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
 import { ToolRefusedError, UpstreamError } from "../upstream/upstream.ts";
 import { secretValues } from "../../audit/redact.ts";
 import { type Scrubber, scrubberFor } from "../../audit/scrub.ts";
+import { type AuditPayload, preparePayload } from "../../audit/event.ts";
 import type { ApprovalRecord } from "../../approvals/approval.ts";
 import {
   type ApprovalGateDeps,
@@ -203,6 +204,9 @@ export async function executeToolCall(
   const policyScrubber = scrubberFor(state.policy);
   let scrubber: Scrubber | undefined;
   const scrub = (): Scrubber => scrubber ??= policyScrubber.with(secretValues(request.args));
+  // The payload of both lines of a forwarded call, redacted, serialised and hashed once.
+  let prepared: AuditPayload | undefined;
+  const auditPayload = (): AuditPayload => prepared ??= preparePayload(request.args, scrub());
   // Set once the write-ahead line is queued: the closing line then carries the same id.
   let forwardedId: string | undefined;
   const finish = (
@@ -232,7 +236,7 @@ export async function executeToolCall(
       latencyMs,
       upstreamMs,
       policyVersion: state.policy.version,
-    }, { now, newId: deps.newId, eventId: forwardedId, scrubber: clean });
+    }, { now, newId: deps.newId, eventId: forwardedId, scrubber: clean, prepared: auditPayload() });
     deps.metrics.observe({
       status: verdict.status,
       reasonCode: verdict.reasonCode,
@@ -358,7 +362,7 @@ export async function executeToolCall(
         reason: `${verdict.reason}; forwarded to upstream "${tool.upstream}"`,
         latencyMs: deps.monotonic() - started,
         policyVersion: state.policy.version,
-      }, { now, eventId: forwardedId, scrubber: scrub() });
+      }, { now, eventId: forwardedId, scrubber: scrub(), prepared: auditPayload() });
     } catch {
       return finish({
         status: "error",
