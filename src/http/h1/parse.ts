@@ -146,13 +146,69 @@ export function parseRequestHead(
     : { kind: "head", head: parsed, size: end };
 }
 
+/** Header names most requests carry, by length: read without building a new string. */
+const KNOWN_NAMES: readonly (readonly string[])[] = (() => {
+  const byLength: string[][] = [];
+  for (
+    const name of [
+      "host",
+      "accept",
+      "origin",
+      "expect",
+      "connection",
+      "user-agent",
+      "content-type",
+      "content-length",
+      "authorization",
+      "last-event-id",
+      "mcp-session-id",
+      "sec-fetch-site",
+      "accept-encoding",
+      "transfer-encoding",
+      "x-forwarded-proto",
+      "mcp-protocol-version",
+    ]
+  ) (byLength[name.length] ??= []).push(name);
+  return byLength;
+})();
+
+/**
+ * The lower-cased header name in `bytes[start..end)` (tchar only, checked by the caller): a known
+ * name's own string when it is one (letters compared case-insensitively: no tchar but a letter
+ * has a letter as its lower-case bit-form), else a new string.
+ */
+function headerName(bytes: Uint8Array, start: number, end: number): string {
+  const known = KNOWN_NAMES[end - start];
+  if (known !== undefined) {
+    next: for (let k = 0; k < known.length; k++) {
+      const name = known[k];
+      for (let i = 0; i < name.length; i++) {
+        if ((bytes[start + i] | 0x20) !== name.charCodeAt(i)) continue next;
+      }
+      return name;
+    }
+  }
+  return byteString(bytes, start, end).toLowerCase();
+}
+
+/** True when `bytes[start..end)` is exactly `text` (ASCII). */
+function bytesAre(bytes: Uint8Array, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Parses the head in `bytes[start..end)` (ending with CRLF CRLF, bare CR/LF already refused). */
 function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestHead | HeadError {
   // Request line: method SP request-target SP HTTP-version CRLF, single spaces only.
   let at = start;
   while (TCHAR[bytes[at]] === 1) at++;
   if (at === start || bytes[at] !== 32) return { status: 400, reason: "malformed request line" };
-  const method = byteString(bytes, start, at);
+  const method = bytesAre(bytes, start, at, "POST")
+    ? "POST"
+    : bytesAre(bytes, start, at, "GET")
+    ? "GET"
+    : byteString(bytes, start, at);
   const targetStart = ++at;
   while (bytes[at] > 32 && bytes[at] < 127) at++;
   if (at === targetStart || bytes[at] !== 32) {
@@ -161,7 +217,9 @@ function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestH
   const target = byteString(bytes, targetStart, at);
   const versionStart = ++at;
   while (bytes[at] !== 13) at++;
-  const version = byteString(bytes, versionStart, at);
+  const version = bytesAre(bytes, versionStart, at, "HTTP/1.1")
+    ? "HTTP/1.1"
+    : byteString(bytes, versionStart, at);
   at += 2;
   let minor: 0 | 1;
   if (version === "HTTP/1.1") minor = 1;
@@ -191,7 +249,7 @@ function parseHeadLines(bytes: Uint8Array, start: number, end: number): RequestH
     while (TCHAR[bytes[at]] === 1) at++;
     if (at === lineStart) return { status: 400, reason: "malformed header line (obs-fold?)" };
     if (bytes[at] !== 58 /* : */) return { status: 400, reason: "malformed header name" };
-    const name = byteString(bytes, lineStart, at).toLowerCase();
+    const name = headerName(bytes, lineStart, at);
     at++;
     while (bytes[at] === 32 || bytes[at] === 9) at++;
     const valueStart = at;

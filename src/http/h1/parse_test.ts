@@ -395,3 +395,36 @@ Deno.test("obs-text in a header value is kept byte for byte (a byte string, as H
   expect(value).toBe("\u0080\u009f\u00e9 z");
   expect(new Headers(result.head.headers).get("x-obs")).toBe(value);
 });
+
+Deno.test("property: any token header name, in any case, is read lower-cased; method and version as sent", () => {
+  const TCHARS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const known = ["user-agent", "content-type", "mcp-session-id", "x-forwarded-proto", "accept"];
+  // Names whose value the parser itself judges (a second Host, framing) are tested elsewhere.
+  const judged = ["host", "content-length", "transfer-encoding", "expect", "connection"];
+  // Known names in random case, with one character swapped for any token character (near misses).
+  const nearKnown = fc.tuple(fc.constantFrom(...known), fc.nat(), fc.nat(), fc.nat()).map(
+    ([name, flips, at, pick]) => {
+      const chars = [...name].map((c, i) => (flips >> i) & 1 ? c.toUpperCase() : c);
+      if (pick % 3 === 0) chars[at % chars.length] = TCHARS[pick % TCHARS.length];
+      return chars.join("");
+    },
+  );
+  const anyName = fc.array(fc.constantFrom(...TCHARS), { minLength: 1, maxLength: 24 })
+    .map((chars) => chars.join(""));
+  fc.assert(
+    fc.property(
+      fc.oneof(nearKnown, anyName),
+      fc.constantFrom("GET", "POST", "PUT", "get", "P^ST"),
+      fc.constantFrom("HTTP/1.1", "HTTP/1.0"),
+      (name, method, version) => {
+        fc.pre(!judged.includes(name.toLowerCase()));
+        const result = parse(`${method} / ${version}\r\nHost: a\r\n${name}: v\r\n\r\n`);
+        if (result.kind !== "head") throw new Error(`refused: ${JSON.stringify(name)}`);
+        expect(result.head.method).toBe(method);
+        expect(result.head.minor).toBe(version === "HTTP/1.1" ? 1 : 0);
+        expect(result.head.headers.at(-1)).toEqual([name.toLowerCase(), "v"]);
+      },
+    ),
+    OPTS,
+  );
+});
