@@ -3,6 +3,8 @@ import { expect } from "expect";
 import { join } from "node:path";
 import { hashKey } from "../src/identity/identify.ts";
 import { eventually, startTestGateway } from "./harness.ts";
+import { HTTP_SERVERS } from "../src/config/config.ts";
+import { rawRequest } from "./doors_raw.ts";
 
 const POLICY = `
 defaults:
@@ -463,3 +465,56 @@ Deno.test("audit failure fails closed with 503 and loses nothing once writable a
     await gw.close();
   }
 });
+
+for (const server of HTTP_SERVERS) {
+  Deno.test(`every hot-route answer carries its content type and the security headers [${server}]`, async () => {
+    const gw = await startTestGateway({
+      policy: POLICY,
+      schemas: SCHEMAS,
+      env: { HTTP_SERVER: server },
+    });
+    try {
+      const secured = {
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
+      };
+      const answers = [
+        await gw.post("/mcp/toolcall", call()), // allowed
+        await gw.post("/mcp/toolcall", { model_id: 7 }), // refused (400)
+        await gw.post("/mcp/toolresult", { nope: true }), // refused (400)
+      ];
+      for (const { status, headers } of answers) {
+        expect({ status, ...Object.fromEntries(headers) }).toMatchObject({
+          "content-type": "application/json; charset=utf-8",
+          ...secured,
+        });
+      }
+      // A client that does not ask for compression (fetch always does): nothing else reads the
+      // answer's headers before the server writes it.
+      const plain = await rawRequest(gw.url, {
+        method: "POST",
+        path: "/mcp/toolcall",
+        headers: { host: new URL(gw.url).host, "content-type": "application/json" },
+        body: JSON.stringify(call()),
+      });
+      expect({ status: plain.status, ...plain.headers }).toMatchObject({
+        status: 200,
+        "content-type": "application/json; charset=utf-8",
+        ...secured,
+      });
+      const mcp = await fetch(`${gw.url}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: "{",
+      });
+      await mcp.body?.cancel();
+      expect({ status: mcp.status, ...Object.fromEntries(mcp.headers) }).toMatchObject({
+        status: 406,
+        ...secured,
+      });
+    } finally {
+      await gw.close();
+    }
+  });
+}

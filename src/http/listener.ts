@@ -305,7 +305,10 @@ function serveConnection(context: {
           // the body deadline), or HTTP/2 resets a stream the client is still sending on.
           whole = await drainUnreadBody(request, { limit: maxBodyBytes, watch });
         }
-        if (request.headers.has("accept-encoding")) keepUncompressed(response);
+        // The runtime writes the answer from its own copy of the headers: a `SecuredResponse`
+        // builds them (security headers included) when they are first read.
+        const headers = response.headers;
+        if (request.headers.has("accept-encoding")) keepUncompressed(headers);
         table.responseStarted(entry, method === "GET" && isEventStream(response));
         await event.respondWith(response);
         if (!table.responseDone(entry) || !whole) break;
@@ -323,9 +326,8 @@ function serveConnection(context: {
  * not): costly per request (a compressor's state for a few hundred bytes) and a change of
  * behaviour. `no-transform` is the one switch it honours.
  */
-function keepUncompressed(response: Response): void {
+function keepUncompressed(headers: Headers): void {
   try {
-    const headers = response.headers;
     const cacheControl = headers.get("cache-control");
     if (cacheControl === null) headers.set("cache-control", "no-transform");
     else if (!cacheControl.includes("no-transform")) {

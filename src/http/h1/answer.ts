@@ -2,6 +2,7 @@
 import type { ConnectionEntry, ConnectionTable } from "../connection_limits.ts";
 import { type Bytes, type H1Connection, READ_BYTES } from "./connection.ts";
 import { type HeadError, MAX_REQUEST_HEAD_BYTES, type RequestHead } from "./parse.ts";
+import { SecuredResponse } from "../fast_path.ts";
 
 type Entry = ConnectionEntry<{ close(): void }>;
 type Table = ConnectionTable<{ close(): void }>;
@@ -67,7 +68,16 @@ export function refusalBytes(error: HeadError): Bytes {
 
 /** True for an answer of type `text/event-stream`. */
 export function isEventStream(response: Response): boolean {
-  return response.headers.get("content-type")?.startsWith("text/event-stream") === true;
+  const list = listOf(response);
+  const type = list === undefined
+    ? response.headers.get("content-type")
+    : list.find((field) => field[0] === "content-type")?.[1];
+  return type?.startsWith("text/event-stream") === true;
+}
+
+/** The header list of a `SecuredResponse` whose `headers` nobody read (see there). */
+function listOf(response: Response): readonly (readonly [string, string])[] | undefined {
+  return response instanceof SecuredResponse ? response.headerList : undefined;
 }
 
 /** An answer to write. */
@@ -84,8 +94,16 @@ function headText(answer: Answer): string {
   const { response, head, keepAlive } = answer;
   const status = response.status;
   let text = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
-  for (const [name, value] of response.headers) {
-    if (!FRAMING.has(name)) text += `${name}: ${value}\r\n`;
+  const list = listOf(response);
+  if (list !== undefined) {
+    for (let i = 0; i < list.length; i++) {
+      const [name, value] = list[i];
+      if (!FRAMING.has(name)) text += `${name}: ${value}\r\n`;
+    }
+  } else {
+    for (const [name, value] of response.headers) {
+      if (!FRAMING.has(name)) text += `${name}: ${value}\r\n`;
+    }
   }
   if (!keepAlive) text += "connection: close\r\n";
   else if (head.minor === 0) text += "connection: keep-alive\r\n";
@@ -120,7 +138,8 @@ export async function writeFixed(
       : "\r\n";
   } else if (status === 204 || status === 304 || status < 200) text += "\r\n";
   else {
-    sent = await response.bytes();
+    const body = response instanceof SecuredResponse ? response.bodyText : undefined;
+    sent = body === undefined ? await response.bytes() : encoder.encode(body);
     text += `content-length: ${sent.length}\r\n\r\n`;
   }
   const size = text.length + sent.length;
