@@ -49,7 +49,7 @@ function gateway(root: string, tag: string): Promise<ServerProcess> {
         "--config",
         join(root, "deno.json"),
         "--allow-all",
-        "--v8-flags=--enable-experimental-regexp-engine",
+        "--v8-flags=--enable-experimental-regexp-engine,--no-memory-reducer",
         join(root, "main.ts"),
         "serve",
       ],

@@ -77,7 +77,8 @@ async function startGatewayProcess(
       "--allow-write",
       "--allow-env",
       "--allow-run",
-      "--v8-flags=--enable-experimental-regexp-engine" +
+      // As `deno task start` runs it (deno.json).
+      "--v8-flags=--enable-experimental-regexp-engine,--no-memory-reducer" +
       (options.gatewayV8Flags ? "," + options.gatewayV8Flags : ""),
       ...prof,
       join(ROOT, "main.ts"),

@@ -3,9 +3,9 @@
 /** `main.ts` of this checkout. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** The permissions `deno task start` grants (and the linear regexp engine it asks for). */
+/** The permissions and V8 flags `deno task start` gives (deno.json). */
 export const FLAGS = [
-  "--v8-flags=--enable-experimental-regexp-engine",
+  "--v8-flags=--enable-experimental-regexp-engine,--no-memory-reducer",
   "--allow-net",
   "--allow-read",
   "--allow-write",
