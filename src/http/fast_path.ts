@@ -95,6 +95,12 @@ export class SecuredResponse extends Response {
     return headers;
   }
 
+  /** A copy, with every header (the runtime copies its own, so they are built first). */
+  override clone(): Response {
+    void this.headers;
+    return super.clone();
+  }
+
   /** The header fields as written, or undefined once `headers` was read. */
   get headerList(): readonly (readonly [string, string])[] | undefined {
     return this.#list;

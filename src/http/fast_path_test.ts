@@ -48,6 +48,9 @@ Deno.test("a SecuredResponse carries the security headers; a change through `hea
   expect(answer.headers.get("www-authenticate")).toBe('Bearer realm="x"');
   expect(answer.headers.get("x-frame-options")).toBe("DENY");
   expect(secure(answer)).toBe(answer);
+  const copy = new SecuredResponse("{}", { status: 200, headers: { "x-a": "b" } }).clone();
+  expect(copy.headers.get("x-a")).toBe("b");
+  expect(copy.headers.get("x-content-type-options")).toBe("nosniff");
 });
 
 Deno.test("a SecuredResponse refuses what Headers refuses, and its body text goes once read", async () => {
