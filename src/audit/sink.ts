@@ -204,8 +204,9 @@ export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSin
   /** Starts a write of the whole queue now, or joins the one queued and not yet started. */
   function runSoon(): Promise<Error | null> {
     if (urgent === null) {
-      if (timer !== null) clearTimeout(timer); // this write takes the whole queue
-      timer = null;
+      // An armed flush timer stays armed: this write takes the whole queue, so the timer finds
+      // little or nothing to write, but clearing it here would have the next `append` arm a new
+      // one, a timer armed and cleared per forwarded call under load.
       urgent = run(() => {
         urgent = null; // events appended from now on need a write of their own
       });

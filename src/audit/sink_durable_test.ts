@@ -102,3 +102,45 @@ Deno.test("appendDurable: rejected after close", async () => {
   await expect(sink.appendDurable(event(0))).rejects.toThrow(/Cannot write audit log/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a forwarded call's two lines arm the flush timer once, not once per call", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "audit.log");
+  const sink = await openAuditSink({ path, flushIntervalMs: 3_600_000 });
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  let armed = 0;
+  let cleared = 0;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    armed++;
+    return realSet(...args);
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((id?: number) => {
+    cleared++;
+    realClear(id);
+  }) as typeof clearTimeout;
+  try {
+    // As the proxy does under load: each call writes its write-ahead line, then its closing line
+    // once the upstream answered, and the next call arrives in a later task of the event loop
+    // (a zero-delay task of the real timer, not counted: arrival, not a wait for a condition).
+    const call = async (n: number) => {
+      await sink.appendDurable(event(2 * n));
+      await Promise.resolve();
+      sink.append(event(2 * n + 1));
+    };
+    const calls: Promise<void>[] = [];
+    for (let n = 0; n < 20; n++) {
+      calls.push(call(n));
+      await new Promise((arrive) => realSet(arrive, 0));
+    }
+    await Promise.all(calls);
+  } finally {
+    globalThis.setTimeout = realSet;
+    globalThis.clearTimeout = realClear;
+    await sink.close();
+  }
+  expect(armed).toBeLessThanOrEqual(1); // one flush timer for all twenty calls
+  expect(cleared).toBe(0);
+  expect((await idsInFile(path)).length).toBe(40);
+  await Deno.remove(dir, { recursive: true });
+});
