@@ -8,7 +8,7 @@ import { expect } from "expect";
 import { startFixtureHttpServer } from "./fixtures/http_server.ts";
 import { startTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from "./harness.ts";
 import { rawRequest } from "./doors_raw.ts";
-import { HTTP_SERVERS } from "../src/config/config.ts";
+import { HTTP_SERVERS, type HttpServerKind } from "../src/config/config.ts";
 import { serveGateway } from "./gateway_process.ts";
 import { join } from "node:path";
 
@@ -377,19 +377,38 @@ async function hasCurl(): Promise<boolean> {
   }
 }
 
+type CurlGateway = Awaited<ReturnType<typeof serveGateway>>;
+
+/** Runs `body` against a gateway process (the shipped test policy) when curl is on PATH; says
+ * why it skipped otherwise. */
+async function withCurlGateway(
+  what: string,
+  server: HttpServerKind,
+  body: (gw: CurlGateway) => Promise<void>,
+): Promise<void> {
+  if (!(await hasCurl())) {
+    console.log(`SKIPPED ${what}: no curl on PATH`);
+    return;
+  }
+  // A real process, as a user runs it.
+  const cwd = await Deno.makeTempDir({ prefix: "mcpsec-doors-" });
+  await Deno.writeTextFile(join(cwd, "policies.yaml"), policy());
+  await Deno.mkdir(join(cwd, "schemas"));
+  const gw = await serveGateway(cwd, { HTTP_SERVER: server });
+  try {
+    await body(gw);
+  } finally {
+    gw.child.kill("SIGTERM");
+    await gw.child.status;
+    await gw.drained;
+    await Deno.remove(cwd, { recursive: true });
+  }
+}
+
 for (const server of HTTP_SERVERS) {
   Deno.test(`a rebound name is refused over HTTP/1.1 and HTTP/2 (:authority, no Host header) [${server}]`, async () => {
-    if (!(await hasCurl())) {
-      console.log("SKIPPED rebinding-with-curl test: no curl on PATH");
-      return;
-    }
-    // A real process, as a user runs it (HTTP/2 refusals over the `deno` server: see the test
-    // "HTTP/2 (deno server): …" below).
-    const cwd = await Deno.makeTempDir({ prefix: "mcpsec-doors-" });
-    await Deno.writeTextFile(join(cwd, "policies.yaml"), policy());
-    await Deno.mkdir(join(cwd, "schemas"));
-    const gw = await serveGateway(cwd, { HTTP_SERVER: server });
-    try {
+    // HTTP/2 refusals over the `deno` server: see the test "HTTP/2 (deno server): …" below.
+    await withCurlGateway("rebinding-with-curl test", server, async (gw) => {
       for (const http2 of [false, true]) {
         if (http2 && server === "builtin") {
           // The builtin server speaks HTTP/1.1 only: HTTP/2 is refused outright (505), for any name.
@@ -412,25 +431,12 @@ for (const server of HTTP_SERVERS) {
           error: "",
         });
       }
-    } finally {
-      gw.child.kill("SIGTERM");
-      await gw.child.status;
-      await gw.drained;
-      await Deno.remove(cwd, { recursive: true });
-    }
+    });
   });
 }
 
 Deno.test("HTTP/2 (deno server): a refusal answered before its body arrived comes whole, never as a stream reset", async () => {
-  if (!(await hasCurl())) {
-    console.log("SKIPPED HTTP/2 refusal test: no curl on PATH");
-    return;
-  }
-  const cwd = await Deno.makeTempDir({ prefix: "mcpsec-doors-" });
-  await Deno.writeTextFile(join(cwd, "policies.yaml"), policy());
-  await Deno.mkdir(join(cwd, "schemas"));
-  const gw = await serveGateway(cwd, { HTTP_SERVER: "deno" });
-  try {
+  await withCurlGateway("HTTP/2 refusal test", "deno", async (gw) => {
     // The door refuses on the head alone; unless the server reads the body first, it resets the
     // stream the client may still be sending on, and curl reports a framing error (about one call in eight, four at a time, before the fix).
     const outcomes: Record<string, number> = {};
@@ -444,10 +450,5 @@ Deno.test("HTTP/2 (deno server): a refusal answered before its body arrived come
       }
     }
     expect(outcomes).toEqual({ "403": 200 });
-  } finally {
-    gw.child.kill("SIGTERM");
-    await gw.child.status;
-    await gw.drained;
-    await Deno.remove(cwd, { recursive: true });
-  }
+  });
 });
