@@ -5,7 +5,7 @@
 // the same run. Prints `listening <port>` on stdout once it accepts connections.
 //   UPSTREAM_URL=http://127.0.0.1:PORT/mcp PORT=0 deno run --allow-net --allow-env \
 //     bench/servers/plain_proxy.ts
-import { createHttp1Client } from "../../src/mcp/upstream/http1_client.ts";
+import { createHttp1Client } from "../../src/mcp/upstream/http/http1_client.ts";
 
 const upstream = Deno.env.get("UPSTREAM_URL") ?? "";
 if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(upstream)) {

@@ -4,9 +4,9 @@ import type { Logger } from "../../log.ts";
 import type { UpstreamConfig } from "../../policy/types.ts";
 import type { JsonRpcRequest } from "../jsonrpc.ts";
 import type { UpstreamClient } from "./upstream.ts";
-import { createHttpUpstream } from "./upstream_http.ts";
-import { createStdioUpstream } from "./upstream_stdio.ts";
-import { createClientCredentials, type UpstreamCredentials } from "./upstream_token.ts";
+import { createHttpUpstream } from "./http/upstream_http.ts";
+import { createStdioUpstream } from "./stdio/upstream_stdio.ts";
+import { createClientCredentials, type UpstreamCredentials } from "./http/upstream_token.ts";
 import { scrubbingClient, upstreamScrubber } from "./upstream_scrub.ts";
 
 /** A factory of upstream clients for the federation. */

@@ -6,7 +6,7 @@
  * Redirects are never followed (they would carry the configured credentials elsewhere);
  * compressed bodies are not asked for, and gzip/deflate ones are decoded if sent anyway.
  */
-import { concatBytes } from "../../bytes.ts";
+import { concatBytes } from "../../../bytes.ts";
 import {
   type BodyFraming,
   createChunkedDecoder,

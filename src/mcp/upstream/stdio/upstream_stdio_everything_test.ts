@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { createLogger } from "../../log.ts";
+import { createLogger } from "../../../log.ts";
 import { createStdioUpstream } from "./upstream_stdio.ts";
 
 const PACKAGE = "@modelcontextprotocol/server-everything@2026.8.31";

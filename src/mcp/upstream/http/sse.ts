@@ -1,5 +1,5 @@
 /** Incremental Server-Sent Events parser (WHATWG event-stream rules), pure and byte-bounded. */
-import { concatBytes } from "../../bytes.ts";
+import { concatBytes } from "../../../bytes.ts";
 
 /** One dispatched event. `data` lines are joined with "\n"; `event` defaults to "message". */
 export interface SseEvent {

@@ -1,13 +1,13 @@
 /** An `UpstreamClient` for a stdio MCP server: one process shared by every gateway session. */
-import type { Logger } from "../../log.ts";
-import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
+import type { Logger } from "../../../log.ts";
+import type { JsonRpcNotification, JsonRpcRequest } from "../../jsonrpc.ts";
 import {
   type UpstreamClient,
   UpstreamError,
   type UpstreamInfo,
   type UpstreamRequestOptions,
   type UpstreamStatus,
-} from "./upstream.ts";
+} from "../upstream.ts";
 import {
   answerServerRequest,
   asUpstreamError,
@@ -26,7 +26,7 @@ import {
   resultOf,
   scopeError,
   SHARED_PROCESS_CAPABILITIES,
-} from "./upstream_common.ts";
+} from "../upstream_common.ts";
 import {
   childEnvironment,
   spawnStdioProcess,

@@ -1,8 +1,8 @@
 /** One stdio MCP server process: clean environment, newline-delimited JSON in and out. */
-import { concatBytes } from "../../bytes.ts";
-import type { Logger } from "../../log.ts";
-import { UpstreamError } from "./upstream.ts";
-import { truncate } from "./upstream_common.ts";
+import { concatBytes } from "../../../bytes.ts";
+import type { Logger } from "../../../log.ts";
+import { UpstreamError } from "../upstream.ts";
+import { truncate } from "../upstream_common.ts";
 
 /** Longest stderr line logged, in characters. */
 const STDERR_LINE_CHARS = 2048;

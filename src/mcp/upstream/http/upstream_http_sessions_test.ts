@@ -1,13 +1,13 @@
 import { expect } from "expect";
-import { silentLogger } from "../../log.ts";
+import { silentLogger } from "../../../log.ts";
 import {
   basics,
   type RawCall,
   sseAnswer,
   sseEvent,
   startRawHttpServer,
-} from "../../../tests/fixtures/raw_http_server.ts";
-import type { JsonRpcRequest } from "../jsonrpc.ts";
+} from "../../../../tests/fixtures/raw_http_server.ts";
+import type { JsonRpcRequest } from "../../jsonrpc.ts";
 import { createHttpUpstream, type HttpUpstreamOptions } from "./upstream_http.ts";
 
 const CALL = { timeoutMs: 5_000 };

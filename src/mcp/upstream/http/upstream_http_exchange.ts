@@ -4,15 +4,15 @@ import {
   type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from "../jsonrpc.ts";
-import { UpstreamError, type UpstreamInfo } from "./upstream.ts";
+} from "../../jsonrpc.ts";
+import { UpstreamError, type UpstreamInfo } from "../upstream.ts";
 import {
   type ClientInfo,
   delay,
   initializeParams,
   parseInitializeResult,
   resultOf,
-} from "./upstream_common.ts";
+} from "../upstream_common.ts";
 import {
   buildHeaders,
   discard,

@@ -1,9 +1,9 @@
 /** The GET SSE stream of one upstream session: server-initiated messages, reconnected with backoff
  * until the session ends (405, 404 and 400 end it for good). */
-import type { Logger } from "../../log.ts";
-import { classifyMessage, type JsonRpcNotification, type JsonRpcRequest } from "../jsonrpc.ts";
-import { UpstreamError } from "./upstream.ts";
-import { delay } from "./upstream_common.ts";
+import type { Logger } from "../../../log.ts";
+import { classifyMessage, type JsonRpcNotification, type JsonRpcRequest } from "../../jsonrpc.ts";
+import { UpstreamError } from "../upstream.ts";
+import { delay } from "../upstream_common.ts";
 import {
   buildHeaders,
   discard,

@@ -1,8 +1,8 @@
 /** HTTP plumbing for the Streamable HTTP upstream client: headers, bounded bodies, SSE reading. */
-import { concatBytes, decodeUtf8Strict } from "../../bytes.ts";
+import { concatBytes, decodeUtf8Strict } from "../../../bytes.ts";
 import { headerBlock, type Http1Client, type Http1Init } from "./http1_client.ts";
 import { createSseParser } from "./sse.ts";
-import { UpstreamError } from "./upstream.ts";
+import { UpstreamError } from "../upstream.ts";
 import type { UpstreamCredentials } from "./upstream_token.ts";
 
 /** Where an upstream lives and how much it may send per message. */

@@ -3,7 +3,7 @@
  * header block, how the body is delimited, and a chunked-body decoder. Everything from the
  * upstream is hostile: sizes are bounded and anything ambiguous is refused, never guessed.
  */
-import { byteString } from "../../bytes.ts";
+import { byteString } from "../../../bytes.ts";
 
 /** Largest response head (status line + headers) accepted, in bytes. */
 export const MAX_HEAD_BYTES = 64 * 1024;

@@ -1,13 +1,13 @@
 /** Calls in flight on one stdio process: gateway-assigned ids, progress tokens, routing. */
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../../log.ts";
 import {
   classifyMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
-} from "../jsonrpc.ts";
-import type { UpstreamError } from "./upstream.ts";
-import { deliver } from "./upstream_common.ts";
+} from "../../jsonrpc.ts";
+import type { UpstreamError } from "../upstream.ts";
+import { deliver } from "../upstream_common.ts";
 import type { StdioProcess } from "./upstream_stdio_process.ts";
 
 /** One request waiting for its answer. */

@@ -1,14 +1,14 @@
 /** An `UpstreamClient` for a Streamable HTTP MCP server: one upstream session per gateway session. */
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../../log.ts";
 import { canUseHttp1, createHttp1Client } from "./http1_client.ts";
-import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
+import type { JsonRpcNotification, JsonRpcRequest } from "../../jsonrpc.ts";
 import {
   type UpstreamClient,
   UpstreamError,
   type UpstreamInfo,
   type UpstreamRequestOptions,
   type UpstreamStatus,
-} from "./upstream.ts";
+} from "../upstream.ts";
 import {
   answerServerRequest,
   asUpstreamError,
@@ -22,7 +22,7 @@ import {
   raceAbort,
   resultOf,
   scopeError,
-} from "./upstream_common.ts";
+} from "../upstream_common.ts";
 import { exchange, postNotification } from "./upstream_http_exchange.ts";
 import { discard, type HttpTarget, postMessage, withDeadline } from "./upstream_http_io.ts";
 import {

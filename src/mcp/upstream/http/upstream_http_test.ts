@@ -1,8 +1,8 @@
 import { expect } from "expect";
-import { createLogger, silentLogger } from "../../log.ts";
-import { startFixtureHttpServer } from "../../../tests/fixtures/http_server.ts";
-import type { JsonRpcNotification } from "../jsonrpc.ts";
-import { UpstreamError } from "./upstream.ts";
+import { createLogger, silentLogger } from "../../../log.ts";
+import { startFixtureHttpServer } from "../../../../tests/fixtures/http_server.ts";
+import type { JsonRpcNotification } from "../../jsonrpc.ts";
+import { UpstreamError } from "../upstream.ts";
 import { createHttpUpstream, type HttpUpstreamOptions } from "./upstream_http.ts";
 
 const CALL = { timeoutMs: 10_000 };

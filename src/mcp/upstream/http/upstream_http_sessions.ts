@@ -3,15 +3,15 @@
  * (`initialize`) on first use, each with its GET stream (§5.5) once open, dropped when the
  * server forgets it, ended with a DELETE.
  */
-import type { Logger } from "../../log.ts";
-import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
-import { UpstreamError, type UpstreamInfo, type UpstreamStatus } from "./upstream.ts";
+import type { Logger } from "../../../log.ts";
+import type { JsonRpcNotification, JsonRpcRequest } from "../../jsonrpc.ts";
+import { UpstreamError, type UpstreamInfo, type UpstreamStatus } from "../upstream.ts";
 import {
   asUpstreamError,
   type ClientInfo,
   createRequestScope,
   scopeError,
-} from "./upstream_common.ts";
+} from "../upstream_common.ts";
 import { initializeSession } from "./upstream_http_exchange.ts";
 import {
   buildHeaders,

@@ -3,9 +3,9 @@
  * use, cached, refreshed before it expires (one fetch at a time however many calls wait), dropped
  * when the upstream answers 401. Never the caller's token.
  */
-import type { ClientCredentialsConfig } from "../../policy/types.ts";
-import { fetchJson } from "../../identity/oauth_fetch.ts";
-import { UpstreamError } from "./upstream.ts";
+import type { ClientCredentialsConfig } from "../../../policy/types.ts";
+import { fetchJson } from "../../../identity/oauth_fetch.ts";
+import { UpstreamError } from "../upstream.ts";
 
 /** What the HTTP upstream client asks of its credentials. */
 export interface UpstreamCredentials {

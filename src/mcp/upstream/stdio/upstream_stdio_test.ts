@@ -1,8 +1,8 @@
 import { expect } from "expect";
-import { createLogger, type Logger, silentLogger } from "../../log.ts";
-import { stdioFixtureCommand } from "../../../tests/fixtures/stdio_server.ts";
-import type { JsonRpcNotification } from "../jsonrpc.ts";
-import { type UpstreamClient, UpstreamError } from "./upstream.ts";
+import { createLogger, type Logger, silentLogger } from "../../../log.ts";
+import { stdioFixtureCommand } from "../../../../tests/fixtures/stdio_server.ts";
+import type { JsonRpcNotification } from "../../jsonrpc.ts";
+import { type UpstreamClient, UpstreamError } from "../upstream.ts";
 import { createStdioUpstream, type StdioUpstreamOptions } from "./upstream_stdio.ts";
 
 const CALL = { timeoutMs: 20_000 };

@@ -1,9 +1,9 @@
 import { expect } from "expect";
-import { createLogger, silentLogger } from "../../log.ts";
+import { createLogger, silentLogger } from "../../../log.ts";
 import { createStdioUpstream, type StdioUpstreamOptions } from "./upstream_stdio.ts";
 
 const CALL = { timeoutMs: 20_000 };
-const SCRIPT = new URL("../../../tests/fixtures/raw_stdio_server.ts", import.meta.url).pathname;
+const SCRIPT = new URL("../../../../tests/fixtures/raw_stdio_server.ts", import.meta.url).pathname;
 
 function raw(extra: Partial<StdioUpstreamOptions> = {}) {
   return createStdioUpstream({
