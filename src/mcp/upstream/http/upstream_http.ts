@@ -116,8 +116,8 @@ export function createHttpUpstream(options: HttpUpstreamOptions): UpstreamClient
     closed: closed.signal,
     startTimeoutMs: options.startTimeoutMs,
     clientInfo: options.clientInfo,
-    ...(options.capabilitiesFor ? { capabilitiesFor: options.capabilitiesFor } : {}),
-    ...(options.onServerRequest ? { onServerRequest: options.onServerRequest } : {}),
+    capabilitiesFor: options.capabilitiesFor,
+    onServerRequest: options.onServerRequest,
     backoffMs: options.reconnectBackoffMs ?? { initial: 500, max: 30_000 },
     nextId: () => nextId++,
     status: {
