@@ -1,18 +1,18 @@
 import { dirname } from "node:path";
-import { type ChainerOptions, createChainer } from "./chainer.ts";
+import { AuditFile, type FileCursor } from "./audit_file.ts";
+import { ChainedRuns, type WrittenLines } from "./chained_runs.ts";
+import { type Chainer, type ChainerOptions, createChainer } from "./chainer.ts";
 import type { AuditEvent } from "./event.ts";
 import type { EventList } from "./query.ts";
 import { completeLine, flatten, linePrefix, lineTimestamp } from "./line.ts";
 import {
   describeError,
   findChainStart,
-  listRotatedFiles,
   lockLogFile,
   type LogFileLock,
   type LogFileState,
-  readLastByte,
 } from "./log_file.ts";
-import { createLineRing, type UnchainedLine } from "./line_ring.ts";
+import { createLineRing, type LineRing, type UnchainedLine } from "./line_ring.ts";
 
 /** Options of `openAuditSink`. */
 export interface AuditSinkOptions {
@@ -77,15 +77,6 @@ export interface AuditSink {
   subscribe(listener: (event: AuditEvent) => void): () => void;
 }
 
-/** A chained batch waiting to be written: written straight from its bytes, never copied. */
-interface ChainedRun {
-  readonly bytes: Uint8Array;
-  readonly ends: Uint32Array;
-  readonly hashes: readonly string[];
-  /** The first line not yet wholly in the file. */
-  next: number;
-}
-
 /**
  * An appended event as the queue keeps it until it is chained: its line up to `"prev_hash":"` as
  * one flat string, and its place in the ring (line_ring.ts keeps the chained line as bytes).
@@ -93,6 +84,13 @@ interface ChainedRun {
 interface HeldEvent {
   readonly prefix: string;
   readonly seq: number;
+}
+
+/** A caller of `appendDurable` waiting for the `count`th line since open to be written. */
+interface Waiter {
+  readonly count: number;
+  resolve(): void;
+  reject(error: Error): void;
 }
 
 const lineDecoder = new TextDecoder();
@@ -114,412 +112,372 @@ const SEGMENT_BYTES = 1024 * 1024;
 // Small enough that building one batch's lines never holds requests up for long (p99).
 const CHAIN_BATCH = 256;
 const MAX_BACKOFF_MS = 1000;
-const NEWLINE = new Uint8Array([0x0a]);
-
-function lineStart(run: ChainedRun, line: number): number {
-  return line === 0 ? 0 : run.ends[line - 1];
-}
 
 /** Opens (creating if needed) the audit log at `options.path`, continuing its hash chain. */
 export async function openAuditSink(options: AuditSinkOptions): Promise<AuditSink> {
   const path = options.path;
-  const gatewayId = options.gatewayId ?? null;
-  const interval = Math.max(1, options.flushIntervalMs ?? 20);
-  const maxBytes = Math.max(0, options.maxBytes ?? 0);
-  const maxQueue = Math.max(1, options.maxQueue ?? 100_000);
-  const onError = options.onError ?? (() => {});
-  const onRecover = options.onRecover ?? (() => {});
-  let start: { head: string; known: LogFileState | null };
   let fileLock: LogFileLock | null = null; // one writer per file (log_file.ts lockLogFile)
   try {
     await Deno.mkdir(dirname(path), { recursive: true, mode: 0o750 });
     fileLock = await lockLogFile(path);
-    start = await findChainStart(path);
+    const start = await findChainStart(path);
+    return new FileAuditSink(options, { ...start, lock: fileLock });
   } catch (error) {
     fileLock?.release();
     const why = error instanceof Error && !("code" in error) ? error.message : describeError(error);
     throw new Error(`Cannot open audit log "${path}": ${why}`);
   }
-  const ring = createLineRing(Math.max(1000, options.ringSize ?? 2000));
-  const listeners = new Set<(event: AuditEvent) => void>();
-  let pending: HeldEvent[] = [];
-  const chainer = createChainer(options.chainer);
-  const runs: ChainedRun[] = [];
-  let queuedLines = 0; // chained lines not yet wholly written, across `runs`
-  let chainHead = start.head;
-  let writtenHead = start.head;
-  let known = start.known;
-  let partial = 0; // bytes of the first queued line already in the file described by `known`
-  let healthy = true;
-  let failures = 0;
-  let dropped = 0;
-  let dropReported = false;
-  let stdoutReported = false;
-  let closed = false;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  let lock: Promise<unknown> = Promise.resolve();
+}
+
+/**
+ * The sink behind `openAuditSink`: appends build a line prefix and queue it; a flush (timer, or
+ * at once for a write-ahead line) chains the queue in batches and writes it, one write at a time
+ * (`#lock`), and retries with backoff while the file cannot be written.
+ */
+class FileAuditSink implements AuditSink {
+  readonly #options: AuditSinkOptions;
+  readonly #path: string;
+  readonly #gatewayId: string | null;
+  readonly #interval: number;
+  readonly #maxBytes: number;
+  readonly #maxQueue: number;
+  readonly #onError: (message: string) => void;
+  readonly #onRecover: () => void;
+  readonly #fileLock: LogFileLock;
+  readonly #file: AuditFile;
+  readonly #ring: LineRing;
+  readonly #listeners = new Set<(event: AuditEvent) => void>();
+  readonly #chainer: Chainer;
+  readonly #runs = new ChainedRuns();
+  #pending: HeldEvent[] = [];
+  #chainHead: string;
+  #writtenHead: string;
+  #healthy = true;
+  #failures = 0;
+  #dropped = 0;
+  #dropReported = false;
+  #stdoutReported = false;
+  #closed = false;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #lock: Promise<unknown> = Promise.resolve();
   // Write-ahead bookkeeping: events queued and lines wholly written since open, and the callers
-  // waiting for a line (in queue order). A waiter for event n resolves once `writtenCount >= n`.
-  let queuedCount = 0;
-  let writtenCount = 0;
-  let waiters: { count: number; resolve(): void; reject(error: Error): void }[] = [];
-  let urgent: Promise<Error | null> | null = null;
-  let open: { handle: Deno.FsFile; ino: number | null } | null = null; // see currentFile
+  // waiting for a line (in queue order). A waiter for event n resolves once `#writtenCount >= n`.
+  #queuedCount = 0;
+  #writtenCount = 0;
+  #waiters: Waiter[] = [];
+  #urgent: Promise<Error | null> | null = null;
 
-  function schedule(delay: number): void {
-    if (timer !== null || closed) return;
-    timer = setTimeout(() => {
-      timer = null;
-      void run();
-    }, delay);
+  constructor(
+    options: AuditSinkOptions,
+    start: { head: string; known: LogFileState | null; lock: LogFileLock },
+  ) {
+    this.#options = options;
+    this.#path = options.path;
+    this.#gatewayId = options.gatewayId ?? null;
+    this.#interval = Math.max(1, options.flushIntervalMs ?? 20);
+    this.#maxBytes = Math.max(0, options.maxBytes ?? 0);
+    this.#maxQueue = Math.max(1, options.maxQueue ?? 100_000);
+    this.#onError = options.onError ?? (() => {});
+    this.#onRecover = options.onRecover ?? (() => {});
+    this.#fileLock = start.lock;
+    this.#file = new AuditFile(this.#path, start.known);
+    this.#ring = createLineRing(Math.max(1000, options.ringSize ?? 2000));
+    this.#chainer = createChainer(options.chainer);
+    this.#chainHead = start.head;
+    this.#writtenHead = start.head;
   }
 
-  function run(onStart?: () => void): Promise<Error | null> {
-    const result = lock.then(() => {
-      onStart?.();
-      return writeAll();
-    });
-    lock = result.catch(() => null);
-    return result.then((error) => {
-      if (error !== null) {
-        rejectWaiters(error);
-        failures++;
-        if (healthy) {
-          healthy = false;
-          onError(error.message);
-        }
-        schedule(Math.min(MAX_BACKOFF_MS, interval * 2 ** failures));
-      } else {
-        failures = 0;
-        if (!healthy) {
-          healthy = true;
-          onRecover();
-        }
-        if (pending.length > 0) schedule(interval);
-      }
-      return error;
-    });
+  append(event: AuditEvent, payloadJson?: string | null): void {
+    this.#push(event, payloadJson, false);
   }
 
-  /** Starts a write of the whole queue now, or joins the one queued and not yet started. */
-  function runSoon(): Promise<Error | null> {
-    if (urgent === null) {
-      // An armed flush timer stays armed: this write takes the whole queue, so the timer finds
-      // little or nothing to write, but clearing it here would have the next `append` arm a new
-      // one, a timer armed and cleared per forwarded call under load.
-      urgent = run(() => {
-        urgent = null; // events appended from now on need a write of their own
-      });
-    }
-    return urgent;
-  }
-
-  function resolveWaiters(): void {
-    let done = 0;
-    while (done < waiters.length && waiters[done].count <= writtenCount) waiters[done++].resolve();
-    if (done > 0) waiters = waiters.slice(done);
-  }
-
-  function rejectWaiters(error: Error): void {
-    const failed = waiters;
-    waiters = [];
-    for (const waiter of failed) waiter.reject(error);
-  }
-
-  async function writeAll(): Promise<Error | null> {
-    if (pending.length === 0 && runs.length === 0) return null;
-    try {
-      let file = await currentFile();
-      let state = await settle(file.info);
-      while (await chainMore()) {
-        if (maxBytes > 0 && partial === 0 && state.size > 0) {
-          const run = runs[0];
-          if (state.size + run.ends[run.next] - lineStart(run, run.next) > maxBytes) {
-            closeFile();
-            await rotate();
-            file = await currentFile();
-            state = await settle(file.info);
-          }
-        }
-        await writeSegment(file.handle, state);
-      }
-      if (runs.length === 0 && pending.length === 0) dropReported = false;
-      return null;
-    } catch (error) {
-      closeFile(); // the next attempt starts from a fresh open
-      return new Error(`Cannot write audit log "${path}": ${describeError(error)}`);
-    }
-  }
-
-  /**
-   * The audit file, kept open between writes: one `stat` of the path per batch checks that the
-   * open handle is still the file at `path` (same inode); a file moved, deleted or replaced
-   * under us is reopened (and a missing directory fails the write: fail closed). One system
-   * call a batch instead of open, fstat and close: what a write-ahead line waits for.
-   * The stat and the writes are synchronous system calls (made by the flush, never by a request
-   * handler): an async file operation costs a hop to a blocking thread and back, which every
-   * call waiting for its write-ahead line would pay; a write to the page cache takes
-   * microseconds. The price: a stalled file system (a hung network mount) stalls the event loop,
-   * so keep the audit log on local disk.
-   */
-  async function currentFile(): Promise<{ handle: Deno.FsFile; info: Deno.FileInfo }> {
-    if (open !== null) {
-      let info: Deno.FileInfo | null = null;
-      try {
-        info = Deno.statSync(path);
-      } catch { /* moved or deleted: reopened below */ }
-      if (info !== null && info.ino !== null && info.ino === open.ino) {
-        return { handle: open.handle, info };
-      }
-      closeFile();
-    }
-    const handle = await Deno.open(path, { append: true, create: true, mode: 0o640 });
-    try {
-      const info = await handle.stat();
-      open = { handle, ino: info.ino };
-      return { handle, info };
-    } catch (error) {
-      handle.close();
-      throw error;
-    }
-  }
-
-  function closeFile(): void {
-    try {
-      open?.handle.close();
-    } catch { /* already closed */ }
-    open = null;
-  }
-
-  /** Works out where the next byte goes: resume a partial line, or add "\n" after a torn one. */
-  async function settle(info: Deno.FileInfo): Promise<{ size: number; needsNewline: boolean }> {
-    const ino = info.ino ?? null;
-    if (known !== null && known.ino === ino && known.size === info.size) {
-      return { size: info.size, needsNewline: partial === 0 && !known.endsWithNewline };
-    }
-    partial = 0; // the file changed under us: rewrite the interrupted line whole
-    const last = await readLastByte(path, info.size);
-    known = { ino, size: info.size, endsWithNewline: last === null || last === 0x0a };
-    return { size: info.size, needsNewline: !known.endsWithNewline };
-  }
-
-  async function rotate(): Promise<void> {
-    const rotated = await listRotatedFiles(path);
-    const next = (rotated.at(-1)?.index ?? 0) + 1;
-    await Deno.rename(path, `${path}.${next}`);
-    known = null;
-  }
-
-  /** Chains up to CHAIN_BATCH pending events when no chained line waits; false when all done. */
-  async function chainMore(): Promise<boolean> {
-    if (runs.length > 0) return true;
-    if (pending.length === 0) return false;
-    const batch = pending.slice(0, CHAIN_BATCH);
-    pending = pending.slice(batch.length);
-    const prev = chainHead;
-    const chained = await chainer.chain(batch.map((held) => held.prefix), prev);
-    for (let i = 0; i < batch.length; i++) {
-      // The line without its "\n", kept by the ring as bytes from now on.
-      ring.chained(
-        batch[i].seq,
-        chained.bytes.subarray(i === 0 ? 0 : chained.ends[i - 1], chained.ends[i] - 1),
+  appendDurable(event: AuditEvent, payloadJson?: string | null): Promise<void> {
+    // Unhealthy: refuse at once, without queueing (nothing will be forwarded, so there is
+    // nothing to write ahead) and without a write that the backoff is holding back.
+    if (!this.#healthy || this.#closed) {
+      return Promise.reject(
+        new Error(`Cannot write audit log "${this.#path}": the log is failing`),
       );
     }
-    runs.push({ bytes: chained.bytes, ends: chained.ends, hashes: chained.hashes, next: 0 });
-    queuedLines += batch.length;
-    chainHead = chained.hashes[batch.length - 1];
-    return true;
+    if (!this.#push(event, payloadJson, true)) {
+      return Promise.reject(new Error(`Cannot write audit log "${this.#path}": event not queued`));
+    }
+    const count = this.#queuedCount;
+    const written = new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ count, resolve, reject });
+    });
+    void this.#runSoon();
+    return written;
   }
 
-  /** Writes the first run's next lines (as many as fit the segment and rotation limits, at
-   * least one), straight from the run's bytes. */
-  async function writeSegment(
-    file: Deno.FsFile,
-    state: { size: number; needsNewline: boolean },
-  ): Promise<void> {
-    if (state.needsNewline) {
-      // Close off a torn line (ours or someone else's) before the next line starts.
-      if (file.writeSync(NEWLINE) !== 1) throw new Error("short write");
-      state.needsNewline = false;
-      state.size += 1;
-      known = known === null ? null : { ino: known.ino, size: state.size, endsWithNewline: true };
-      return;
-    }
-    const run = runs[0];
-    const from = lineStart(run, run.next) + partial;
-    let last = run.next;
-    while (last + 1 < run.ends.length) {
-      const size = run.ends[last + 1] - from;
-      if (size > SEGMENT_BYTES || (maxBytes > 0 && state.size + size > maxBytes)) break;
-      last++;
-    }
-    const segment = run.bytes.subarray(from, run.ends[last]);
-    let written = 0;
-    try {
-      while (written < segment.length) written += file.writeSync(segment.subarray(written));
-    } finally {
-      await account(written, state);
-    }
+  get healthy(): boolean {
+    return this.#healthy && !this.#closed;
   }
 
-  /** Records what `written` bytes of the last segment completed, and copies those lines out. */
-  async function account(written: number, state: { size: number; needsNewline: boolean }) {
-    state.size += written;
-    const run = runs[0];
-    const first = run.next;
-    const reached = lineStart(run, first) + partial + written;
-    while (run.next < run.ends.length && run.ends[run.next] <= reached) run.next++;
-    const completed = run.next - first;
-    partial = reached - lineStart(run, run.next);
-    known = known === null ? null : {
-      ino: known.ino,
-      size: state.size,
-      endsWithNewline: partial === 0,
+  get head(): string {
+    return this.#writtenHead;
+  }
+
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  recent(): readonly AuditEvent[] {
+    const view = this.#ring.view();
+    const events: AuditEvent[] = [];
+    for (let i = 0; i < view.length; i++) {
+      const item = view.at(i);
+      if (item !== undefined) events.push(ringToEvent(item));
+    }
+    return events;
+  }
+
+  recentList(): EventList {
+    const view = this.#ring.view();
+    return {
+      length: view.length,
+      at: (index) => {
+        const item = view.at(index);
+        return item === undefined ? undefined : ringToEvent(item);
+      },
+      timestampAt: (index) => {
+        const item = view.at(index);
+        return item === undefined ? "" : ringTimestamp(item);
+      },
     };
-    if (completed === 0) return;
-    queuedLines -= completed;
-    writtenCount += completed;
-    if (waiters.length > 0) resolveWaiters();
-    writtenHead = run.hashes[run.next - 1];
-    if (run.next === run.ends.length) runs.shift();
-    const lines = run.bytes.subarray(lineStart(run, first), run.ends[run.next - 1]);
-    if (options.onWritten) {
-      try {
-        options.onWritten(lines);
-      } catch {
-        // A failing copy must never break auditing.
-      }
-    }
-    await copyToStdout(lines);
   }
 
-  async function copyToStdout(bytes: Uint8Array): Promise<void> {
-    if (!options.stdout) return;
-    try {
-      let rest = bytes;
-      while (rest.length > 0) {
-        const written = await options.stdout.write(rest);
-        if (typeof written !== "number" || written <= 0 || written >= rest.length) break;
-        rest = rest.subarray(written);
-      }
-    } catch (error) {
-      if (!stdoutReported) onError(`Cannot copy audit lines to stdout: ${describeError(error)}`);
-      stdoutReported = true;
+  async flush(): Promise<void> {
+    const error = await this.#run();
+    if (error !== null) throw error;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const error = await this.#run();
+    await this.#lock;
+    this.#file.close();
+    this.#chainer.close();
+    this.#fileLock.release();
+    this.#rejectWaiters(new Error(`Cannot write audit log "${this.#path}": closed`));
+    if (error !== null) {
+      const lost = this.#pending.length + this.#runs.lines;
+      throw new Error(`${error.message} (${lost} audit events not written)`);
     }
+  }
+
+  subscribe(listener: (event: AuditEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Queues one event; false when it was dropped (closed, unserialisable, queue full). */
-  function push(event: AuditEvent, payloadJson: string | null | undefined, writeNow: boolean) {
-    if (closed) {
-      dropped++;
+  #push(event: AuditEvent, payloadJson: string | null | undefined, writeNow: boolean): boolean {
+    if (this.#closed) {
+      this.#dropped++;
       return false;
     }
-    if (gatewayId !== null) event.gateway_id = gatewayId;
+    if (this.#gatewayId !== null) event.gateway_id = this.#gatewayId;
     let prefix: string;
     try {
       prefix = flatten(linePrefix(event, payloadJson));
     } catch {
-      dropped++; // a payload no event builder made (a cycle, a bigint): cannot be a line
+      this.#dropped++; // a payload no event builder made (a cycle, a bigint): cannot be a line
       return false;
     }
-    const held: HeldEvent = { prefix, seq: ring.push({ prefix }) };
-    for (const listener of listeners) {
+    const held: HeldEvent = { prefix, seq: this.#ring.push({ prefix }) };
+    for (const listener of this.#listeners) {
       try {
         listener(event);
       } catch {
         // A failing subscriber must never break auditing.
       }
     }
-    if (pending.length + queuedLines >= maxQueue) {
-      dropped++;
-      if (!dropReported) {
-        dropReported = true;
-        onError(`Audit queue full (${maxQueue} events): new events are being dropped`);
+    if (this.#pending.length + this.#runs.lines >= this.#maxQueue) {
+      this.#dropped++;
+      if (!this.#dropReported) {
+        this.#dropReported = true;
+        this.#onError(`Audit queue full (${this.#maxQueue} events): new events are being dropped`);
       }
       return false;
     }
-    pending.push(held);
-    queuedCount++;
-    if (!writeNow) {
-      schedule(healthy ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** failures));
-    }
+    this.#pending.push(held);
+    this.#queuedCount++;
+    if (!writeNow) this.#schedule(this.#healthy ? this.#interval : this.#backoff());
     return true;
   }
 
-  return {
-    append(event: AuditEvent, payloadJson?: string | null): void {
-      push(event, payloadJson, false);
-    },
-    appendDurable(event: AuditEvent, payloadJson?: string | null): Promise<void> {
-      // Unhealthy: refuse at once, without queueing (nothing will be forwarded, so there is
-      // nothing to write ahead) and without a write that the backoff is holding back.
-      if (!healthy || closed) {
-        return Promise.reject(new Error(`Cannot write audit log "${path}": the log is failing`));
-      }
-      if (!push(event, payloadJson, true)) {
-        return Promise.reject(new Error(`Cannot write audit log "${path}": event not queued`));
-      }
-      const count = queuedCount;
-      const written = new Promise<void>((resolve, reject) => {
-        waiters.push({ count, resolve, reject });
-      });
-      void runSoon();
-      return written;
-    },
-    get healthy(): boolean {
-      return healthy && !closed;
-    },
-    get head(): string {
-      return writtenHead;
-    },
-    get dropped(): number {
-      return dropped;
-    },
-    recent(): readonly AuditEvent[] {
-      const view = ring.view();
-      const events: AuditEvent[] = [];
-      for (let i = 0; i < view.length; i++) {
-        const item = view.at(i);
-        if (item !== undefined) events.push(ringToEvent(item));
-      }
-      return events;
-    },
-    recentList(): EventList {
-      const view = ring.view();
-      return {
-        length: view.length,
-        at: (index) => {
-          const item = view.at(index);
-          return item === undefined ? undefined : ringToEvent(item);
-        },
-        timestampAt: (index) => {
-          const item = view.at(index);
-          return item === undefined ? "" : ringTimestamp(item);
-        },
-      };
-    },
-    async flush(): Promise<void> {
-      const error = await run();
-      if (error !== null) throw error;
-    },
-    async close(): Promise<void> {
-      closed = true;
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      const error = await run();
-      await lock;
-      closeFile();
-      chainer.close();
-      fileLock?.release();
-      rejectWaiters(new Error(`Cannot write audit log "${path}": closed`));
+  #backoff(): number {
+    return Math.min(MAX_BACKOFF_MS, this.#interval * 2 ** this.#failures);
+  }
+
+  #schedule(delay: number): void {
+    if (this.#timer !== null || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#run();
+    }, delay);
+  }
+
+  /** Writes the whole queue after the write in progress; resolves with its error, or null. */
+  #run(onStart?: () => void): Promise<Error | null> {
+    const result = this.#lock.then(() => {
+      onStart?.();
+      return this.#writeAll();
+    });
+    this.#lock = result.catch(() => null);
+    return result.then((error) => {
       if (error !== null) {
-        const lost = pending.length + queuedLines;
-        throw new Error(`${error.message} (${lost} audit events not written)`);
+        this.#rejectWaiters(error);
+        this.#failures++;
+        if (this.#healthy) {
+          this.#healthy = false;
+          this.#onError(error.message);
+        }
+        this.#schedule(this.#backoff());
+      } else {
+        this.#failures = 0;
+        if (!this.#healthy) {
+          this.#healthy = true;
+          this.#onRecover();
+        }
+        if (this.#pending.length > 0) this.#schedule(this.#interval);
       }
-    },
-    subscribe(listener: (event: AuditEvent) => void): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
+      return error;
+    });
+  }
+
+  /** Starts a write of the whole queue now, or joins the one queued and not yet started. */
+  #runSoon(): Promise<Error | null> {
+    if (this.#urgent === null) {
+      // An armed flush timer stays armed: this write takes the whole queue, so the timer finds
+      // little or nothing to write, but clearing it here would have the next `append` arm a new
+      // one, a timer armed and cleared per forwarded call under load.
+      this.#urgent = this.#run(() => {
+        this.#urgent = null; // events appended from now on need a write of their own
+      });
+    }
+    return this.#urgent;
+  }
+
+  #rejectWaiters(error: Error): void {
+    const failed = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of failed) waiter.reject(error);
+  }
+
+  async #writeAll(): Promise<Error | null> {
+    if (this.#pending.length === 0 && this.#runs.isEmpty) return null;
+    try {
+      let cursor = await this.#prepareFile();
+      while (await this.#chainMore()) {
+        const maxBytes = this.#maxBytes;
+        if (maxBytes > 0 && !this.#runs.midLine && cursor.size > 0) {
+          if (cursor.size + this.#runs.nextLineBytes() > maxBytes) {
+            await this.#file.rotate();
+            cursor = await this.#prepareFile();
+          }
+        }
+        await this.#writeSegment(cursor);
+      }
+      if (this.#runs.isEmpty && this.#pending.length === 0) this.#dropReported = false;
+      return null;
+    } catch (error) {
+      this.#file.close(); // the next attempt starts from a fresh open
+      return new Error(`Cannot write audit log "${this.#path}": ${describeError(error)}`);
+    }
+  }
+
+  /** The file for this batch; a file that changed under us has the interrupted line rewritten
+   * whole. */
+  async #prepareFile(): Promise<FileCursor> {
+    const cursor = await this.#file.prepare(this.#runs.midLine);
+    if (cursor.changed) this.#runs.restartLine();
+    return cursor;
+  }
+
+  /** Chains up to CHAIN_BATCH pending events when no chained line waits; false when all done. */
+  async #chainMore(): Promise<boolean> {
+    if (!this.#runs.isEmpty) return true;
+    if (this.#pending.length === 0) return false;
+    const batch = this.#pending.slice(0, CHAIN_BATCH);
+    this.#pending = this.#pending.slice(batch.length);
+    const chained = await this.#chainer.chain(batch.map((held) => held.prefix), this.#chainHead);
+    for (let i = 0; i < batch.length; i++) {
+      // The line without its "\n", kept by the ring as bytes from now on.
+      this.#ring.chained(
+        batch[i].seq,
+        chained.bytes.subarray(i === 0 ? 0 : chained.ends[i - 1], chained.ends[i] - 1),
+      );
+    }
+    this.#runs.add(chained);
+    this.#chainHead = chained.hashes[batch.length - 1];
+    return true;
+  }
+
+  /** Closes off a torn line, or writes the next lines of the queue (as many as fit the segment
+   * and rotation limits, at least one), straight from the chained bytes. */
+  async #writeSegment(cursor: FileCursor): Promise<void> {
+    if (cursor.needsNewline) {
+      // Close off a torn line (ours or someone else's) before the next line starts.
+      this.#file.writeNewline(cursor);
+      return;
+    }
+    const maxBytes = this.#maxBytes;
+    const size = cursor.size;
+    const segment = this.#runs.segment((bytes) =>
+      bytes <= SEGMENT_BYTES && (maxBytes === 0 || size + bytes <= maxBytes)
+    );
+    let done: WrittenLines | null = null;
+    try {
+      this.#file.write(cursor, segment, (written) => {
+        done = this.#runs.advance(written);
+        return !this.#runs.midLine;
+      });
+    } finally {
+      if (done !== null) await this.#written(done);
+    }
+  }
+
+  /** Counts lines wholly written: resolves their waiters, moves the head, copies them out. */
+  async #written(lines: WrittenLines): Promise<void> {
+    this.#writtenCount += lines.count;
+    if (this.#waiters.length > 0) {
+      let done = 0;
+      const waiters = this.#waiters;
+      while (done < waiters.length && waiters[done].count <= this.#writtenCount) {
+        waiters[done++].resolve();
+      }
+      if (done > 0) this.#waiters = waiters.slice(done);
+    }
+    this.#writtenHead = lines.head;
+    if (this.#options.onWritten) {
+      try {
+        this.#options.onWritten(lines.bytes);
+      } catch {
+        // A failing copy must never break auditing.
+      }
+    }
+    await this.#copyToStdout(lines.bytes);
+  }
+
+  async #copyToStdout(bytes: Uint8Array): Promise<void> {
+    const stdout = this.#options.stdout;
+    if (!stdout) return;
+    try {
+      let rest = bytes;
+      while (rest.length > 0) {
+        const written = await stdout.write(rest);
+        if (typeof written !== "number" || written <= 0 || written >= rest.length) break;
+        rest = rest.subarray(written);
+      }
+    } catch (error) {
+      if (!this.#stdoutReported) {
+        this.#onError(`Cannot copy audit lines to stdout: ${describeError(error)}`);
+      }
+      this.#stdoutReported = true;
+    }
+  }
 }
