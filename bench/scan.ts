@@ -3,7 +3,7 @@
 // words repeated, the worst case for bounded-repeat patterns. Wall time on this machine, median of
 // a few runs; linear time itself is proven by construction (src/scan/detectors_test.ts).
 //   deno run --v8-flags=--enable-experimental-regexp-engine bench/scan.ts
-import { compileScrubber } from "../src/audit/scrub.ts";
+import { compileScrubber } from "../src/audit/event/scrub.ts";
 import { compileResultScanner } from "../src/scan/scan.ts";
 
 const scanner = compileResultScanner(compileScrubber(["bench-upstream-credential-1234"]));

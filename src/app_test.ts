@@ -1,6 +1,6 @@
 import { expect } from "expect";
 import { createApp } from "./app.ts";
-import { openAuditSink } from "./audit/sink.ts";
+import { openAuditSink } from "./audit/sink/sink.ts";
 import type { Limiter } from "./limits/limiter.ts";
 import { silentLogger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";

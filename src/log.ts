@@ -1,5 +1,5 @@
 /** Operational messages (stderr), filtered by LOG_LEVEL. Audit events never go through here. */
-import { type Scrubber, SHAPE_SCRUBBER } from "./audit/scrub.ts";
+import { type Scrubber, SHAPE_SCRUBBER } from "./audit/event/scrub.ts";
 import { LOG_LEVELS, type LogLevel } from "./config/config.ts";
 
 /** A leveled logger. */

@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { compileScrubber } from "./audit/scrub.ts";
+import { compileScrubber } from "./audit/event/scrub.ts";
 import { createLogger } from "./log.ts";
 
 Deno.test("log: credential shapes and configured secrets never reach a log line (§12)", () => {

@@ -1,7 +1,7 @@
 /** The one decision pipeline both front doors share (§1): policy → limits → schema → audit. */
-import type { AuditEvent, AuditInput, AuditPayload } from "./audit/event.ts";
-import { buildAuditRecord } from "./audit/event.ts";
-import type { Scrubber } from "./audit/scrub.ts";
+import type { AuditEvent, AuditInput, AuditPayload } from "./audit/event/event.ts";
+import { buildAuditRecord } from "./audit/event/event.ts";
+import type { Scrubber } from "./audit/event/scrub.ts";
 import type { Limiter } from "./limits/limiter.ts";
 import { evaluatePolicy } from "./policy/evaluate.ts";
 import type { Policy } from "./policy/types.ts";

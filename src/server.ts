@@ -1,9 +1,9 @@
 /** Starts the gateway: load and check everything, open the audit, serve, watch (effects). */
 import { type AppDeps, createApp } from "./app.ts";
 import { assetUrl, exists, loadDashboardAssets } from "./assets.ts";
-import { scrubberFor } from "./audit/scrub.ts";
-import { openAuditSink } from "./audit/sink.ts";
-import { chainFiles, countLogLines } from "./audit/verify.ts";
+import { scrubberFor } from "./audit/event/scrub.ts";
+import { openAuditSink } from "./audit/sink/sink.ts";
+import { chainFiles, countLogLines } from "./audit/chain/verify.ts";
 import type { Config } from "./config/config.ts";
 import { openSharedState, type SharedState } from "./shared_state/shared_state.ts";
 import { linkPeerReloads, type PeerReloads } from "./shared_state/peer_reload.ts";

@@ -4,8 +4,8 @@
  * either waited for (the MCP client, kept alive with progress) or answered 202 and used later by
  * a re-POST with its `approval_id` (the decision API). Never throws.
  */
-import { redact } from "../audit/redact.ts";
-import type { Scrubber } from "../audit/scrub.ts";
+import { redact } from "../audit/event/redact.ts";
+import type { Scrubber } from "../audit/event/scrub.ts";
 import { type AuditRecorder, recordAudit, type Verdict } from "../pipeline.ts";
 import { APPROVAL_PENDING } from "../reasons.ts";
 import {

@@ -1,10 +1,10 @@
-import { GENESIS_HASH, isHash } from "../audit/chain.ts";
+import { GENESIS_HASH, isHash } from "../audit/chain/chain.ts";
 import {
   chainFiles,
   verifyLogFiles,
   type WholeLogExpectation,
   wholeLogProblem,
-} from "../audit/verify.ts";
+} from "../audit/chain/verify.ts";
 
 /** Usage line of `verify-log`. */
 export const VERIFY_LOG_USAGE =

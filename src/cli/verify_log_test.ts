@@ -1,8 +1,8 @@
 import { expect } from "expect";
 import { join } from "node:path";
-import { GENESIS_HASH } from "../audit/chain.ts";
-import { buildAuditEvent } from "../audit/event.ts";
-import { openAuditSink } from "../audit/sink.ts";
+import { GENESIS_HASH } from "../audit/chain/chain.ts";
+import { buildAuditEvent } from "../audit/event/event.ts";
+import { openAuditSink } from "../audit/sink/sink.ts";
 import { verifyLogCommand } from "./verify_log.ts";
 
 function io(env: Record<string, string> = {}) {

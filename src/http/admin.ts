@@ -1,6 +1,6 @@
 /** Admin and observability routes (§9): health, logs, reload, metrics, policy, dashboard. */
 import type { Hono } from "hono";
-import { mergeEvents, parseLogQuery, selectEvents } from "../audit/query.ts";
+import { mergeEvents, parseLogQuery, selectEvents } from "../audit/sink/query.ts";
 import { describePolicy } from "../policy/parse.ts";
 import { secretsEqual } from "../identity/identify.ts";
 import { adminCookie, isAdmin } from "./admin_auth.ts";

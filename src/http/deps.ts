@@ -1,5 +1,5 @@
 /** What the HTTP layer is handed: state, limiter, audit, clock and the other effects. */
-import type { AuditSink } from "../audit/sink.ts";
+import type { AuditSink } from "../audit/sink/sink.ts";
 import type { Limiter } from "../limits/limiter.ts";
 import type { Logger } from "../log.ts";
 import type { Federation } from "../mcp/federation/federation.ts";

@@ -1,5 +1,5 @@
 /** Prometheus counters and a latency histogram (§9), with bounded label cardinality. */
-import { SHAPE_SCRUBBER } from "../audit/scrub.ts";
+import { SHAPE_SCRUBBER } from "../audit/event/scrub.ts";
 
 const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
 const MAX_SERIES = 5000;

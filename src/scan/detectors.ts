@@ -8,10 +8,10 @@
  * A match attempt from one start position therefore reads at most a constant number of
  * characters (the pattern's largest bounded repeat times its length), so a text of n characters
  * costs O(n) on V8's backtracking engine, whatever it holds. (V8's `l` engine was measured ~100×
- * slower on such patterns, see src/audit/scrub.ts, so it is not used here.)
+ * slower on such patterns, see src/audit/event/scrub.ts, so it is not used here.)
  *
  * Secrets: the §12 credential shapes and the configured upstream credentials are reused from
- * src/audit/scrub.ts (not copied); the entries of kind `secret` below add shapes §12 does not
+ * src/audit/event/scrub.ts (not copied); the entries of kind `secret` below add shapes §12 does not
  * need to know (vendor token prefixes, passwords inside URLs).
  *
  * Flags: every pattern is compiled with `g` (secrets, to redact each match) or without
@@ -48,7 +48,7 @@ export interface DetectorSpec {
   readonly why: string;
 }
 
-/** Secrets found by code reused from §12 (src/audit/scrub.ts), listed for the documentation. */
+/** Secrets found by code reused from §12 (src/audit/event/scrub.ts), listed for the documentation. */
 export const REUSED_SECRET_DETECTORS = [
   {
     name: "credential_shape",

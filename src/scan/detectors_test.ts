@@ -2,7 +2,7 @@ import { expect } from "expect";
 import fc from "fast-check";
 import { DETECTORS } from "./detectors.ts";
 import { compileResultScanner } from "./scan.ts";
-import { compileScrubber } from "../audit/scrub.ts";
+import { compileScrubber } from "../audit/event/scrub.ts";
 
 /** The repeats of a regexp source that are unbounded (`*`, `+`, `{n,}`), and back-references. */
 export function unboundedParts(source: string): string[] {

@@ -5,7 +5,7 @@
  * schema descriptions, annotations, `_meta`), with the detectors meant for descriptions (telling the
  * model which tool to call first is normal there, so `tool_call_directive` is left out).
  */
-import { SHAPE_SCRUBBER } from "../audit/scrub.ts";
+import { SHAPE_SCRUBBER } from "../audit/event/scrub.ts";
 import { resultScannerFor } from "./scan.ts";
 
 // Secrets are not this scan's business (the §12 scrubbing of upstream texts covers them).

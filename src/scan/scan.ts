@@ -2,11 +2,11 @@
  * Result scanning (SPEC §15), pure: finds secrets and text aimed at the model in what an upstream
  * sends back, and redacts the secrets. The detectors are data (detectors.ts), compiled once when
  * this module loads; the configured upstream credentials come from the policy's scrubber
- * (src/audit/scrub.ts, compiled once per policy). What to do with the findings (redact, flag,
+ * (src/audit/event/scrub.ts, compiled once per policy). What to do with the findings (redact, flag,
  * block) is the caller's choice, per rule (`scan_results`).
  */
-import { isSecretKey } from "../audit/redact.ts";
-import { SCRUBBED, type Scrubber, SHAPE_SCRUBBER } from "../audit/scrub.ts";
+import { isSecretKey } from "../audit/event/redact.ts";
+import { SCRUBBED, type Scrubber, SHAPE_SCRUBBER } from "../audit/event/scrub.ts";
 import { DETECTORS, type DetectorSpec } from "./detectors.ts";
 
 /** `scan_results.secrets`: replace secrets with `[REDACTED]`, refuse the result, or neither. */

@@ -86,7 +86,7 @@ Deno.test("readSchemaDir: oversize and non-UTF-8 files are errors; the rest stil
 });
 
 Deno.test("readSchemaDir: the shipped schemas/ directory loads and compiles cleanly", async () => {
-  const { files, errors } = await readSchemaDir(new URL("../../schemas/", import.meta.url));
+  const { files, errors } = await readSchemaDir(new URL("../../schemas", import.meta.url));
   expect(errors).toEqual([]);
   expect(files.map((file) => file.fileName)).toContain("calendar.create_event.json");
   const built = buildSchemaRegistry(files);

@@ -7,9 +7,9 @@
 // Redis away: nothing blocks (lines wait, bounded, newest kept), and the reader says who is missing.
 import { parseStoredObject } from "./redis_client.ts";
 import type { Redis } from "ioredis";
-import type { AuditEvent } from "../audit/event.ts";
-import { lineTimestamp } from "../audit/line.ts";
-import type { EventList } from "../audit/query.ts";
+import type { AuditEvent } from "../audit/event/event.ts";
+import { lineTimestamp } from "../audit/event/line.ts";
+import type { EventList } from "../audit/sink/query.ts";
 
 /** A replica's name as `GATEWAY_ID` allows it (anything else read from Redis is ignored). */
 const REPLICA_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;

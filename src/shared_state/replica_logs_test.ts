@@ -1,6 +1,6 @@
 import { expect } from "expect";
-import { buildAuditEvent } from "../audit/event.ts";
-import { parseLogQuery, selectEvents } from "../audit/query.ts";
+import { buildAuditEvent } from "../audit/event/event.ts";
+import { parseLogQuery, selectEvents } from "../audit/sink/query.ts";
 import { lazyEvents, parseReplicaLine } from "./replica_logs.ts";
 
 const line = (i: number) =>

@@ -17,7 +17,7 @@ import { CHROMIUM, CHROMIUM_LAUNCH } from "./browser.ts";
 const XSS_IMG = "<img src=x onerror=alert(1)>";
 const XSS_SCRIPT = "<script>window.__pwned=1</script>";
 const SECRET = "sk-live-do-not-show-4242";
-const SHOTS = new URL("./screenshots/", import.meta.url);
+const SHOTS = new URL("./screenshots", import.meta.url);
 
 type Ev = Record<string, unknown>;
 const ev = (id: string, at: string, extra: Ev = {}): Ev => ({

@@ -5,7 +5,7 @@
  * (`deno test … tests/guards/corpus_rates_test.ts` shows it) and asserts the thresholds below.
  */
 import { expect } from "expect";
-import { compileScrubber } from "../../src/audit/scrub.ts";
+import { compileScrubber } from "../../src/audit/event/scrub.ts";
 import { DETECTORS, REUSED_SECRET_DETECTORS } from "../../src/scan/detectors.ts";
 import { compileResultScanner } from "../../src/scan/scan.ts";
 

@@ -10,7 +10,7 @@ import { expect } from "expect";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 // @ts-types="@modelcontextprotocol/sdk/client/streamableHttp.d.ts"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { openAuditSink } from "../../src/audit/sink.ts";
+import { openAuditSink } from "../../src/audit/sink/sink.ts";
 import { silentLogger } from "../../src/log.ts";
 import { upstreamClientFactory } from "../../src/mcp/upstream/clients.ts";
 import { endSession } from "../../src/mcp/server/endpoint.ts";

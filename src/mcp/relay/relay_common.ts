@@ -5,7 +5,7 @@ import type { Denial } from "../../reasons.ts";
 import { isValidToolName } from "../../tool_name.ts";
 import type { Federation } from "../federation/federation.ts";
 import { type JsonRpcId, type JsonRpcMessage, RPC, rpcError, rpcResult } from "../jsonrpc.ts";
-import { scrubberFor } from "../../audit/scrub.ts";
+import { scrubberFor } from "../../audit/event/scrub.ts";
 import { scanSettingsFor, scanValue } from "../../scan/apply.ts";
 import { resultScannerFor } from "../../scan/scan.ts";
 import { withDecisionMeta } from "./tool_call.ts";

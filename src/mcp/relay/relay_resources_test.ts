@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { openAuditSink } from "../../audit/sink.ts";
+import { openAuditSink } from "../../audit/sink/sink.ts";
 import { silentLogger } from "../../log.ts";
 import { parsePolicy } from "../../policy/parse.ts";
 import { buildSchemaRegistry } from "../../schema/registry.ts";

@@ -16,9 +16,9 @@ import {
 import type { ExposedTool, Federation } from "../federation/federation.ts";
 import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
 import { ToolRefusedError, UpstreamError } from "../upstream/upstream.ts";
-import { secretValues } from "../../audit/redact.ts";
-import { type Scrubber, scrubberFor } from "../../audit/scrub.ts";
-import { type AuditPayload, preparePayload } from "../../audit/event.ts";
+import { secretValues } from "../../audit/event/redact.ts";
+import { type Scrubber, scrubberFor } from "../../audit/event/scrub.ts";
+import { type AuditPayload, preparePayload } from "../../audit/event/event.ts";
 import type { ApprovalRecord } from "../../approvals/approval.ts";
 import {
   type ApprovalGateDeps,

@@ -9,7 +9,7 @@ import {
   holdCall,
   waitForDecision,
 } from "../../approvals/gate.ts";
-import type { Scrubber } from "../../audit/scrub.ts";
+import type { Scrubber } from "../../audit/event/scrub.ts";
 import { evaluatePolicy } from "../../policy/evaluate.ts";
 import { denialVerdict, type Verdict } from "../../pipeline.ts";
 import type { ToolCallDeps, ToolCallRequest } from "./tool_call.ts";

@@ -3,7 +3,7 @@
  * instructions each upstream gave at its `initialize`, namespaced `[<prefix>]`, only for upstreams
  * the session's model may see a tool of, bounded in size and scrubbed (issue 11).
  */
-import { scrubberFor } from "../../audit/scrub.ts";
+import { scrubberFor } from "../../audit/event/scrub.ts";
 import { isToolVisible } from "../../policy/evaluate.ts";
 import type { Policy } from "../../policy/types.ts";
 import type { ExposedTool, Federation } from "../federation/federation.ts";

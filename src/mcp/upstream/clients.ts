@@ -1,5 +1,5 @@
 /** Creates the client of an upstream from its policy entry (HTTP or stdio). */
-import { compileScrubber, configuredSecrets, type Scrubber } from "../../audit/scrub.ts";
+import { compileScrubber, configuredSecrets, type Scrubber } from "../../audit/event/scrub.ts";
 import type { Logger } from "../../log.ts";
 import type { UpstreamConfig } from "../../policy/types.ts";
 import type { JsonRpcRequest } from "../jsonrpc.ts";

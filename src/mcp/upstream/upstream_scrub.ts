@@ -6,7 +6,7 @@
  * back, its `initialize` info, and its error texts — so that a server that received the
  * gateway's credential cannot hand it to an agent through any relay path.
  */
-import { compileScrubber, configuredSecrets, type Scrubber } from "../../audit/scrub.ts";
+import { compileScrubber, configuredSecrets, type Scrubber } from "../../audit/event/scrub.ts";
 import type { UpstreamConfig } from "../../policy/types.ts";
 import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
 import type { UpstreamClient, UpstreamInfo } from "./upstream.ts";

@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { SCRUBBED } from "../../audit/scrub.ts";
+import { SCRUBBED } from "../../audit/event/scrub.ts";
 import type { UpstreamConfig } from "../../policy/types.ts";
 import type { JsonRpcNotification, JsonRpcRequest } from "../jsonrpc.ts";
 import { type UpstreamClient, UpstreamError } from "./upstream.ts";

@@ -1,7 +1,7 @@
 import { expect } from "expect";
 import { join } from "node:path";
 import { chainLine, GENESIS_HASH } from "./chain.ts";
-import { buildAuditEvent } from "./event.ts";
+import { buildAuditEvent } from "../event/event.ts";
 import { chainFiles, countLogLines, verifyLogFiles, wholeLogProblem } from "./verify.ts";
 
 function chained(count: number, reason = "r", from = GENESIS_HASH): string[] {

@@ -14,7 +14,7 @@
  * these patterns (≈13 MB/s): a 1 MiB payload would cost the gateway most of a second. Adversarial
  * inputs are timed in `scrub_test.ts`. Texts without a cheap hint skip the detectors entirely.
  */
-import type { Policy } from "../policy/types.ts";
+import type { Policy } from "../../policy/types.ts";
 
 /** What replaces a scrubbed secret. */
 export const SCRUBBED = "[REDACTED]";

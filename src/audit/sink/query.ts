@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditStatus } from "./event.ts";
+import type { AuditEvent, AuditStatus } from "../event/event.ts";
 
 /** A checked `/logs` query (§9); null filters match everything. */
 export interface LogQuery {

@@ -3,7 +3,7 @@
  * (written straight from their bytes, never copied), with how much of the first line is already
  * in the file. Pure: the sink decides where the bytes go.
  */
-import type { ChainedBatch } from "./chain_batch.ts";
+import type { ChainedBatch } from "../chain/chain_batch.ts";
 
 /** A chained batch waiting to be written. */
 interface ChainedRun {

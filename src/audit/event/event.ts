@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Status } from "../reasons.ts";
+import type { Status } from "../../reasons.ts";
 import { redact, redactShared } from "./redact.ts";
 import { type Scrubber, SHAPE_SCRUBBER } from "./scrub.ts";
 

@@ -1,5 +1,5 @@
 import { basename, dirname, join } from "node:path";
-import { GENESIS_HASH, lineHash } from "./chain.ts";
+import { GENESIS_HASH, lineHash } from "../chain/chain.ts";
 
 /** A rotated audit file `<path>.N`. */
 export interface RotatedFile {

@@ -1,10 +1,10 @@
 import { dirname } from "node:path";
 import { AuditFile, type FileCursor } from "./audit_file.ts";
 import { ChainedRuns, type WrittenLines } from "./chained_runs.ts";
-import { type Chainer, type ChainerOptions, createChainer } from "./chainer.ts";
-import type { AuditEvent } from "./event.ts";
+import { type Chainer, type ChainerOptions, createChainer } from "../chain/chainer.ts";
+import type { AuditEvent } from "../event/event.ts";
 import type { EventList } from "./query.ts";
-import { completeLine, flatten, linePrefix, lineTimestamp } from "./line.ts";
+import { completeLine, flatten, linePrefix, lineTimestamp } from "../event/line.ts";
 import {
   describeError,
   findChainStart,

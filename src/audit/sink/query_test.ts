@@ -1,5 +1,5 @@
 import { expect } from "expect";
-import { type AuditEvent, buildAuditEvent } from "./event.ts";
+import { type AuditEvent, buildAuditEvent } from "../event/event.ts";
 import { type LogQuery, mergeEvents, parseLogQuery, selectEvents } from "./query.ts";
 
 function query(text: string): LogQuery {

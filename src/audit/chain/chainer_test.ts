@@ -2,8 +2,8 @@ import { expect } from "expect";
 import { chainLine, GENESIS_HASH, verifyLines } from "./chain.ts";
 import { chainBatch } from "./chain_batch.ts";
 import { createChainer } from "./chainer.ts";
-import { buildAuditEvent, buildAuditRecord } from "./event.ts";
-import { linePrefix } from "./line.ts";
+import { buildAuditEvent, buildAuditRecord } from "../event/event.ts";
+import { linePrefix } from "../event/line.ts";
 
 const input = (n: number) => ({
   event: "toolcall" as const,

@@ -8,7 +8,7 @@ import {
   scrubberFor,
   SHAPE_SCRUBBER,
 } from "./scrub.ts";
-import type { Policy } from "../policy/types.ts";
+import type { Policy } from "../../policy/types.ts";
 
 const JWT =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";

@@ -3,7 +3,7 @@
 // whole exactly once with the right head (a model-based property).
 import { expect } from "expect";
 import fc from "fast-check";
-import type { ChainedBatch } from "./chain_batch.ts";
+import type { ChainedBatch } from "../chain/chain_batch.ts";
 import { ChainedRuns, type WrittenLines } from "./chained_runs.ts";
 
 const encoder = new TextEncoder();

@@ -1,5 +1,5 @@
-import { type AuditEvent, sha256Hex } from "./event.ts";
-import { chainPrefix, linePrefix } from "./line.ts";
+import { type AuditEvent, sha256Hex } from "../event/event.ts";
+import { chainPrefix, linePrefix } from "../event/line.ts";
 
 /** The `prev_hash` of the very first line of a log: 64 zeros. */
 export const GENESIS_HASH = "0".repeat(64);

@@ -1,10 +1,10 @@
 /** `appendDurable` (write-ahead audit, §12): the line is in the file when the promise resolves. */
 import { expect } from "expect";
 import { join } from "node:path";
-import { GENESIS_HASH } from "./chain.ts";
-import { type AuditEvent, buildAuditEvent } from "./event.ts";
+import { GENESIS_HASH } from "../chain/chain.ts";
+import { type AuditEvent, buildAuditEvent } from "../event/event.ts";
 import { openAuditSink } from "./sink.ts";
-import { verifyLogFiles } from "./verify.ts";
+import { verifyLogFiles } from "../chain/verify.ts";
 
 function event(n: number): AuditEvent {
   return buildAuditEvent({

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { expect } from "expect";
 import { chainLine, GENESIS_HASH, lineHash, verifyLines } from "./chain.ts";
-import { type AuditEvent, buildAuditEvent } from "./event.ts";
+import { type AuditEvent, buildAuditEvent } from "../event/event.ts";
 
 function event(n: number, payload: unknown = { n }): AuditEvent {
   return buildAuditEvent({

@@ -1,6 +1,6 @@
 import { expect } from "expect";
 import fc from "fast-check";
-import { chainLine, GENESIS_HASH } from "./chain.ts";
+import { chainLine, GENESIS_HASH } from "../chain/chain.ts";
 import { type AuditEvent, buildAuditRecord } from "./event.ts";
 import { chainPrefix, completeLine, flatten, linePrefix, lineTimestamp } from "./line.ts";
 

@@ -1,5 +1,5 @@
 /** Chains a batch of lines in order and encodes them as one block of bytes. Pure. */
-import { chainPrefix } from "./line.ts";
+import { chainPrefix } from "../event/line.ts";
 
 /** A chained batch: the lines' bytes back to back, where each ends, and their hashes. */
 export interface ChainedBatch {

@@ -1,7 +1,7 @@
 import { expect } from "expect";
 import { join } from "node:path";
-import { chainLine, GENESIS_HASH } from "./chain.ts";
-import { buildAuditEvent } from "./event.ts";
+import { chainLine, GENESIS_HASH } from "../chain/chain.ts";
+import { buildAuditEvent } from "../event/event.ts";
 import { listRotatedFiles, lockLogFile, readLogTail } from "./log_file.ts";
 
 function line(reason: string, prev = GENESIS_HASH): { line: string; hash: string } {

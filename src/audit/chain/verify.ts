@@ -1,6 +1,6 @@
 import { createChainVerifier } from "./chain.ts";
-import { concatBytes } from "../bytes.ts";
-import { describeError, listRotatedFiles } from "./log_file.ts";
+import { concatBytes } from "../../bytes.ts";
+import { describeError, listRotatedFiles } from "../sink/log_file.ts";
 
 /** Outcome of verifying audit files: the chain's length and head, or the first broken line. */
 export type VerifyFilesResult =

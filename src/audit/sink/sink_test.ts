@@ -1,9 +1,9 @@
 import { expect } from "expect";
 import { join } from "node:path";
-import { GENESIS_HASH, verifyLines } from "./chain.ts";
-import { type AuditEvent, buildAuditEvent } from "./event.ts";
+import { GENESIS_HASH, verifyLines } from "../chain/chain.ts";
+import { type AuditEvent, buildAuditEvent } from "../event/event.ts";
 import { type AuditSink, type AuditSinkOptions, openAuditSink } from "./sink.ts";
-import { verifyLogFiles } from "./verify.ts";
+import { verifyLogFiles } from "../chain/verify.ts";
 
 function event(n: number, payload: unknown = { n, password: "hunter2" }): AuditEvent {
   return buildAuditEvent({
