@@ -8,7 +8,7 @@ import { authenticate } from "../src/identity/authenticate.ts";
 import { bearerToken, findAgent } from "../src/identity/identify.ts";
 import { createOAuthKeys } from "../src/identity/oauth_keys.ts";
 import { createOAuthVerifier } from "../src/identity/oauth_verify.ts";
-import { parsePolicy } from "../src/policy/parse.ts";
+import { parsePolicy } from "../src/policy/parse/parse.ts";
 
 const ISSUER = "https://idp.example";
 const AUDIENCE = "https://gw.example/mcp";

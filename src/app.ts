@@ -1,10 +1,10 @@
 /** `createApp(deps)`: the Hono wiring of every route. No state of its own. */
 import { Hono } from "hono";
 import { type FastRoute, fastRoute, secure } from "./http/fast_path.ts";
-import { addAdminRoutes } from "./http/admin.ts";
-import { addOAuthRoutes } from "./http/oauth_routes.ts";
+import { addAdminRoutes } from "./http/routes/admin.ts";
+import { addOAuthRoutes } from "./http/routes/oauth_routes.ts";
 import { doorMiddleware } from "./http/door_guard.ts";
-import { decisionHandler, toolCallDeps } from "./http/decision_api.ts";
+import { decisionHandler, toolCallDeps } from "./http/routes/decision_api.ts";
 import type { AppDeps } from "./http/deps.ts";
 import { answer } from "./http/errors.ts";
 import { mcpHandler } from "./mcp/server/endpoint.ts";

@@ -4,12 +4,12 @@ import { openAuditSink } from "./audit/sink/sink.ts";
 import type { Limiter } from "./limits/limiter.ts";
 import { silentLogger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
-import { parsePolicy } from "./policy/parse.ts";
+import { parsePolicy } from "./policy/parse/parse.ts";
 import { buildSchemaRegistry, createUpstreamSchemaCache } from "./schema/registry.ts";
 import { createFederation } from "./mcp/federation/federation.ts";
 import { openPinStore } from "./mcp/federation/pins.ts";
-import { createSessionStore } from "./mcp/server/sessions.ts";
-import { createIdleKeys } from "./mcp/server/idle_keys.ts";
+import { createSessionStore } from "./mcp/server/session/sessions.ts";
+import { createIdleKeys } from "./mcp/server/session/idle_keys.ts";
 import { createClientRequests } from "./mcp/server/client_requests.ts";
 import { createStateStore } from "./state/store.ts";
 

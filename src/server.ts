@@ -17,22 +17,22 @@ import { createStateStore, type StateStore } from "./state/store.ts";
 import { watchSources } from "./state/watch.ts";
 import { upstreamClientFactory } from "./mcp/upstream/clients.ts";
 import { endSession } from "./mcp/server/endpoint.ts";
-import { endIdleSessions } from "./mcp/server/shared_sessions.ts";
+import { endIdleSessions } from "./mcp/server/session/shared_sessions.ts";
 import { createFederation, type PinEvent } from "./mcp/federation/federation.ts";
 import { pinEventAudit } from "./mcp/federation/catalog_events.ts";
 import { openPinStore, type PinStore } from "./mcp/federation/pins.ts";
 import { createRelay } from "./mcp/relay/relay.ts";
-import { createSessionStore, type SessionStore } from "./mcp/server/sessions.ts";
+import { createSessionStore, type SessionStore } from "./mcp/server/session/sessions.ts";
 import {
   relayedCapabilities,
   SHARED_PROCESS_CAPABILITIES,
 } from "./mcp/upstream/upstream_common.ts";
 import { CATALOG_SESSION } from "./mcp/federation/federation.ts";
-import { createIdleKeys } from "./mcp/server/idle_keys.ts";
-import { revokeAfterReload } from "./mcp/server/revocation.ts";
+import { createIdleKeys } from "./mcp/server/session/idle_keys.ts";
+import { revokeAfterReload } from "./mcp/server/session/revocation.ts";
 import type { Policy } from "./policy/types.ts";
 import { createClientRequests } from "./mcp/server/client_requests.ts";
-import { toolCallDeps } from "./http/decision_api.ts";
+import { toolCallDeps } from "./http/routes/decision_api.ts";
 import { listenTcp, readOpenFilesLimit, serveConnections } from "./http/listener.ts";
 import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
 import { createUpstreamSchemaCache } from "./schema/registry.ts";

@@ -1,5 +1,5 @@
 /** `check-policy [path]`: validates a policy file and prints every problem (exit 1 if any). */
-import { parsePolicy } from "../policy/parse.ts";
+import { parsePolicy } from "../policy/parse/parse.ts";
 
 /** What `check-policy` needs from the outside world (passed in so it can be tested purely). */
 export interface CheckPolicyIo {

@@ -1,6 +1,6 @@
 /** Bounded JSON fetches of an identity provider's metadata and keys (§14): time, size, no
  * redirects, https (http only on loopback). */
-import { isLoopbackHost } from "../policy/parse_oauth.ts";
+import { isLoopbackHost } from "../policy/parse/parse_oauth.ts";
 
 /** The fetch the gateway uses for metadata and keys (injected in tests). */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;

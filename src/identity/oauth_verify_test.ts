@@ -1,7 +1,7 @@
 import { expect } from "expect";
 import fc from "fast-check";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { parsePolicy } from "../policy/parse.ts";
+import { parsePolicy } from "../policy/parse/parse.ts";
 import type { Policy } from "../policy/types.ts";
 import { createOAuthKeys } from "./oauth_keys.ts";
 import type { FetchLike } from "./oauth_fetch.ts";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { expect } from "expect";
-import { describePolicy, parsePolicy } from "./parse.ts";
+import { describePolicy, parsePolicy } from "./parse/parse.ts";
 
 const KEY = "a-very-secret-agent-key-42";
 const KEY_HASH = createHash("sha256").update(KEY).digest("hex");

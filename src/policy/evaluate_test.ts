@@ -9,7 +9,7 @@ import {
   mayListAny,
   needsApproval,
 } from "./evaluate.ts";
-import { parsePolicy } from "./parse.ts";
+import { parsePolicy } from "./parse/parse.ts";
 import type { Policy } from "./types.ts";
 
 function load(text: string): Policy {

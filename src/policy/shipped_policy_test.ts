@@ -1,6 +1,6 @@
 import { expect } from "expect";
 import { evaluatePolicy } from "./evaluate.ts";
-import { parsePolicy } from "./parse.ts";
+import { parsePolicy } from "./parse/parse.ts";
 
 const SHIPPED = new URL("../../policies.yaml", import.meta.url);
 

@@ -1,6 +1,6 @@
 /** Reads the policy file and schema directory and compiles them into a gateway state (effect). */
 import type { GatewayState } from "../pipeline.ts";
-import { parsePolicy } from "../policy/parse.ts";
+import { parsePolicy } from "../policy/parse/parse.ts";
 import { readSchemaDir } from "../schema/load.ts";
 import { buildSchemaRegistry } from "../schema/registry.ts";
 

@@ -4,8 +4,8 @@
 import { expect } from "expect";
 import { connectRedis } from "../../src/shared_state/redis_client.ts";
 import { createRedisSessions, type SessionRecord } from "../../src/shared_state/session_records.ts";
-import { endIdleSessions, IDLE_REASONS } from "../../src/mcp/server/shared_sessions.ts";
-import type { McpSession } from "../../src/mcp/server/sessions.ts";
+import { endIdleSessions, IDLE_REASONS } from "../../src/mcp/server/session/shared_sessions.ts";
+import type { McpSession } from "../../src/mcp/server/session/sessions.ts";
 import { redisSkipReason, startRedis } from "../redis_server.ts";
 
 const skip = redisSkipReason();

@@ -6,7 +6,7 @@
 import { expect } from "expect";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.ts";
-import { parsePolicy } from "../../src/policy/parse.ts";
+import { parsePolicy } from "../../src/policy/parse/parse.ts";
 import { createUpstreamSchemaCache } from "../../src/schema/registry.ts";
 import { createFederation } from "../../src/mcp/federation/federation.ts";
 import {

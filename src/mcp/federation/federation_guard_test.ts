@@ -1,7 +1,7 @@
 import { expect } from "expect";
 import { join } from "node:path";
 import { silentLogger } from "../../log.ts";
-import { parsePolicy } from "../../policy/parse.ts";
+import { parsePolicy } from "../../policy/parse/parse.ts";
 import { createUpstreamSchemaCache } from "../../schema/registry.ts";
 import type { PinEvent } from "./catalog_events.ts";
 import { createFederation, type Federation } from "./federation.ts";

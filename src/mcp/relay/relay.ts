@@ -10,7 +10,7 @@ import { auditGate, auditRelay, type RelayDeps } from "./relay_common.ts";
 import { createPromptRelay } from "./relay_prompts.ts";
 import { createResourceRelay } from "./relay_resources.ts";
 import type { ResourceClash } from "./resource_owners.ts";
-import type { McpSession } from "../server/sessions.ts";
+import type { McpSession } from "../server/session/sessions.ts";
 
 export type { RelayDeps } from "./relay_common.ts";
 

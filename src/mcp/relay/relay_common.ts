@@ -9,7 +9,7 @@ import { scrubberFor } from "../../audit/event/scrub.ts";
 import { scanSettingsFor, scanValue } from "../../scan/apply.ts";
 import { resultScannerFor } from "../../scan/scan.ts";
 import { withDecisionMeta } from "./tool_call.ts";
-import type { McpSession, SessionStore } from "../server/sessions.ts";
+import type { McpSession, SessionStore } from "../server/session/sessions.ts";
 import type { OutStream } from "../server/streams.ts";
 import { type UpstreamClient, UpstreamError } from "../upstream/upstream.ts";
 

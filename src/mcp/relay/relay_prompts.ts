@@ -14,7 +14,7 @@ import {
   type Upstream,
   upstreamFailure,
 } from "./relay_common.ts";
-import type { McpSession } from "../server/sessions.ts";
+import type { McpSession } from "../server/session/sessions.ts";
 
 const MAX_PROMPTS_PER_UPSTREAM = 10_000;
 

@@ -26,7 +26,7 @@ import {
 } from "./relay_common.ts";
 import { createResourceListing, RESOURCE_LISTS } from "./resource_listing.ts";
 import { MAX_URI_LENGTH, type ResourceClash, type UriOwner } from "./resource_owners.ts";
-import type { McpSession } from "../server/sessions.ts";
+import type { McpSession } from "../server/session/sessions.ts";
 import { createSubscriptionTable, MAX_SUBSCRIPTIONS_PER_SESSION } from "./subscriptions.ts";
 
 /** The resource methods of one relay, with their ownership and subscription tables. */

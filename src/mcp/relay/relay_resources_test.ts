@@ -1,12 +1,12 @@
 import { expect } from "expect";
 import { openAuditSink } from "../../audit/sink/sink.ts";
 import { silentLogger } from "../../log.ts";
-import { parsePolicy } from "../../policy/parse.ts";
+import { parsePolicy } from "../../policy/parse/parse.ts";
 import { buildSchemaRegistry } from "../../schema/registry.ts";
 import type { Federation } from "../federation/federation.ts";
 import type { JsonRpcMessage, JsonRpcNotification } from "../jsonrpc.ts";
 import { createRelay } from "./relay.ts";
-import type { McpSession, SessionStore } from "../server/sessions.ts";
+import type { McpSession, SessionStore } from "../server/session/sessions.ts";
 
 /** A stdio-like upstream (one process shared by every session) that records what it is sent. */
 function fakeUpstream(resources: string[]) {

@@ -13,7 +13,7 @@ import {
   MAX_URIS_PER_UPSTREAM,
   type ResourceOwners,
 } from "./resource_owners.ts";
-import type { McpSession } from "../server/sessions.ts";
+import type { McpSession } from "../server/session/sessions.ts";
 
 /** A failed listing is tried again for routing no sooner than this. */
 const RELIST_BACKOFF_MS = 5_000;

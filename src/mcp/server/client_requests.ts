@@ -5,7 +5,7 @@
  */
 import { type AuditRecorder, type GatewayState, recordEvent } from "../../pipeline.ts";
 import { type JsonRpcMessage, type JsonRpcRequest, RPC } from "../jsonrpc.ts";
-import type { McpSession } from "./sessions.ts";
+import type { McpSession } from "./session/sessions.ts";
 import type { OutStream } from "./streams.ts";
 import { UpstreamError } from "../upstream/upstream.ts";
 

@@ -7,17 +7,17 @@ import { isAllowedHost, isAllowedOrigin } from "./http_guard.ts";
 import { classifyMessage, type JsonRpcRequest, RPC, rpcError } from "../jsonrpc.ts";
 import { dispatchRequest, type MethodDeps } from "./methods.ts";
 import { prefersEventStream, refuse, rpcJson } from "./rpc_http.ts";
-import type { SessionStore } from "./sessions.ts";
-import { sessionRecord, syncSharedSession } from "./shared_sessions.ts";
+import type { SessionStore } from "./session/sessions.ts";
+import { sessionRecord, syncSharedSession } from "./session/shared_sessions.ts";
 import type { SharedSessions } from "../../shared_state/session_records.ts";
-import { modelIdFromClientName } from "./client_model_id.ts";
+import { modelIdFromClientName } from "./session/client_model_id.ts";
 import { INSTRUCTIONS_WAIT_MS, sessionInstructions } from "./instructions.ts";
 import { type Caller, createEndpointAccess } from "./endpoint_access.ts";
 import { SUPPORTED_VERSIONS } from "./protocol_versions.ts";
-import { endSession } from "./session_end.ts";
+import { endSession } from "./session/session_end.ts";
 
 export { DEFAULT_VERSION, SUPPORTED_VERSIONS } from "./protocol_versions.ts";
-export { endSession } from "./session_end.ts";
+export { endSession } from "./session/session_end.ts";
 
 /** What the endpoint needs beyond the method handlers'. */
 export interface EndpointDeps extends MethodDeps {

@@ -8,10 +8,10 @@ import type { ReasonCode } from "../../reasons.ts";
 import { recordEvent } from "../../pipeline.ts";
 import type { EndpointDeps } from "./endpoint.ts";
 import { DEFAULT_VERSION, SUPPORTED_VERSIONS } from "./protocol_versions.ts";
-import { revocationReason } from "./revocation.ts";
+import { revocationReason } from "./session/revocation.ts";
 import { refuse, SESSION_NOT_FOUND_CODE } from "./rpc_http.ts";
-import type { McpSession } from "./sessions.ts";
-import { endSession } from "./session_end.ts";
+import type { McpSession } from "./session/sessions.ts";
+import { endSession } from "./session/session_end.ts";
 
 /** Who is calling: the agent (null in open identity mode) and the hash of the key it used (null
  * for an OAuth token, §14). */

@@ -1,7 +1,7 @@
 /** After a good policy reload: tell every live session that its tools, prompts and resources may
  * have changed (the gateway declares `listChanged` for all three). */
 import type { JsonRpcNotification } from "../jsonrpc.ts";
-import type { SessionStore } from "./sessions.ts";
+import type { SessionStore } from "./session/sessions.ts";
 
 /** The notifications sent, prepared once. */
 export const LIST_CHANGED_NOTIFICATIONS: readonly JsonRpcNotification[] = Object.freeze([

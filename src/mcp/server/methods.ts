@@ -10,7 +10,7 @@ import {
   rpcResult,
 } from "../jsonrpc.ts";
 import { rpcJson } from "./rpc_http.ts";
-import type { McpSession } from "./sessions.ts";
+import type { McpSession } from "./session/sessions.ts";
 import {
   DECISION_META_KEY,
   executeToolCall,

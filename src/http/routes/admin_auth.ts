@@ -1,5 +1,5 @@
 /** Admin access (§7): `ADMIN_TOKEN` as a bearer header or the `mcpsec_admin` cookie. */
-import { bearerToken, secretsEqual } from "../identity/identify.ts";
+import { bearerToken, secretsEqual } from "../../identity/identify.ts";
 
 /** Name of the admin session cookie. */
 export const ADMIN_COOKIE = "mcpsec_admin";

@@ -1,7 +1,7 @@
 // Ending an MCP session: its calls aborted, streams closed, upstream sessions ended, audited.
-import { recordEvent } from "../../pipeline.ts";
-import type { Relay } from "../relay/relay.ts";
-import type { ToolCallDeps } from "../relay/tool_call.ts";
+import { recordEvent } from "../../../pipeline.ts";
+import type { Relay } from "../../relay/relay.ts";
+import type { ToolCallDeps } from "../../relay/tool_call.ts";
 import type { McpSession } from "./sessions.ts";
 
 /** Aborts a session's calls, closes its streams, ends its upstream sessions and audits the end

@@ -3,13 +3,13 @@
 // knows has its shared deadline pushed back (and is dropped here if another replica ended it); a
 // session it does not know is taken in from the shared record. A store that does not answer is a
 // refusal (503 state_unavailable, audited): never a session served on stale or guessed state.
-import { recordEvent } from "../../pipeline.ts";
-import type { SessionRecord, SharedSessions } from "../../shared_state/session_records.ts";
-import type { ToolCallDeps } from "../relay/tool_call.ts";
-import type { Relay } from "../relay/relay.ts";
-import { refuse } from "./rpc_http.ts";
+import { recordEvent } from "../../../pipeline.ts";
+import type { SessionRecord, SharedSessions } from "../../../shared_state/session_records.ts";
+import type { ToolCallDeps } from "../../relay/tool_call.ts";
+import type { Relay } from "../../relay/relay.ts";
+import { refuse } from "../rpc_http.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
-import { endSession } from "./endpoint.ts";
+import { endSession } from "../endpoint.ts";
 
 /** What the seam needs: the local table, the shared records and what ending a session needs. */
 export interface SharedSessionDeps extends ToolCallDeps {

@@ -1,6 +1,6 @@
 import { expect } from "expect";
 import { parsePolicy } from "./parse.ts";
-import type { Policy } from "./types.ts";
+import type { Policy } from "../types.ts";
 
 const RULES = `rules:\n  - model: "*"\n    allow_tools: ["*"]\n`;
 

@@ -6,8 +6,8 @@
  * closed there and then; an MCP session keeps its record until its next request, which is
  * answered 403 and audited, or until it expires).
  */
-import { agentMayUseModel } from "../../identity/identify.ts";
-import type { Policy } from "../../policy/types.ts";
+import { agentMayUseModel } from "../../../identity/identify.ts";
+import type { Policy } from "../../../policy/types.ts";
 import type { IdleKeys } from "./idle_keys.ts";
 import type { McpSession, SessionStore } from "./sessions.ts";
 

@@ -1,5 +1,5 @@
-import { compileGlob } from "./glob.ts";
-import type { Glob } from "./types.ts";
+import { compileGlob } from "../glob.ts";
+import type { Glob } from "../types.ts";
 
 /** Environment variables visible to the policy loader (`key_env`, `${VAR}` expansion). */
 export type PolicyEnv = Readonly<Record<string, string | undefined>>;

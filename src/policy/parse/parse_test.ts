@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { expect } from "expect";
 import { parsePolicy } from "./parse.ts";
 import { parseHourRange, parseRate } from "./parse_rules.ts";
-import type { Policy } from "./types.ts";
+import type { Policy } from "../types.ts";
 
 const SEED = `rules:
   - model: "gpt-4*"

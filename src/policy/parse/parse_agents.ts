@@ -9,7 +9,7 @@ import {
   type PolicyEnv,
   type Problems,
 } from "./parse_util.ts";
-import type { Agent } from "./types.ts";
+import type { Agent } from "../types.ts";
 
 /** Shortest plaintext key accepted through `key_env` (same floor as `ADMIN_TOKEN`). */
 const MIN_KEY_LENGTH = 16;

@@ -1,7 +1,7 @@
 import { expect } from "expect";
-import { hashKey } from "../../identity/identify.ts";
-import { parsePolicy } from "../../policy/parse.ts";
-import type { Policy } from "../../policy/types.ts";
+import { hashKey } from "../../../identity/identify.ts";
+import { parsePolicy } from "../../../policy/parse/parse.ts";
+import type { Policy } from "../../../policy/types.ts";
 import { createIdleKeys } from "./idle_keys.ts";
 import { revocationReason, revokeAfterReload, revokedOwners } from "./revocation.ts";
 import { createSessionStore, type McpSession } from "./sessions.ts";

@@ -1,22 +1,22 @@
 /** `POST /mcp/toolcall` and `POST /mcp/toolresult` (§4): a thin adapter over the pipeline. */
-import { agentMayUseModel } from "../identity/identify.ts";
-import { authenticate } from "../identity/authenticate.ts";
-import { decide, recordAudit, type Verdict } from "../pipeline.ts";
-import { type ReasonCode, REASONS } from "../reasons.ts";
-import { readJsonBody } from "./body.ts";
-import type { AppDeps } from "./deps.ts";
-import { answer, pendingAnswer } from "./errors.ts";
-import { bindingOf, decisionText, holdCall, useApproval } from "../approvals/gate.ts";
-import { needsApproval } from "../policy/evaluate.ts";
-import { NO_LIMITS } from "../limits/no_limits.ts";
-import { scrubberFor } from "../audit/event/scrub.ts";
-import { secretValues } from "../audit/event/redact.ts";
-import { checkDecisionBody, type PartialFacts } from "./request_shape.ts";
-import { executeToolCall, type ToolCallDeps } from "../mcp/relay/tool_call.ts";
-import { createDoorGuard, doorRefusalReason } from "../mcp/server/http_guard.ts";
-import { apiSessionKey } from "../mcp/server/idle_keys.ts";
-import { type ScanFlags, scanSettingsFor, scanValue } from "../scan/apply.ts";
-import { resultScannerFor } from "../scan/scan.ts";
+import { agentMayUseModel } from "../../identity/identify.ts";
+import { authenticate } from "../../identity/authenticate.ts";
+import { decide, recordAudit, type Verdict } from "../../pipeline.ts";
+import { type ReasonCode, REASONS } from "../../reasons.ts";
+import { readJsonBody } from "../body.ts";
+import type { AppDeps } from "../deps.ts";
+import { answer, pendingAnswer } from "../errors.ts";
+import { bindingOf, decisionText, holdCall, useApproval } from "../../approvals/gate.ts";
+import { needsApproval } from "../../policy/evaluate.ts";
+import { NO_LIMITS } from "../../limits/no_limits.ts";
+import { scrubberFor } from "../../audit/event/scrub.ts";
+import { secretValues } from "../../audit/event/redact.ts";
+import { checkDecisionBody, type PartialFacts } from "../request_shape.ts";
+import { executeToolCall, type ToolCallDeps } from "../../mcp/relay/tool_call.ts";
+import { createDoorGuard, doorRefusalReason } from "../../mcp/server/http_guard.ts";
+import { apiSessionKey } from "../../mcp/server/session/idle_keys.ts";
+import { type ScanFlags, scanSettingsFor, scanValue } from "../../scan/apply.ts";
+import { resultScannerFor } from "../../scan/scan.ts";
 
 /** The tool-call dependencies drawn from the app's. */
 export function toolCallDeps(deps: AppDeps): ToolCallDeps {

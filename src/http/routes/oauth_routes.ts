@@ -1,9 +1,9 @@
 /** `GET /.well-known/oauth-protected-resource` (RFC 9728, §14): where clients learn which
  * authorization server issues tokens for this gateway, and for which resource and scopes. */
 import type { Hono } from "hono";
-import type { OAuthConfig } from "../policy/types.ts";
-import type { AppDeps } from "./deps.ts";
-import { answer } from "./errors.ts";
+import type { OAuthConfig } from "../../policy/types.ts";
+import type { AppDeps } from "../deps.ts";
+import { answer } from "../errors.ts";
 
 /** The protected-resource metadata document of an `oauth:` section. */
 export function protectedResourceMetadata(config: OAuthConfig): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { compileGlob } from "./glob.ts";
+import { compileGlob } from "../glob.ts";
 import {
   checkKeys,
   expectMapping,
@@ -7,8 +7,8 @@ import {
   kindOf,
   type Problems,
 } from "./parse_util.ts";
-import { DAY_NAMES, isValidTimeZone } from "./time.ts";
-import type { HourRange, RateSpec, Rule, ScanResults } from "./types.ts";
+import { DAY_NAMES, isValidTimeZone } from "../time.ts";
+import type { HourRange, RateSpec, Rule, ScanResults } from "../types.ts";
 
 const RULE_KEYS = [
   "model",

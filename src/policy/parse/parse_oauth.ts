@@ -7,7 +7,7 @@ import {
   kindOf,
   type Problems,
 } from "./parse_util.ts";
-import { OAUTH_ALGORITHMS, type OAuthAlgorithm, type OAuthConfig } from "./types.ts";
+import { OAUTH_ALGORITHMS, type OAuthAlgorithm, type OAuthConfig } from "../types.ts";
 
 const OAUTH_KEYS = [
   "issuer",

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { expect } from "expect";
 import { parsePolicy } from "./parse.ts";
-import type { Policy } from "./types.ts";
+import type { Policy } from "../types.ts";
 
 const RULES = `rules:\n  - model: "gpt-4*"\n    allow_tools: ["*"]\n`;
 const KEY = "planner-secret-key-0123456789";

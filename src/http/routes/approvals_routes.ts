@@ -10,15 +10,15 @@ import {
   isApprovalId,
   MAX_NOTE_LENGTH,
   outcomeView,
-} from "../approvals/approval.ts";
-import { decisionText, expireOverdue } from "../approvals/gate.ts";
-import { agentMayUseModel, bearerToken } from "../identity/identify.ts";
-import { authenticate } from "../identity/authenticate.ts";
-import { recordEvent } from "../pipeline.ts";
+} from "../../approvals/approval.ts";
+import { decisionText, expireOverdue } from "../../approvals/gate.ts";
+import { agentMayUseModel, bearerToken } from "../../identity/identify.ts";
+import { authenticate } from "../../identity/authenticate.ts";
+import { recordEvent } from "../../pipeline.ts";
 import { ADMIN_COOKIE, isAdmin, readCookie } from "./admin_auth.ts";
-import { readJsonBody } from "./body.ts";
-import type { AppDeps } from "./deps.ts";
-import { answer } from "./errors.ts";
+import { readJsonBody } from "../body.ts";
+import type { AppDeps } from "../deps.ts";
+import { answer } from "../errors.ts";
 
 function json(value: unknown, status = 200): Response {
   return new Response(JSON.stringify(value), {

@@ -13,9 +13,9 @@ import {
   type PolicyEnv,
   type Problems,
 } from "./parse_util.ts";
-import type { Policy } from "./types.ts";
+import type { Policy } from "../types.ts";
 
-export { describePolicy } from "./describe.ts";
+export { describePolicy } from "../describe.ts";
 
 const TOP_KEYS = ["defaults", "agents", "oauth", "rules", "upstreams", "pinning"] as const;
 

@@ -5,7 +5,7 @@
  * creator's, never another agent's (else it is refused). Clock passed in.
  */
 import { createHash } from "node:crypto";
-import { createStreamHub, type StreamHub } from "./streams.ts";
+import { createStreamHub, type StreamHub } from "../streams.ts";
 
 /** A request the gateway sent to the client, waiting for its answer. */
 export interface PendingClientRequest {

@@ -1,7 +1,7 @@
 import { expect } from "expect";
 import fc from "fast-check";
 import { modelIdFromClientName } from "./client_model_id.ts";
-import { compileGlob } from "../../policy/glob.ts";
+import { compileGlob } from "../../../policy/glob.ts";
 
 Deno.test("a client name becomes a glob-friendly model id", () => {
   expect(modelIdFromClientName("sdk-probe (via mcp-remote 0.15.1)")).toBe(

@@ -12,7 +12,7 @@ import {
   type Problems,
   quoteKey,
 } from "./parse_util.ts";
-import type { ClientCredentialsConfig, UpstreamConfig } from "./types.ts";
+import type { ClientCredentialsConfig, UpstreamConfig } from "../types.ts";
 import { isLoopbackHost } from "./parse_oauth.ts";
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -1,14 +1,14 @@
 /** Admin and observability routes (§9): health, logs, reload, metrics, policy, dashboard. */
 import type { Hono } from "hono";
-import { mergeEvents, parseLogQuery, selectEvents } from "../audit/sink/query.ts";
-import { describePolicy } from "../policy/parse.ts";
-import { secretsEqual } from "../identity/identify.ts";
+import { mergeEvents, parseLogQuery, selectEvents } from "../../audit/sink/query.ts";
+import { describePolicy } from "../../policy/parse/parse.ts";
+import { secretsEqual } from "../../identity/identify.ts";
 import { adminCookie, isAdmin } from "./admin_auth.ts";
-import type { AppDeps } from "./deps.ts";
-import { answer } from "./errors.ts";
-import { readJsonBody } from "./body.ts";
-import { isValidToolName } from "../tool_name.ts";
-import { upstreamHealth } from "../mcp/federation/federation.ts";
+import type { AppDeps } from "../deps.ts";
+import { answer } from "../errors.ts";
+import { readJsonBody } from "../body.ts";
+import { isValidToolName } from "../../tool_name.ts";
+import { upstreamHealth } from "../../mcp/federation/federation.ts";
 import { addApprovalRoutes } from "./approvals_routes.ts";
 
 /** Content-Security-Policy of the dashboard: same origin only, no inline script or style. */
