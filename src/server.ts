@@ -2,13 +2,13 @@
 import { type AppDeps, createApp } from "./app.ts";
 import { assetUrl, exists, loadDashboardAssets } from "./assets.ts";
 import { scrubberFor } from "./audit/event/scrub.ts";
-import { openAuditSink } from "./audit/sink/sink.ts";
+import { type AuditSink, openAuditSink } from "./audit/sink/sink.ts";
 import { chainFiles, countLogLines } from "./audit/chain/verify.ts";
 import type { Config } from "./config/config.ts";
 import { openSharedState, type SharedState } from "./shared_state/shared_state.ts";
 import { linkPeerReloads, type PeerReloads } from "./shared_state/peer_reload.ts";
 import { openRedisPinStore } from "./shared_state/pin_records.ts";
-import { createReplicaLogs } from "./shared_state/replica_logs.ts";
+import { createReplicaLogs, type ReplicaLogs } from "./shared_state/replica_logs.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { recordEvent } from "./pipeline.ts";
@@ -18,11 +18,15 @@ import { watchSources } from "./state/watch.ts";
 import { upstreamClientFactory } from "./mcp/upstream/clients.ts";
 import { endSession } from "./mcp/server/endpoint.ts";
 import { endIdleSessions } from "./mcp/server/session/shared_sessions.ts";
-import { createFederation, type PinEvent } from "./mcp/federation/federation.ts";
+import { createFederation, type Federation, type PinEvent } from "./mcp/federation/federation.ts";
 import { pinEventAudit } from "./mcp/federation/catalog_events.ts";
 import { openPinStore, type PinStore } from "./mcp/federation/pins.ts";
 import { createRelay } from "./mcp/relay/relay.ts";
-import { createSessionStore, type SessionStore } from "./mcp/server/session/sessions.ts";
+import {
+  createSessionStore,
+  type McpSession,
+  type SessionStore,
+} from "./mcp/server/session/sessions.ts";
 import {
   relayedCapabilities,
   SHARED_PROCESS_CAPABILITIES,
@@ -31,7 +35,7 @@ import { CATALOG_SESSION } from "./mcp/federation/federation.ts";
 import { createIdleKeys } from "./mcp/server/session/idle_keys.ts";
 import { revokeAfterReload } from "./mcp/server/session/revocation.ts";
 import type { Policy } from "./policy/types.ts";
-import { createClientRequests } from "./mcp/server/client_requests.ts";
+import { type ClientRequests, createClientRequests } from "./mcp/server/client_requests.ts";
 import { toolCallDeps } from "./http/routes/decision_api.ts";
 import { listenTcp, readOpenFilesLimit, serveConnections } from "./http/listener.ts";
 import { LINEAR_ENGINE_FLAG, linearEngineAvailable } from "./schema/regexp.ts";
@@ -144,68 +148,13 @@ export async function startGateway(
   const listener = listening.listener;
   // Every audit line names its replica (§13): GATEWAY_ID, else this host and port.
   const gatewayId = config.gatewayId ?? `${await hostName()}:${listener.addr.port}`;
-  let shared: SharedState;
-  try {
-    shared = await openSharedState({
-      redisUrl: config.redisUrl,
-      prefix: config.redisPrefix,
-      timeoutMs: config.redisTimeoutMs,
-      sessionIdleMs: config.sessionIdleMs,
-      log,
-    });
-  } catch (error) {
+  const opened = await openStores({ config, log, gatewayId, clock, stdout: options.stdout });
+  if (!opened.ok) {
     listener.close();
-    return { ok: false, errors: [(error as Error).message] };
+    return opened;
   }
-
-  // Several replicas (§13): the lines this replica writes are copied to Redis for the others'
-  // /logs, by the sink's flush, in batches.
-  const replicaLogs = shared.redis === undefined ? undefined : createReplicaLogs({
-    client: shared.redis.client,
-    prefix: config.redisPrefix,
-    gatewayId,
-    clock,
-    log,
-  });
-  let audit;
-  try {
-    audit = await openAuditSink({
-      onWritten: replicaLogs?.written,
-      path: config.auditLogPath,
-      stdout: config.auditStdout ? (options.stdout ?? Deno.stdout) : null,
-      maxBytes: config.auditMaxBytes,
-      gatewayId,
-      chainer: { startNow: true }, // its ~30 ms start here, not under the first load (issue 15)
-      onError: (message) => log.error(`Audit log failing, refusing decisions: ${message}`),
-      onRecover: () => log.info("Audit log writable again"),
-    });
-  } catch (error) {
-    listener.close();
-    await shared.close();
-    return { ok: false, errors: [(error as Error).message] };
-  }
+  const { shared, replicaLogs, audit, pins } = opened;
   const newId = () => crypto.randomUUID();
-  let pins: PinStore;
-  try {
-    const filePins = await openPinStore({
-      path: config.pinsPath,
-      onError: (message) => log.error(message),
-    });
-    // Several replicas (§13): pins live in Redis (PINS_PATH only seeds the pins Redis lacks).
-    pins = shared.redis === undefined ? filePins : await openRedisPinStore({
-      redis: shared.redis,
-      prefix: config.redisPrefix,
-      gatewayId,
-      timeoutMs: config.redisTimeoutMs,
-      seed: filePins.entries(),
-      log,
-    });
-  } catch (error) {
-    listener.close();
-    await audit.close();
-    await shared.close();
-    return { ok: false, errors: [(error as Error).message] };
-  }
   const auditPin = (event: PinEvent) => {
     const fields = pinEventAudit(event);
     recordEvent(audit, {
@@ -227,31 +176,14 @@ export async function startGateway(
   });
   // Filled once the session table exists (the upstream factory is built before it).
   const live: { sessions?: SessionStore } = {};
-  const federation = createFederation({
-    createClient: upstreamClientFactory({
-      startTimeoutMs: config.upstreamStartTimeoutMs,
-      version: VERSION,
-      log,
-      // An HTTP upstream session declares what the gateway session it serves declared (§5.5):
-      // SDK servers check it before asking for sampling, elicitation or roots. The catalog
-      // session lists tools for every client, so it declares what any of them could (servers
-      // list some tools only to clients with sampling, elicitation or roots; what it asks
-      // outside a call has no client and is refused). Decision-API sessions declare nothing.
-      capabilitiesFor: (key) =>
-        key === CATALOG_SESSION
-          ? SHARED_PROCESS_CAPABILITIES
-          : relayedCapabilities(live.sessions?.byAuditId(key)?.clientCapabilities),
-      onServerRequest: (upstream, request) => clientRequests.askForUpstream(upstream, request),
-      // What an HTTP upstream asks outside a call goes to the one client its session serves.
-      onSessionRequest: (upstream, key, request) =>
-        clientRequests.askOutsideCall(upstream, live.sessions?.byAuditId(key), request),
-    }),
-    pins,
-    schemaCache: createUpstreamSchemaCache(),
-    startTimeoutMs: config.upstreamStartTimeoutMs,
-    clock,
+  const federation = gatewayFederation({
+    config,
     log,
-    onPinEvent: (event) => auditPin(event),
+    clock,
+    pins,
+    clientRequests,
+    live,
+    auditPin,
   });
   const store = createStateStore({
     initial: loaded.state,
@@ -283,35 +215,18 @@ export async function startGateway(
       }, { now: clock(), newId });
     },
   });
-  // Several replicas (§13): a good reload here makes the others reload too.
+  // Several replicas (§13): a good reload here makes the others reload too; held calls (§15)
+  // live outside the policy state, so they survive a reload, and with Redis every replica sees
+  // them and learns of decisions made on the others.
   let peers: PeerReloads | undefined;
-  // Held calls (§15) live outside the policy state, so they survive a reload; with Redis every
-  // replica sees them and learns of decisions made on the others.
-  let approvals: ApprovalStore = createMemoryApprovals({ timeoutMs: config.approvalTimeoutMs });
-  if (shared.redis !== undefined) {
-    try {
-      peers = await linkPeerReloads({
-        redis: shared.redis,
-        channel: `${config.redisPrefix}reload`,
-        gatewayId,
-        reload: () => store.reload(),
-        timeoutMs: config.redisTimeoutMs,
-        log,
-      });
-      approvals = await openRedisApprovals({
-        redis: shared.redis,
-        prefix: config.redisPrefix,
-        timeoutMs: config.approvalTimeoutMs,
-        redisTimeoutMs: config.redisTimeoutMs,
-        log,
-      });
-    } catch (error) {
-      peers?.close();
-      listener.close();
-      await audit.close();
-      await shared.close();
-      return { ok: false, errors: [(error as Error).message] };
-    }
+  let approvals: ApprovalStore;
+  try {
+    ({ peers, approvals } = await linkReplicas({ config, shared, gatewayId, store, log }));
+  } catch (error) {
+    listener.close();
+    await audit.close();
+    await shared.close();
+    return { ok: false, errors: [(error as Error).message] };
   }
   const policy = loaded.state.policy;
   // OAuth (§14): the issuer's keys fetched before serving; unreachable = tokens fail closed.
@@ -399,27 +314,14 @@ export async function startGateway(
   const address = server.addr;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   const url = `http://${host}:${address.port}`;
-  if (!linearEngineAvailable()) {
-    log.warn(
-      `Schema patterns run on V8's backtracking engine: start with --v8-flags=${LINEAR_ENGINE_FLAG} ` +
-        "(as deno task start does) so a hostile upstream pattern cannot stall the gateway.",
-    );
-  }
-  if (policy.agents === null) {
-    log.warn(
-      "OPEN IDENTITY MODE: no `agents:` in the policy, so callers declare their own model_id. " +
-        "Caps and rate limits are keyed by the declared model and session ids (a caller can " +
-        "escape them by declaring new ones) and all sessions share one pool. " +
-        "Add agents with hashed keys to require authentication.",
-    );
-  }
-  if (config.adminToken === undefined) {
-    notice(
-      `ADMIN_TOKEN not set; generated one for this run. Dashboard: ${url}/dash?token=${adminToken}`,
-    );
-  }
-  // Last, so that a reader of stderr has every start-up notice once it sees this line.
-  log.info(`MCP-Sec Gateway listening on ${url} (policy ${policy.version})`);
+  startupNotices({
+    log,
+    notice,
+    url,
+    policy,
+    adminToken,
+    generated: config.adminToken === undefined,
+  });
   const stopWatching = options.watch !== false && sources.watchable
     ? watchSources({
       policyPath: config.policyPath,
@@ -440,25 +342,20 @@ export async function startGateway(
     });
     policyChecked = next;
   };
-  const sweeper = setInterval(() => {
-    const now = clock();
-    limiter.sweep(now);
-    // Several replicas (§13): idle here may still be in use elsewhere; the shared record keeps
-    // the session's own deadline and another request here takes it back in.
-    void endIdleSessions(sessions.expire(now), {
-      shared: shared.sessions,
-      end: (session, reason) => void endSession(session, reason, sessionDeps),
-    });
-    for (const key of appDeps.apiSessions.expire(now)) void federation.closeSession(key);
-    // Decision-API calls nobody approved in time get their approval_timeout line (§15).
-    expireOverdue(approvalGate, {
-      audit,
-      now,
-      policyVersion: store.current.policy.version,
-      newId,
-    }).catch((error) => log.warn(`Expiring held calls failed: ${(error as Error).message}`));
-  }, 10_000);
-  Deno.unrefTimer(sweeper);
+  const sweeper = startSweeper({
+    clock,
+    limiter,
+    sessions,
+    shared,
+    apiSessions: appDeps.apiSessions,
+    federation,
+    approvals: approvalGate,
+    audit,
+    store,
+    newId,
+    log,
+    endSession: (session, reason) => void endSession(session, reason, sessionDeps),
+  });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -474,24 +371,7 @@ export async function startGateway(
           clearInterval(sweeper);
           oauth.close();
           await server.shutdown(SHUTDOWN_GRACE_MS);
-          // Upstreams get the same bound (a DELETE to a hung server, a child that ignores SIGTERM
-          // and its kill): the audit must still be flushed and the process must still exit.
-          let bound: ReturnType<typeof setTimeout> | undefined;
-          const closed = await Promise.race([
-            federation.close().then(() => true, () => true),
-            new Promise<false>((resolve) =>
-              bound = setTimeout(() => resolve(false), SHUTDOWN_GRACE_MS)
-            ),
-          ]);
-          clearTimeout(bound);
-          if (!closed) {
-            log.warn(`Upstreams not closed within ${SHUTDOWN_GRACE_MS} ms; leaving them`);
-          }
-          await pins.flush().catch(() => {});
-          peers?.close();
-          approvals.close();
-          await replicaLogs?.close().catch(() => {});
-          await shared.close().catch(() => {});
+          await closeParts({ federation, pins, peers, approvals, replicaLogs, shared, log });
           await audit.close();
           // The anchor for `verify-log --head/--expect-lines` (§12): proves later that no line
           // was cut off the end. Counting reads the chain's files once (no hashing).
@@ -502,4 +382,270 @@ export async function startGateway(
       },
     },
   };
+}
+
+/** The stores the gateway opens before anything else: shared state (§13), the audit sink (its
+ * lines copied to Redis with replicas), the pins. On failure, what was opened is closed again. */
+async function openStores(
+  options: {
+    config: Config;
+    log: Logger;
+    gatewayId: string;
+    clock: () => number;
+    stdout: StartOptions["stdout"];
+  },
+): Promise<
+  | {
+    ok: true;
+    shared: SharedState;
+    replicaLogs: ReplicaLogs | undefined;
+    audit: AuditSink;
+    pins: PinStore;
+  }
+  | { ok: false; errors: string[] }
+> {
+  const { config, log, gatewayId, clock } = options;
+  let shared: SharedState;
+  try {
+    shared = await openSharedState({
+      redisUrl: config.redisUrl,
+      prefix: config.redisPrefix,
+      timeoutMs: config.redisTimeoutMs,
+      sessionIdleMs: config.sessionIdleMs,
+      log,
+    });
+  } catch (error) {
+    return { ok: false, errors: [(error as Error).message] };
+  }
+  // Several replicas (§13): the lines this replica writes are copied to Redis for the others'
+  // /logs, by the sink's flush, in batches.
+  const replicaLogs = shared.redis === undefined ? undefined : createReplicaLogs({
+    client: shared.redis.client,
+    prefix: config.redisPrefix,
+    gatewayId,
+    clock,
+    log,
+  });
+  let audit: AuditSink;
+  try {
+    audit = await openAuditSink({
+      onWritten: replicaLogs?.written,
+      path: config.auditLogPath,
+      stdout: config.auditStdout ? (options.stdout ?? Deno.stdout) : null,
+      maxBytes: config.auditMaxBytes,
+      gatewayId,
+      chainer: { startNow: true }, // its ~30 ms start here, not under the first load (issue 15)
+      onError: (message) => log.error(`Audit log failing, refusing decisions: ${message}`),
+      onRecover: () => log.info("Audit log writable again"),
+    });
+  } catch (error) {
+    await shared.close();
+    return { ok: false, errors: [(error as Error).message] };
+  }
+  try {
+    const filePins = await openPinStore({
+      path: config.pinsPath,
+      onError: (message) => log.error(message),
+    });
+    // Several replicas (§13): pins live in Redis (PINS_PATH only seeds the pins Redis lacks).
+    const pins = shared.redis === undefined ? filePins : await openRedisPinStore({
+      redis: shared.redis,
+      prefix: config.redisPrefix,
+      gatewayId,
+      timeoutMs: config.redisTimeoutMs,
+      seed: filePins.entries(),
+      log,
+    });
+    return { ok: true, shared, replicaLogs, audit, pins };
+  } catch (error) {
+    await audit.close();
+    await shared.close();
+    return { ok: false, errors: [(error as Error).message] };
+  }
+}
+
+/** The start-up warnings and notices, the "listening" line last so that a reader of stderr has
+ * every notice once it sees it. */
+function startupNotices(
+  options: {
+    log: Logger;
+    notice: (line: string) => void;
+    url: string;
+    policy: Policy;
+    adminToken: string;
+    generated: boolean;
+  },
+): void {
+  const { log, policy } = options;
+  if (!linearEngineAvailable()) {
+    log.warn(
+      `Schema patterns run on V8's backtracking engine: start with --v8-flags=${LINEAR_ENGINE_FLAG} ` +
+        "(as deno task start does) so a hostile upstream pattern cannot stall the gateway.",
+    );
+  }
+  if (policy.agents === null) {
+    log.warn(
+      "OPEN IDENTITY MODE: no `agents:` in the policy, so callers declare their own model_id. " +
+        "Caps and rate limits are keyed by the declared model and session ids (a caller can " +
+        "escape them by declaring new ones) and all sessions share one pool. " +
+        "Add agents with hashed keys to require authentication.",
+    );
+  }
+  if (options.generated) {
+    options.notice(
+      `ADMIN_TOKEN not set; generated one for this run. Dashboard: ${options.url}/dash?token=${options.adminToken}`,
+    );
+  }
+  log.info(`MCP-Sec Gateway listening on ${options.url} (policy ${policy.version})`);
+}
+
+/** Every 10 s (unref'd): limiter windows swept, idle sessions ended, overdue approvals expired. */
+function startSweeper(
+  parts: {
+    clock: () => number;
+    limiter: AppDeps["limiter"];
+    sessions: SessionStore;
+    shared: SharedState;
+    apiSessions: AppDeps["apiSessions"];
+    federation: Federation;
+    approvals: NonNullable<AppDeps["approvals"]>;
+    audit: AuditSink;
+    store: StateStore;
+    newId: () => string;
+    log: Logger;
+    endSession: (session: McpSession, reason: string) => void;
+  },
+): ReturnType<typeof setInterval> {
+  const sweeper = setInterval(() => {
+    const now = parts.clock();
+    parts.limiter.sweep(now);
+    // Several replicas (§13): idle here may still be in use elsewhere; the shared record keeps
+    // the session's own deadline and another request here takes it back in.
+    void endIdleSessions(parts.sessions.expire(now), {
+      shared: parts.shared.sessions,
+      end: parts.endSession,
+    });
+    for (const key of parts.apiSessions.expire(now)) void parts.federation.closeSession(key);
+    // Decision-API calls nobody approved in time get their approval_timeout line (§15).
+    expireOverdue(parts.approvals, {
+      audit: parts.audit,
+      now,
+      policyVersion: parts.store.current.policy.version,
+      newId: parts.newId,
+    }).catch((error) => parts.log.warn(`Expiring held calls failed: ${(error as Error).message}`));
+  }, 10_000);
+  Deno.unrefTimer(sweeper);
+  return sweeper;
+}
+
+/** Closes what a stopping gateway holds besides its server and audit, each bounded or failure-proof. */
+async function closeParts(
+  parts: {
+    federation: Federation;
+    pins: PinStore;
+    peers: PeerReloads | undefined;
+    approvals: ApprovalStore;
+    replicaLogs: ReplicaLogs | undefined;
+    shared: SharedState;
+    log: Logger;
+  },
+): Promise<void> {
+  // Upstreams get the same bound as requests (a DELETE to a hung server, a child that ignores
+  // SIGTERM and its kill): the audit must still be flushed and the process must still exit.
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  const closed = await Promise.race([
+    parts.federation.close().then(() => true, () => true),
+    new Promise<false>((resolve) => bound = setTimeout(() => resolve(false), SHUTDOWN_GRACE_MS)),
+  ]);
+  clearTimeout(bound);
+  if (!closed) {
+    parts.log.warn(`Upstreams not closed within ${SHUTDOWN_GRACE_MS} ms; leaving them`);
+  }
+  await parts.pins.flush().catch(() => {});
+  parts.peers?.close();
+  parts.approvals.close();
+  await parts.replicaLogs?.close().catch(() => {});
+  await parts.shared.close().catch(() => {});
+}
+
+/** The federation of the policy's upstreams, with the clients' capabilities relayed (§5.5). */
+function gatewayFederation(
+  options: {
+    config: Config;
+    log: Logger;
+    clock: () => number;
+    pins: PinStore;
+    clientRequests: ClientRequests;
+    live: { readonly sessions?: SessionStore };
+    auditPin: (event: PinEvent) => void;
+  },
+): Federation {
+  const { config, log, clientRequests, live } = options;
+  return createFederation({
+    createClient: upstreamClientFactory({
+      startTimeoutMs: config.upstreamStartTimeoutMs,
+      version: VERSION,
+      log,
+      // An HTTP upstream session declares what the gateway session it serves declared (§5.5):
+      // SDK servers check it before asking for sampling, elicitation or roots. The catalog
+      // session lists tools for every client, so it declares what any of them could (servers
+      // list some tools only to clients with sampling, elicitation or roots; what it asks
+      // outside a call has no client and is refused). Decision-API sessions declare nothing.
+      capabilitiesFor: (key) =>
+        key === CATALOG_SESSION
+          ? SHARED_PROCESS_CAPABILITIES
+          : relayedCapabilities(live.sessions?.byAuditId(key)?.clientCapabilities),
+      onServerRequest: (upstream, request) => clientRequests.askForUpstream(upstream, request),
+      // What an HTTP upstream asks outside a call goes to the one client its session serves.
+      onSessionRequest: (upstream, key, request) =>
+        clientRequests.askOutsideCall(upstream, live.sessions?.byAuditId(key), request),
+    }),
+    pins: options.pins,
+    schemaCache: createUpstreamSchemaCache(),
+    startTimeoutMs: config.upstreamStartTimeoutMs,
+    clock: options.clock,
+    log,
+    onPinEvent: options.auditPin,
+  });
+}
+
+/** The held-call store (in memory, or in Redis with replicas, §13/§15) and, with Redis, the
+ * link that has a good reload here reload the other replicas too; throws when Redis fails. */
+async function linkReplicas(
+  options: {
+    config: Config;
+    shared: SharedState;
+    gatewayId: string;
+    store: StateStore;
+    log: Logger;
+  },
+): Promise<{ peers: PeerReloads | undefined; approvals: ApprovalStore }> {
+  const { config, shared, log } = options;
+  if (shared.redis === undefined) {
+    return {
+      peers: undefined,
+      approvals: createMemoryApprovals({ timeoutMs: config.approvalTimeoutMs }),
+    };
+  }
+  const peers = await linkPeerReloads({
+    redis: shared.redis,
+    channel: `${config.redisPrefix}reload`,
+    gatewayId: options.gatewayId,
+    reload: () => options.store.reload(),
+    timeoutMs: config.redisTimeoutMs,
+    log,
+  });
+  try {
+    const approvals = await openRedisApprovals({
+      redis: shared.redis,
+      prefix: config.redisPrefix,
+      timeoutMs: config.approvalTimeoutMs,
+      redisTimeoutMs: config.redisTimeoutMs,
+      log,
+    });
+    return { peers, approvals };
+  } catch (error) {
+    peers.close();
+    throw error;
+  }
 }

@@ -1,7 +1,7 @@
 /** `POST /mcp/toolcall` and `POST /mcp/toolresult` (§4): a thin adapter over the pipeline. */
 import { agentMayUseModel } from "../../identity/identify.ts";
 import { authenticate } from "../../identity/authenticate.ts";
-import { decide, recordAudit, type Verdict } from "../../pipeline.ts";
+import { decide, type GatewayState, recordAudit, type Verdict } from "../../pipeline.ts";
 import { type ReasonCode, REASONS } from "../../reasons.ts";
 import { readJsonBody } from "../body.ts";
 import type { AppDeps } from "../deps.ts";
@@ -37,6 +37,28 @@ export function toolCallDeps(deps: AppDeps): ToolCallDeps {
 
 const NO_FACTS: PartialFacts = { modelId: null, sessionId: null, toolName: null };
 
+/** One request to a decision endpoint, as the steps below see it. */
+interface DecisionRequest {
+  readonly kind: "toolcall" | "toolresult";
+  readonly deps: AppDeps;
+  /** `deps.monotonic()` when the request came in. */
+  readonly started: number;
+  /** `deps.clock()` when the request came in: one time for the whole decision. */
+  readonly now: number;
+  /** The policy and schemas the whole decision uses, even if a reload lands meanwhile. */
+  readonly state: GatewayState;
+}
+
+/** What an answer's audit event and body carry beyond the verdict. */
+interface AnswerExtra {
+  agentId?: string | null;
+  event?: string;
+  payload?: unknown;
+  scan?: ScanFlags;
+  output?: unknown;
+  wwwAuthenticate?: string;
+}
+
 /** Creates the handler for one of the two decision endpoints. */
 export function decisionHandler(
   kind: "toolcall" | "toolresult",
@@ -45,135 +67,49 @@ export function decisionHandler(
   const execution = toolCallDeps(deps);
   const door = createDoorGuard(deps);
   return async (request) => {
-    const started = deps.monotonic();
-    const now = deps.clock();
-    const state = deps.store.current;
-    const finish = (
-      verdict: Verdict,
-      facts: PartialFacts,
-      extra: {
-        agentId?: string | null;
-        event?: string;
-        payload?: unknown;
-        scan?: ScanFlags;
-        output?: unknown;
-        wwwAuthenticate?: string;
-      } = {},
-    ): Response => {
-      const latencyMs = deps.monotonic() - started;
-      const eventId = recordAudit(deps.audit, {
-        event: extra.event ?? kind,
-        agentId: extra.agentId ?? null,
-        modelId: facts.modelId,
-        sessionId: facts.sessionId,
-        toolName: facts.toolName,
-        payload: extra.payload ?? null,
-        status: verdict.status,
-        reasonCode: verdict.reasonCode,
-        reason: verdict.reason,
-        latencyMs,
-        policyVersion: state.policy.version,
-      }, { now, newId: deps.newId });
-      deps.metrics.observe({
-        status: verdict.status,
-        reasonCode: verdict.reasonCode,
-        modelId: facts.modelId,
-        toolName: facts.toolName,
-        latencyMs,
-      });
-      const response = answer(verdict.reasonCode, verdict.reason, {
-        eventId,
-        retryAfterMs: verdict.retryAfterMs,
-        status: verdict.status,
-        scan: extra.scan,
-        output: extra.output,
-      });
-      if (extra.wwwAuthenticate !== undefined) {
-        response.headers.set("www-authenticate", extra.wwwAuthenticate);
-      }
-      return response;
+    const call: DecisionRequest = {
+      kind,
+      deps,
+      started: deps.monotonic(),
+      now: deps.clock(),
+      state: deps.store.current,
     };
-    const refuse = (reasonCode: ReasonCode, reason: string): Verdict => ({
-      status: REASONS[reasonCode].status,
-      reasonCode,
-      reason,
-    });
-
     // DNS rebinding and browser pages (§12): a foreign Host or Origin is refused before the body
     // is read, before identity, before any upstream.
     const refusal = door.check(request.headers, request.url);
-    if (refusal !== null) return finish(refuse(refusal, doorRefusalReason(refusal)), NO_FACTS);
+    if (refusal !== null) {
+      return finish(call, refused(refusal, doorRefusalReason(refusal)), NO_FACTS);
+    }
     const body = await readJsonBody(request, deps.maxBodyBytes);
-    if (!body.ok) return finish(refuse(body.reasonCode, body.reason), NO_FACTS);
+    if (!body.ok) return finish(call, refused(body.reasonCode, body.reason), NO_FACTS);
     const shape = checkDecisionBody(body.value, kind === "toolcall" ? "input" : "output");
-    if (!shape.ok) return finish(refuse("bad_request", shape.reason), shape.facts);
+    if (!shape.ok) return finish(call, refused("bad_request", shape.reason), shape.facts);
     const { modelId, sessionId, toolName, payload, approvalId } = shape.body;
-    const facts: PartialFacts = { modelId, sessionId, toolName };
+    const facts = { modelId, sessionId, toolName };
 
     let agentId: string | null = null;
-    if (state.policy.agents !== null) {
-      // An agent key answers at once; an OAuth token (§14) after its verification.
-      const authorization = request.headers.get("authorization");
-      const pending = authenticate(
-        authorization,
-        state.policy,
-        deps.oauth?.verifierFor(state.policy),
-      );
-      const identity = pending instanceof Promise ? await pending : pending;
-      if (!identity.ok) {
-        return finish(
-          {
-            status: REASONS[identity.reasonCode].status,
-            reasonCode: identity.reasonCode,
-            reason: identity.reason,
-          },
-          facts,
-          { event: "auth_failure", wwwAuthenticate: identity.wwwAuthenticate },
-        );
-      }
-      const agent = identity.agent!;
-      agentId = agent.id;
-      if (!agentMayUseModel(agent, modelId)) {
-        return finish(
-          refuse("forbidden_model", `agent "${agent.id}" may not act as model "${modelId}"`),
-          facts,
-          { event: "auth_failure", agentId },
-        );
-      }
+    if (call.state.policy.agents !== null) {
+      const identified = await identify(call, request, facts);
+      if (identified instanceof Response) return identified;
+      agentId = identified;
     }
     if (!deps.audit.healthy) {
       return finish(
-        refuse("audit_unavailable", "the audit log cannot be written; refusing to decide"),
+        call,
+        refused("audit_unavailable", "the audit log cannot be written; refusing to decide"),
         facts,
         { agentId, payload },
       );
     }
     if (kind === "toolcall" && deps.federation.claims(toolName)) {
       // A tool of a configured upstream: run it there (§4), one upstream session per session_id.
-      const sessionKey = apiSessionKey(agentId, sessionId);
-      // Bounded per agent (§12): past MAX_SESSIONS_PER_AGENT its least recently used one closes.
-      const evicted = deps.apiSessions.touch(sessionKey, now, agentId);
-      if (evicted !== undefined) void deps.federation.closeSession(evicted);
-      const outcome = await executeToolCall({
+      return await runUpstream(call, execution, {
         agentId,
         modelId,
         sessionId,
-        sessionKey,
         toolName,
-        args: payload,
-        approval: approvalId === undefined ? { mode: "answer" } : { mode: "use", id: approvalId },
-      }, execution);
-      if (outcome.kind === "unknown_tool") {
-        return answer("unknown_tool", outcome.reason, { eventId: outcome.eventId });
-      }
-      if (outcome.kind === "pending") return pendingAnswer(outcome);
-      const { verdict } = outcome;
-      return answer(verdict.reasonCode, verdict.reason, {
-        eventId: outcome.eventId,
-        retryAfterMs: verdict.retryAfterMs,
-        result: outcome.result,
-        status: verdict.status,
-        scan: outcome.flags,
+        payload,
+        approvalId,
       });
     }
     // Human approval (§15): a re-POST uses an approval given for exactly this call.
@@ -181,85 +117,232 @@ export function decisionHandler(
     if (approvalId !== undefined) {
       const binding = { door: "api" as const, toolName, agentId, modelId, sessionId };
       const used = deps.approvals === undefined
-        ? { ok: false as const, verdict: refuse("approval_conflict", "no approvals") }
+        ? { ok: false as const, verdict: refused("approval_conflict", "no approvals") }
         : await useApproval(deps.approvals, approvalId, {
           call: bindingOf(binding, payload),
-          now,
+          now: call.now,
         });
-      if (!used.ok) return finish(used.verdict, facts, { agentId, payload });
+      if (!used.ok) return finish(call, used.verdict, facts, { agentId, payload });
       approvedText = decisionText(used.record);
     }
     let verdict: Verdict;
     try {
       const decided = decide(
         { kind, agentId, modelId, sessionId, toolName, payload },
-        state,
+        call.state,
         // A used approval's call was counted when it was held.
-        { limiter: approvedText === undefined ? deps.limiter : NO_LIMITS, now },
+        { limiter: approvedText === undefined ? deps.limiter : NO_LIMITS, now: call.now },
       );
       // The in-memory limiter answers at once: no promise, no extra turn of the event loop.
       verdict = decided instanceof Promise ? await decided : decided;
     } catch (error) {
       deps.log.error(`Decision failed: ${error instanceof Error ? error.message : String(error)}`);
-      verdict = refuse("internal_error", "internal error");
+      verdict = refused("internal_error", "internal error");
     }
     if (verdict.status === "allowed") {
       if (approvedText !== undefined) {
         verdict = { ...verdict, reason: `${verdict.reason}; ${approvedText}` };
       } else if (
         kind === "toolcall" && deps.approvals !== undefined &&
-        needsApproval(state.policy, modelId, toolName)
+        needsApproval(call.state.policy, modelId, toolName)
       ) {
-        const eventId = deps.newId();
-        const held = await holdCall(deps.approvals, {
-          binding: { door: "api", toolName, agentId, modelId, sessionId },
-          args: payload,
-          eventId,
-          reason: verdict.reason,
-          policyVersion: state.policy.version,
-          latencyMs: deps.monotonic() - started,
-        }, {
-          audit: deps.audit,
-          now,
-          scrubber: scrubberFor(state.policy).with(secretValues(payload)),
-        });
-        if (!held.ok) return finish(held.verdict, facts, { agentId, payload });
-        return pendingAnswer({
-          approvalId: held.record.id,
-          eventId,
-          reason: `${toolName} waits for a person's approval (approval ${held.record.id})`,
+        return await holdForApproval(call, verdict, {
+          agentId,
+          modelId,
+          sessionId,
+          toolName,
+          payload,
         });
       }
     }
     if (kind === "toolresult" && verdict.status === "allowed") {
-      // Result scanning (§15): the output the agent is about to read, under its rule's settings.
-      const scanned = scanValue(
-        payload,
-        scanSettingsFor(state.policy, modelId),
-        resultScannerFor(scrubberFor(state.policy)),
-        "the output",
-      );
-      const finding = scanned.finding;
-      if (finding !== undefined) {
-        const redacted = scanned.value !== payload;
-        return finish(
-          {
-            status: finding.status,
-            reasonCode: finding.reasonCode,
-            reason: finding.status === "allowed"
-              ? `${finding.reason}; ${verdict.reason}`
-              : finding.reason,
-          },
-          facts,
-          {
-            agentId,
-            payload: scanned.value,
-            scan: finding.flags,
-            ...(redacted ? { output: scanned.value } : {}),
-          },
-        );
-      }
+      const scanned = scanOutput(call, verdict, { agentId, modelId, sessionId, toolName, payload });
+      if (scanned !== null) return scanned;
     }
-    return finish(verdict, facts, { agentId, payload });
+    return finish(call, verdict, facts, { agentId, payload });
   };
+}
+
+/** The fields of a well-formed decision request, with the caller's agent. */
+interface CallFacts {
+  readonly agentId: string | null;
+  readonly modelId: string;
+  readonly sessionId: string;
+  readonly toolName: string;
+  readonly payload: Record<string, unknown>;
+}
+
+/** Audits the decision, counts it in the metrics and answers it. */
+function finish(
+  call: DecisionRequest,
+  verdict: Verdict,
+  facts: PartialFacts,
+  extra: AnswerExtra = {},
+): Response {
+  const { deps } = call;
+  const latencyMs = deps.monotonic() - call.started;
+  const eventId = recordAudit(deps.audit, {
+    event: extra.event ?? call.kind,
+    agentId: extra.agentId ?? null,
+    modelId: facts.modelId,
+    sessionId: facts.sessionId,
+    toolName: facts.toolName,
+    payload: extra.payload ?? null,
+    status: verdict.status,
+    reasonCode: verdict.reasonCode,
+    reason: verdict.reason,
+    latencyMs,
+    policyVersion: call.state.policy.version,
+  }, { now: call.now, newId: deps.newId });
+  deps.metrics.observe({
+    status: verdict.status,
+    reasonCode: verdict.reasonCode,
+    modelId: facts.modelId,
+    toolName: facts.toolName,
+    latencyMs,
+  });
+  const response = answer(verdict.reasonCode, verdict.reason, {
+    eventId,
+    retryAfterMs: verdict.retryAfterMs,
+    status: verdict.status,
+    scan: extra.scan,
+    output: extra.output,
+  });
+  if (extra.wwwAuthenticate !== undefined) {
+    response.headers.set("www-authenticate", extra.wwwAuthenticate);
+  }
+  return response;
+}
+
+function refused(reasonCode: ReasonCode, reason: string): Verdict {
+  return { status: REASONS[reasonCode].status, reasonCode, reason };
+}
+
+/** The caller's agent id, or the audited refusal: an agent key answers at once, an OAuth
+ * token (§14) after its verification; the agent must be allowed the model it names. */
+async function identify(
+  call: DecisionRequest,
+  request: Request,
+  facts: PartialFacts & { readonly modelId: string },
+): Promise<string | Response> {
+  const policy = call.state.policy;
+  const pending = authenticate(
+    request.headers.get("authorization"),
+    policy,
+    call.deps.oauth?.verifierFor(policy),
+  );
+  const identity = pending instanceof Promise ? await pending : pending;
+  if (!identity.ok) {
+    return finish(call, refused(identity.reasonCode, identity.reason), facts, {
+      event: "auth_failure",
+      wwwAuthenticate: identity.wwwAuthenticate,
+    });
+  }
+  const agent = identity.agent!;
+  if (!agentMayUseModel(agent, facts.modelId)) {
+    return finish(
+      call,
+      refused("forbidden_model", `agent "${agent.id}" may not act as model "${facts.modelId}"`),
+      facts,
+      { event: "auth_failure", agentId: agent.id },
+    );
+  }
+  return agent.id;
+}
+
+/** Runs a tool of a configured upstream through the relay's `tools/call` path (audited there). */
+async function runUpstream(
+  call: DecisionRequest,
+  execution: ToolCallDeps,
+  facts: CallFacts & { approvalId: string | undefined },
+): Promise<Response> {
+  const { deps } = call;
+  const { agentId, sessionId, approvalId } = facts;
+  const sessionKey = apiSessionKey(agentId, sessionId);
+  // Bounded per agent (§12): past MAX_SESSIONS_PER_AGENT its least recently used one closes.
+  const evicted = deps.apiSessions.touch(sessionKey, call.now, agentId);
+  if (evicted !== undefined) void deps.federation.closeSession(evicted);
+  const outcome = await executeToolCall({
+    agentId,
+    modelId: facts.modelId,
+    sessionId,
+    sessionKey,
+    toolName: facts.toolName,
+    args: facts.payload,
+    approval: approvalId === undefined ? { mode: "answer" } : { mode: "use", id: approvalId },
+  }, execution);
+  if (outcome.kind === "unknown_tool") {
+    return answer("unknown_tool", outcome.reason, { eventId: outcome.eventId });
+  }
+  if (outcome.kind === "pending") return pendingAnswer(outcome);
+  const { verdict } = outcome;
+  return answer(verdict.reasonCode, verdict.reason, {
+    eventId: outcome.eventId,
+    retryAfterMs: verdict.retryAfterMs,
+    result: outcome.result,
+    status: verdict.status,
+    scan: outcome.flags,
+  });
+}
+
+/** Holds an allowed call that needs a person's approval (§15): answered 202 with its id. */
+async function holdForApproval(
+  call: DecisionRequest,
+  verdict: Verdict,
+  facts: CallFacts,
+): Promise<Response> {
+  const { deps, state } = call;
+  const { agentId, modelId, sessionId, toolName, payload } = facts;
+  const eventId = deps.newId();
+  const held = await holdCall(deps.approvals!, {
+    binding: { door: "api", toolName, agentId, modelId, sessionId },
+    args: payload,
+    eventId,
+    reason: verdict.reason,
+    policyVersion: state.policy.version,
+    latencyMs: deps.monotonic() - call.started,
+  }, {
+    audit: deps.audit,
+    now: call.now,
+    scrubber: scrubberFor(state.policy).with(secretValues(payload)),
+  });
+  if (!held.ok) return finish(call, held.verdict, facts, { agentId, payload });
+  return pendingAnswer({
+    approvalId: held.record.id,
+    eventId,
+    reason: `${toolName} waits for a person's approval (approval ${held.record.id})`,
+  });
+}
+
+/** Result scanning (§15): the output the agent is about to read, under its rule's settings; the
+ * answer when something was found, null when nothing was. */
+function scanOutput(call: DecisionRequest, verdict: Verdict, facts: CallFacts): Response | null {
+  const policy = call.state.policy;
+  const { agentId, payload } = facts;
+  const scanned = scanValue(
+    payload,
+    scanSettingsFor(policy, facts.modelId),
+    resultScannerFor(scrubberFor(policy)),
+    "the output",
+  );
+  const finding = scanned.finding;
+  if (finding === undefined) return null;
+  const redacted = scanned.value !== payload;
+  return finish(
+    call,
+    {
+      status: finding.status,
+      reasonCode: finding.reasonCode,
+      reason: finding.status === "allowed"
+        ? `${finding.reason}; ${verdict.reason}`
+        : finding.reason,
+    },
+    facts,
+    {
+      agentId,
+      payload: scanned.value,
+      scan: finding.flags,
+      ...(redacted ? { output: scanned.value } : {}),
+    },
+  );
 }
