@@ -6,7 +6,7 @@ import type { CompileResult } from "../../schema/compile.ts";
 import type { UpstreamSchemaCache } from "../../schema/registry.ts";
 import type { PinState, PinStore } from "./pins.ts";
 import type { Catalog } from "./catalog.ts";
-import { createCatalogCache, upstreamView } from "./catalog_cache.ts";
+import { type CatalogCache, createCatalogCache, upstreamView } from "./catalog_cache.ts";
 import type { PinEvent } from "./catalog_events.ts";
 import { clashDenial, guardedClient } from "./federation_guard.ts";
 import type { JsonRpcNotification } from "../jsonrpc.ts";
@@ -165,46 +165,205 @@ function configKey(config: UpstreamConfig): string {
 
 /** Creates the federation; call `apply(policy)` before use. */
 export function createFederation(deps: FederationDeps): Federation {
-  const entries = new Map<string, Entry>();
-  let pinMode: "off" | "warn" | "block" = "block";
-  let scanMode: "off" | "flag" | "block" = "block";
+  return new UpstreamFederation(deps);
+}
+
+/** The tool `name` in `catalog` an approval would pin: a changed definition, or one hidden for
+ * tool poisoning (§15); none when it is hidden for any other reason or unchanged. */
+function approvable(catalog: Catalog, name: string): ExposedTool | undefined {
+  const hidden = catalog.hidden.get(name);
+  const code = hidden?.denial?.reasonCode;
+  if (hidden !== undefined && code !== "tool_definition_changed" && code !== "tool_poisoning") {
+    return undefined;
+  }
+  const tool = hidden?.tool ?? catalog.tools.get(name);
+  if (!tool || (tool.pinState !== "changed" && code !== "tool_poisoning")) return undefined;
+  return tool;
+}
+
+/** The federation behind `createFederation`: one entry per upstream of the policy in force, their
+ * catalogs read through a shared cache, and the listeners of their notifications. */
+class UpstreamFederation implements Federation {
+  readonly #deps: FederationDeps;
+  readonly #entries = new Map<string, Entry>();
+  #pinMode: "off" | "warn" | "block" = "block";
+  #scanMode: "off" | "flag" | "block" = "block";
   /** Pin events already reported (tool and hash), so a refreshed catalog does not repeat them. */
-  const reported = new Set<string>();
-  const listeners = new Set<
+  readonly #reported = new Set<string>();
+  readonly #listeners = new Set<
     (upstream: string, notification: JsonRpcNotification, sessionKey: string | null) => void
   >();
+  readonly #cache: CatalogCache;
 
-  function candidates(name: string): Entry[] {
-    return [...entries.values()].filter((entry) =>
-      entry.config.prefix === "" || name.startsWith(entry.config.prefix + ".")
-    );
+  constructor(deps: FederationDeps) {
+    this.#deps = deps;
+    this.#cache = createCatalogCache({
+      deps,
+      entries: this.#entries,
+      pinMode: () => this.#pinMode,
+      scanMode: () => this.#scanMode,
+      reported: this.#reported,
+    });
+    // A pin approved on another replica (§13): that upstream's catalog is checked again on next
+    // use, so this replica never serves one checked against the old pin.
+    deps.pins.onChange?.((upstream) => {
+      for (const entry of this.#entries.values()) {
+        if (upstream === null || entry.name === upstream) entry.catalog = undefined;
+      }
+    });
   }
 
-  const cache = createCatalogCache({
-    deps,
-    entries,
-    pinMode: () => pinMode,
-    scanMode: () => scanMode,
-    reported,
-  });
-  const { catalogOf } = cache;
-  // A pin approved on another replica (§13): that upstream's catalog is checked again on next use,
-  // so this replica never serves one checked against the old pin.
-  deps.pins.onChange?.((upstream) => {
-    for (const entry of entries.values()) {
-      if (upstream === null || entry.name === upstream) entry.catalog = undefined;
+  async apply(policy: Policy): Promise<void> {
+    const nextScan = policy.pinning.scanDescriptions ?? "block";
+    const modeChanged = this.#pinMode !== policy.pinning.mode || this.#scanMode !== nextScan;
+    this.#pinMode = policy.pinning.mode;
+    this.#scanMode = nextScan;
+    const closing: Promise<void>[] = [];
+    for (const [name, entry] of this.#entries) {
+      const next = policy.upstreams[name];
+      if (!next || configKey(next) !== entry.key) {
+        this.#entries.delete(name);
+        closing.push(this.#closeEntry(entry));
+      } else if (modeChanged) {
+        entry.catalog = undefined;
+      }
     }
-  });
+    for (const [name, config] of Object.entries(policy.upstreams)) {
+      if (!this.#entries.has(name)) this.#entries.set(name, this.#openEntry(name, config));
+    }
+    this.#cache.updateClashes();
+    await Promise.all(closing);
+  }
 
-  async function approvalRefusal(name: string): Promise<Denial | undefined> {
-    const { found } = await cache.lookup(name, candidates(name));
-    const clash = cache.clashOf(name, found);
+  claims(name: string): boolean {
+    return this.#candidates(name).length > 0;
+  }
+
+  async listTools(): Promise<readonly ExposedTool[]> {
+    return [...(await this.#cache.allTools()).values()];
+  }
+
+  async resolve(name: string): Promise<Resolution> {
+    const { found, unavailable } = await this.#cache.lookup(name, this.#candidates(name));
+    const first = found[0];
+    if (first === undefined) return unavailable ?? { kind: "unknown" };
+    const clash = this.#cache.clashOf(name, found);
+    const denial = clash ? clashDenial(name, clash) : first.denial;
+    // A pin refusal is decided by the pipeline from `pinState` (tool_definition_changed).
+    return denial === undefined || denial.reasonCode === "tool_definition_changed"
+      ? { kind: "tool", tool: first.tool, client: first.entry.guarded }
+      : { kind: "tool", tool: first.tool, client: first.entry.guarded, denial };
+  }
+
+  async approvalRefusal(name: string): Promise<Denial | undefined> {
+    const { found } = await this.#cache.lookup(name, this.#candidates(name));
+    const clash = this.#cache.clashOf(name, found);
     if (clash) return clashDenial(name, clash);
     return found.find((f) => f.denial?.reasonCode === "tool_ambiguous")?.denial;
   }
 
-  function openEntry(name: string, config: UpstreamConfig): Entry {
-    const client = deps.createClient(name, config);
+  clashes(): ReadonlyMap<string, readonly string[]> {
+    return this.#cache.clashes();
+  }
+
+  async approve(name: string): Promise<boolean> {
+    if (await this.approvalRefusal(name)) return false;
+    for (const entry of this.#candidates(name)) {
+      let catalog: Catalog;
+      try {
+        catalog = await this.#cache.catalogOf(entry);
+      } catch (error) {
+        // The shared pins did not answer (§13): a refusal to say, not "nothing to approve".
+        if ((error as { reasonCode?: unknown })?.reasonCode === "state_unavailable") throw error;
+        continue;
+      }
+      const tool = approvable(catalog, name);
+      if (!tool) continue;
+      await this.#deps.pins.approve(
+        entry.name,
+        tool.definition.name,
+        tool.hash,
+        this.#deps.clock(),
+      );
+      this.#deps.onPinEvent({
+        tool: name,
+        change: "approved",
+        mode: this.#pinMode,
+        hash: tool.hash,
+      });
+      entry.catalog = undefined;
+      return true;
+    }
+    return false;
+  }
+
+  statuses(): Record<string, UpstreamStatus> {
+    return Object.fromEntries([...this.#entries.values()].map((e) => [e.name, e.client.status()]));
+  }
+
+  async views(): Promise<UpstreamView[]> {
+    await Promise.allSettled([...this.#entries.values()].map((e) => this.#cache.catalogOf(e)));
+    return [...this.#entries.values()].map((entry) => upstreamView(entry, this.#cache.clashes()));
+  }
+
+  owner(name: string): string | undefined {
+    return this.#candidates(name).sort((a, b) => b.config.prefix.length - a.config.prefix.length)[0]
+      ?.name;
+  }
+
+  upstreams(): { name: string; prefix: string; client: UpstreamClient }[] {
+    return [...this.#entries.values()].map((entry) => ({
+      name: entry.name,
+      prefix: entry.config.prefix,
+      client: entry.client,
+    }));
+  }
+
+  onNotification(
+    listener: (
+      upstream: string,
+      notification: JsonRpcNotification,
+      sessionKey: string | null,
+    ) => void,
+  ): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async broadcast(
+    sessionKey: string,
+    method: string,
+    params: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>[]> {
+    const settled = await Promise.allSettled(
+      [...this.#entries.values()].map((entry) =>
+        entry.client.request(sessionKey, method, params, { timeoutMs })
+      ),
+    );
+    return settled.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
+  }
+
+  async closeSession(sessionKey: string): Promise<void> {
+    await Promise.allSettled(
+      [...this.#entries.values()].map((e) => e.client.closeSession(sessionKey)),
+    );
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#entries.values()];
+    this.#entries.clear();
+    await Promise.all(all.map((entry) => this.#closeEntry(entry)));
+  }
+
+  #candidates(name: string): Entry[] {
+    return [...this.#entries.values()].filter((entry) =>
+      entry.config.prefix === "" || name.startsWith(entry.config.prefix + ".")
+    );
+  }
+
+  #openEntry(name: string, config: UpstreamConfig): Entry {
+    const client = this.#deps.createClient(name, config);
     const entry: Entry = {
       name,
       config,
@@ -213,131 +372,23 @@ export function createFederation(deps: FederationDeps): Federation {
       guarded: client,
       unsubscribe: () => {},
     };
-    entry.guarded = guardedClient(entry, cache);
+    entry.guarded = guardedClient(entry, this.#cache);
     entry.unsubscribe = client.onNotification((notification, sessionKey) => {
-      for (const listener of listeners) listener(name, notification, sessionKey);
+      for (const listener of this.#listeners) listener(name, notification, sessionKey);
       if (notification.method === "notifications/tools/list_changed") {
-        deps.log.info(`Upstream "${name}" changed its tools; catalog refreshed on next use`);
+        this.#deps.log.info(`Upstream "${name}" changed its tools; catalog refreshed on next use`);
         entry.catalog = undefined;
       }
     });
     return entry;
   }
 
-  async function closeEntry(entry: Entry): Promise<void> {
+  async #closeEntry(entry: Entry): Promise<void> {
     entry.unsubscribe();
     try {
       await entry.client.close();
     } catch (error) {
-      deps.log.warn(`Closing upstream "${entry.name}" failed: ${(error as Error).message}`);
+      this.#deps.log.warn(`Closing upstream "${entry.name}" failed: ${(error as Error).message}`);
     }
   }
-
-  return {
-    async apply(policy) {
-      const nextScan = policy.pinning.scanDescriptions ?? "block";
-      const modeChanged = pinMode !== policy.pinning.mode || scanMode !== nextScan;
-      pinMode = policy.pinning.mode;
-      scanMode = nextScan;
-      const closing: Promise<void>[] = [];
-      for (const [name, entry] of entries) {
-        const next = policy.upstreams[name];
-        if (!next || configKey(next) !== entry.key) {
-          entries.delete(name);
-          closing.push(closeEntry(entry));
-        } else if (modeChanged) {
-          entry.catalog = undefined;
-        }
-      }
-      for (const [name, config] of Object.entries(policy.upstreams)) {
-        if (!entries.has(name)) entries.set(name, openEntry(name, config));
-      }
-      cache.updateClashes();
-      await Promise.all(closing);
-    },
-    claims(name) {
-      return candidates(name).length > 0;
-    },
-    async listTools() {
-      return [...(await cache.allTools()).values()];
-    },
-    async resolve(name) {
-      const { found, unavailable } = await cache.lookup(name, candidates(name));
-      const first = found[0];
-      if (first === undefined) return unavailable ?? { kind: "unknown" };
-      const clash = cache.clashOf(name, found);
-      const denial = clash ? clashDenial(name, clash) : first.denial;
-      // A pin refusal is decided by the pipeline from `pinState` (tool_definition_changed).
-      return denial === undefined || denial.reasonCode === "tool_definition_changed"
-        ? { kind: "tool", tool: first.tool, client: first.entry.guarded }
-        : { kind: "tool", tool: first.tool, client: first.entry.guarded, denial };
-    },
-    approvalRefusal,
-    clashes: () => cache.clashes(),
-    async approve(name) {
-      if (await approvalRefusal(name)) return false;
-      for (const entry of candidates(name)) {
-        let catalog: Catalog;
-        try {
-          catalog = await catalogOf(entry);
-        } catch (error) {
-          // The shared pins did not answer (§13): a refusal to say, not "nothing to approve".
-          if ((error as { reasonCode?: unknown })?.reasonCode === "state_unavailable") throw error;
-          continue;
-        }
-        const hidden = catalog.hidden.get(name);
-        const code = hidden?.denial?.reasonCode;
-        if (
-          hidden !== undefined && code !== "tool_definition_changed" && code !== "tool_poisoning"
-        ) {
-          continue;
-        }
-        const tool = hidden?.tool ?? catalog.tools.get(name);
-        if (!tool || (tool.pinState !== "changed" && code !== "tool_poisoning")) continue;
-        await deps.pins.approve(entry.name, tool.definition.name, tool.hash, deps.clock());
-        deps.onPinEvent({ tool: name, change: "approved", mode: pinMode, hash: tool.hash });
-        entry.catalog = undefined;
-        return true;
-      }
-      return false;
-    },
-    statuses() {
-      return Object.fromEntries([...entries.values()].map((e) => [e.name, e.client.status()]));
-    },
-    async views() {
-      await Promise.allSettled([...entries.values()].map(catalogOf));
-      return [...entries.values()].map((entry) => upstreamView(entry, cache.clashes()));
-    },
-    owner(name) {
-      return candidates(name).sort((a, b) => b.config.prefix.length - a.config.prefix.length)[0]
-        ?.name;
-    },
-    upstreams() {
-      return [...entries.values()].map((entry) => ({
-        name: entry.name,
-        prefix: entry.config.prefix,
-        client: entry.client,
-      }));
-    },
-    onNotification(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    async broadcast(sessionKey, method, params, timeoutMs) {
-      const settled = await Promise.allSettled(
-        [...entries.values()].map((entry) =>
-          entry.client.request(sessionKey, method, params, { timeoutMs })
-        ),
-      );
-      return settled.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
-    },
-    async closeSession(sessionKey) {
-      await Promise.allSettled([...entries.values()].map((e) => e.client.closeSession(sessionKey)));
-    },
-    async close() {
-      const all = [...entries.values()];
-      entries.clear();
-      await Promise.all(all.map(closeEntry));
-    },
-  };
 }
